@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT
+//
+// zstd compression of single blobs. A blob is stored compressed only where
+// that makes it smaller; decompression is capped at the length the index
+// declares, so a hostile pack cannot inflate into unbounded memory.
+
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "objstore/core/status.h"
+
+namespace cairn::objstore {
+
+// Compresses `in` at `level` into *out. Returns true if the result is
+// smaller than the input (then *out holds a zstd frame), false if the blob
+// should be stored raw (then *out is unspecified). Thread-safe: each thread
+// keeps its own zstd context.
+bool CompressIfSmaller(std::string_view in, int level, std::string* out);
+
+// Decompresses the zstd frame `in`, which must expand to exactly
+// `raw_length` bytes. Returns Corruption for a damaged frame or any other
+// length.
+Result<std::string> Decompress(std::string_view in, size_t raw_length);
+
+}  // namespace cairn::objstore

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+
+#include "objstore/config.h"
+
+#include <openssl/rand.h>
+
+#include <nlohmann/json.hpp>
+
+namespace cairn::objstore {
+
+using nlohmann::json;
+
+RepoConfig NewRepoConfig() {
+  RepoConfig c;
+  uint8_t buf[64];
+  CAIRN_CHECK(RAND_bytes(buf, sizeof(buf)) == 1);
+  c.repo_id = ObjectId(buf);
+  std::copy(buf + 32, buf + 64, c.chunker.seed.begin());
+  return c;
+}
+
+std::string EncodeConfig(const RepoConfig& c) {
+  json j;
+  j["format"] = c.format;
+  j["id"] = c.repo_id.ToHex();
+  j["chunker"] = {{"algorithm", "fastcdc-gear64"},
+                  {"min_size", c.chunker.min_size},
+                  {"avg_size", c.chunker.avg_size},
+                  {"max_size", c.chunker.max_size},
+                  {"seed", ObjectId(c.chunker.seed.data()).ToHex()}};
+  j["compression"] = {{"algorithm", "zstd"}, {"level", c.compression_level}};
+  j["pack_size"] = c.pack_size;
+  j["encryption"] = c.encryption;
+  return j.dump(2) + "\n";
+}
+
+Result<RepoConfig> DecodeConfig(std::string_view data) {
+  json j = json::parse(data, nullptr, /*allow_exceptions=*/false);
+  auto bad = [](const std::string& why) {
+    return Status::Corruption("repository config is damaged: " + why);
+  };
+  if (j.is_discarded() || !j.is_object()) return bad("not valid JSON");
+  RepoConfig c;
+  try {
+    c.format = j.at("format").get<int>();
+    if (c.format > kFormatVersion || c.format < 1) {
+      return Status::NotSupported("repository has format version " + std::to_string(c.format) +
+                                  ", but this cairn reads only up to version " +
+                                  std::to_string(kFormatVersion) + "; upgrade cairn");
+    }
+    CAIRN_ASSIGN_OR_RETURN(c.repo_id, ObjectId::FromHex(j.at("id").get<std::string>()));
+    const json& ch = j.at("chunker");
+    if (ch.at("algorithm").get<std::string>() != "fastcdc-gear64") {
+      return Status::NotSupported("repository uses an unknown chunker; upgrade cairn");
+    }
+    c.chunker.min_size = ch.at("min_size").get<uint32_t>();
+    c.chunker.avg_size = ch.at("avg_size").get<uint32_t>();
+    c.chunker.max_size = ch.at("max_size").get<uint32_t>();
+    CAIRN_ASSIGN_OR_RETURN(ObjectId seed, ObjectId::FromHex(ch.at("seed").get<std::string>()));
+    std::copy(seed.data(), seed.data() + 32, c.chunker.seed.begin());
+    if (!ValidChunkerParams(c.chunker)) return bad("invalid chunker sizes");
+    const json& comp = j.at("compression");
+    if (comp.at("algorithm").get<std::string>() != "zstd") {
+      return Status::NotSupported("repository uses an unknown compression; upgrade cairn");
+    }
+    c.compression_level = comp.at("level").get<int>();
+    if (c.compression_level < 0 || c.compression_level > 22) return bad("invalid zstd level");
+    c.pack_size = j.at("pack_size").get<uint32_t>();
+    if (c.pack_size < 1024 * 1024 || c.pack_size > 1024u * 1024 * 1024) return bad("invalid pack size");
+    c.encryption = j.at("encryption").get<std::string>();
+    if (c.encryption != "none") {
+      return Status::NotSupported("repository is encrypted ('" + c.encryption +
+                                  "'), which this cairn does not support yet; upgrade cairn");
+    }
+  } catch (const json::exception& e) {
+    return bad(std::string("missing or mistyped field (") + e.what() + ")");
+  }
+  return c;
+}
+
+}  // namespace cairn::objstore

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: MIT
+//
+// The local filesystem Backend. See backend.h for the contract.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <list>
+#include <mutex>
+#include <random>
+#include <unordered_map>
+
+#include "objstore/backend.h"
+
+namespace cairn::objstore {
+namespace {
+
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "cannot write '" + path + "'");
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+Status FsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "cannot open folder '" + dir + "'");
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::FromErrno(err, "cannot fsync folder '" + dir + "'");
+  return Status::OK();
+}
+
+class FlockLock : public BackendLock {
+ public:
+  explicit FlockLock(int fd) : fd_(fd) {}
+  ~FlockLock() override { ::close(fd_); }  // closing drops the flock
+
+ private:
+  int fd_;
+};
+
+class LocalBackend : public Backend {
+ public:
+  explicit LocalBackend(std::string root) : root_(std::move(root)) {}
+  ~LocalBackend() override {
+    for (auto& [name, fd] : fds_) ::close(fd.first);
+  }
+
+  Status Put(std::string_view name, std::string_view data) override {
+    std::string path = Path(name);
+    std::string dir = path.substr(0, path.rfind('/'));
+    std::string tmp = dir + "/" + std::string(kTempPrefix) + TempSuffix();
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::FromErrno(errno, "cannot create '" + tmp + "'");
+    Status st = WriteAll(fd, data, tmp);
+    if (st.ok() && ::fsync(fd) != 0) st = Status::FromErrno(errno, "cannot fsync '" + tmp + "'");
+    if (::close(fd) != 0 && st.ok()) st = Status::FromErrno(errno, "cannot close '" + tmp + "'");
+    if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+      st = Status::FromErrno(errno, "cannot rename '" + tmp + "' to '" + path + "'");
+    }
+    if (!st.ok()) {
+      ::unlink(tmp.c_str());
+      return st;
+    }
+    Forget(name);
+    return FsyncDir(dir);
+  }
+
+  Result<std::string> Get(std::string_view name) override {
+    std::string path = Path(name);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno(errno, "cannot open '" + path + "'");
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int err = errno;
+      ::close(fd);
+      return Status::FromErrno(err, "cannot stat '" + path + "'");
+    }
+    std::string out(static_cast<size_t>(st.st_size), '\0');
+    Status s = ReadAt(fd, out.data(), out.size(), 0, path);
+    ::close(fd);
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  Result<std::string> GetRange(std::string_view name, uint64_t offset, uint64_t length) override {
+    CAIRN_ASSIGN_OR_RETURN(int fd, CachedFd(name));
+    std::string out(length, '\0');
+    Status s = ReadAt(fd, out.data(), length, offset, Path(name));
+    Release(name);
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  Result<uint64_t> Stat(std::string_view name) override {
+    std::string path = Path(name);
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "cannot stat '" + path + "'");
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  Status List(std::string_view prefix,
+              const std::function<void(const std::string&, uint64_t)>& fn) override {
+    return ListDir(std::string(prefix), fn);
+  }
+
+  Status Remove(std::string_view name) override {
+    std::string path = Path(name);
+    Forget(name);
+    if (::unlink(path.c_str()) != 0) return Status::FromErrno(errno, "cannot remove '" + path + "'");
+    return FsyncDir(path.substr(0, path.rfind('/')));
+  }
+
+  Result<std::unique_ptr<BackendLock>> Lock(std::string_view name) override {
+    std::string path = Path(name);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::FromErrno(errno, "cannot open lock '" + path + "'");
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return Status::FromErrno(err, "cannot lock '" + path + "'");
+    }
+    return std::unique_ptr<BackendLock>(new FlockLock(fd));
+  }
+
+  std::string Location() const override { return root_; }
+
+ private:
+  using FdEntry = std::pair<int, int>;  // fd, users
+
+  std::string Path(std::string_view name) const { return root_ + "/" + std::string(name); }
+
+  static std::string TempSuffix() {
+    static std::atomic<uint64_t> counter{0};
+    thread_local std::mt19937_64 rng(std::random_device{}());
+    return std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+           std::to_string(rng() & 0xffffffff);
+  }
+
+  static Status ReadAt(int fd, char* buf, uint64_t len, uint64_t off, const std::string& path) {
+    while (len > 0) {
+      ssize_t n = ::pread(fd, buf, len, static_cast<off_t>(off));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::FromErrno(errno, "cannot read '" + path + "'");
+      }
+      if (n == 0) return Status::Corruption("'" + path + "' is shorter than expected (truncated?)");
+      buf += n;
+      len -= static_cast<uint64_t>(n);
+      off += static_cast<uint64_t>(n);
+    }
+    return Status::OK();
+  }
+
+  // Packs are read many times during a restore; keep a bounded set of open
+  // descriptors instead of opening the pack for every blob.
+  // The descriptor stays open until the matching Release(name).
+  Result<int> CachedFd(std::string_view name) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = fds_.find(std::string(name));
+    if (it != fds_.end()) {
+      it->second.second++;
+      return it->second.first;
+    }
+    if (fds_.size() >= 64) {
+      for (auto e = fds_.begin(); e != fds_.end();) {
+        if (e->second.second == 0) {
+          ::close(e->second.first);
+          e = fds_.erase(e);
+        } else {
+          ++e;
+        }
+      }
+    }
+    std::string path = Path(name);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno(errno, "cannot open '" + path + "'");
+    fds_.emplace(std::string(name), FdEntry{fd, 1});
+    return fd;
+  }
+
+  void Release(std::string_view name) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = fds_.find(std::string(name));
+    if (it != fds_.end()) it->second.second--;
+  }
+
+  void Forget(std::string_view name) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = fds_.find(std::string(name));
+    if (it != fds_.end() && it->second.second == 0) {
+      ::close(it->second.first);
+      fds_.erase(it);
+    }
+  }
+
+  Status ListDir(const std::string& rel,
+                 const std::function<void(const std::string&, uint64_t)>& fn) {
+    std::string dir = Path(rel);
+    if (!dir.empty() && dir.back() == '/') dir.pop_back();
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT) return Status::OK();
+      return Status::FromErrno(errno, "cannot list '" + dir + "'");
+    }
+    std::string base = rel;
+    if (!base.empty() && base.back() != '/') base.push_back('/');
+    std::list<std::string> subdirs;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view n(e->d_name);
+      if (n == "." || n == ".." || n.substr(0, kTempPrefix.size()) == kTempPrefix) continue;
+      struct stat st;
+      if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        subdirs.push_back(base + std::string(n));
+      } else if (S_ISREG(st.st_mode)) {
+        fn(base + std::string(n), static_cast<uint64_t>(st.st_size));
+      }
+    }
+    ::closedir(d);
+    for (const auto& s : subdirs) CAIRN_RETURN_IF_ERROR(ListDir(s, fn));
+    return Status::OK();
+  }
+
+  const std::string root_;
+  std::mutex mu_;
+  std::unordered_map<std::string, FdEntry> fds_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> NewLocalBackend(const std::string& root) {
+  return std::make_unique<LocalBackend>(root);
+}
+
+}  // namespace cairn::objstore

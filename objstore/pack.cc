@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: MIT
+
+#include "objstore/pack.h"
+
+#include "objstore/core/bytes.h"
+
+namespace cairn::objstore {
+namespace {
+
+constexpr std::string_view kPackHeaderMagic = "CPKH";
+constexpr std::string_view kPackTrailerMagic = "CAIRNPK1";
+constexpr uint8_t kPackVersion = 1;
+constexpr size_t kPackHeaderFixed = 12;  // magic, version, 3 reserved, count
+constexpr size_t kEntrySize = 52;
+
+constexpr std::string_view kFileMagic = "CRNF";
+constexpr uint8_t kFileVersion = 1;
+
+void PutEntry(std::string* out, const PackEntry& e) {
+  PutU8(out, static_cast<uint8_t>(e.type));
+  PutU8(out, e.flags);
+  PutU16(out, 0);
+  PutU32(out, e.stored_length);
+  PutU32(out, e.raw_length);
+  PutU64(out, e.offset);
+  out->append(e.id.view());
+}
+
+bool GetEntry(Reader* r, PackEntry* e, std::string* why) {
+  uint8_t type, flags;
+  uint16_t reserved;
+  std::string_view id;
+  if (!r->GetU8(&type) || !r->GetU8(&flags) || !r->GetU16(&reserved) ||
+      !r->GetU32(&e->stored_length) || !r->GetU32(&e->raw_length) || !r->GetU64(&e->offset) ||
+      !r->GetRaw(ObjectId::kSize, &id)) {
+    *why = "entry is truncated";
+    return false;
+  }
+  if (type != static_cast<uint8_t>(BlobType::kData) && type != static_cast<uint8_t>(BlobType::kTree)) {
+    *why = "entry has unknown blob type " + std::to_string(type);
+    return false;
+  }
+  if ((flags & ~kKnownFlags) != 0 || reserved != 0) {
+    *why = "entry has unknown flags";
+    return false;
+  }
+  e->type = static_cast<BlobType>(type);
+  e->flags = flags;
+  e->id = ObjectId(reinterpret_cast<const uint8_t*>(id.data()));
+  uint32_t cap = e->type == BlobType::kData ? kMaxDataBlob : kMaxTreeBlob;
+  if (e->raw_length > cap) {
+    *why = "entry declares a blob larger than the format allows";
+    return false;
+  }
+  if (!(e->flags & kFlagZstd) && e->stored_length != e->raw_length) {
+    *why = "uncompressed entry has differing stored and raw lengths";
+    return false;
+  }
+  return true;
+}
+
+uint32_t HeaderCheck(std::string_view header) {
+  return DecodeU32(reinterpret_cast<const char*>(Sha256(header).data()));
+}
+
+}  // namespace
+
+const char* BlobTypeName(BlobType t) { return t == BlobType::kTree ? "tree" : "chunk"; }
+
+std::string PackName(const ObjectId& pack_id) {
+  std::string hex = pack_id.ToHex();
+  return "data/" + hex.substr(0, 2) + "/" + hex;
+}
+
+void PackBuilder::Add(const ObjectId& id, BlobType type, uint8_t flags, std::string_view stored,
+                      uint32_t raw_length) {
+  PackEntry e;
+  e.id = id;
+  e.type = type;
+  e.flags = flags;
+  e.offset = buf_.size();
+  e.stored_length = static_cast<uint32_t>(stored.size());
+  e.raw_length = raw_length;
+  buf_.append(stored);
+  entries_.push_back(e);
+}
+
+std::string PackBuilder::Finish(PackRecord* record) {
+  std::string header;
+  header.append(kPackHeaderMagic);
+  PutU8(&header, kPackVersion);
+  PutU8(&header, 0);
+  PutU16(&header, 0);
+  PutU32(&header, static_cast<uint32_t>(entries_.size()));
+  for (const auto& e : entries_) PutEntry(&header, e);
+  std::string out = std::move(buf_);
+  out.append(header);
+  PutU32(&out, static_cast<uint32_t>(header.size()));
+  PutU32(&out, HeaderCheck(header));
+  out.append(kPackTrailerMagic);
+  record->pack_id = Sha256(out);
+  record->pack_size = out.size();
+  record->entries = std::move(entries_);
+  buf_.clear();
+  entries_.clear();
+  return out;
+}
+
+Status ParsePackTrailer(std::string_view trailer, uint64_t file_size, const std::string& name,
+                        uint32_t* header_length) {
+  auto bad = [&](const std::string& why) {
+    return Status::Corruption("pack '" + name + "' is damaged: " + why);
+  };
+  if (file_size < kPackTrailerSize + kPackHeaderFixed || trailer.size() < kPackTrailerSize) {
+    return bad("file is too short (" + std::to_string(file_size) + " bytes)");
+  }
+  std::string_view t = trailer.substr(trailer.size() - kPackTrailerSize);
+  if (t.substr(8) != kPackTrailerMagic) return bad("trailer magic is wrong (truncated?)");
+  uint32_t len = DecodeU32(t.data());
+  if (len < kPackHeaderFixed || len > file_size - kPackTrailerSize ||
+      (len - kPackHeaderFixed) % kEntrySize != 0) {
+    return bad("header length " + std::to_string(len) + " does not fit the file");
+  }
+  *header_length = len;
+  return Status::OK();
+}
+
+Result<std::vector<PackEntry>> ParsePackHeader(std::string_view tail, uint64_t file_size,
+                                               const std::string& name) {
+  auto bad = [&](const std::string& why) {
+    return Status::Corruption("pack '" + name + "' is damaged: " + why);
+  };
+  uint32_t len;
+  CAIRN_RETURN_IF_ERROR(ParsePackTrailer(tail, file_size, name, &len));
+  if (tail.size() < len + kPackTrailerSize) return bad("header is incomplete");
+  std::string_view header = tail.substr(tail.size() - kPackTrailerSize - len, len);
+  std::string_view t = tail.substr(tail.size() - kPackTrailerSize);
+  if (HeaderCheck(header) != DecodeU32(t.data() + 4)) return bad("header checksum mismatch");
+  Reader r(header);
+  std::string_view magic;
+  uint8_t version, r1;
+  uint16_t r2;
+  uint32_t count;
+  if (!r.GetRaw(4, &magic) || magic != kPackHeaderMagic) return bad("header magic is wrong");
+  if (!r.GetU8(&version) || !r.GetU8(&r1) || !r.GetU16(&r2) || !r.GetU32(&count)) {
+    return bad("header is truncated");
+  }
+  if (version != kPackVersion) {
+    return Status::NotSupported("pack '" + name + "' has format version " + std::to_string(version) +
+                                ", which this cairn does not know; upgrade cairn");
+  }
+  if (static_cast<uint64_t>(count) * kEntrySize != len - kPackHeaderFixed) {
+    return bad("entry count does not match the header length");
+  }
+  std::vector<PackEntry> entries(count);
+  uint64_t expect = 0;
+  const uint64_t data_end = file_size - kPackTrailerSize - len;
+  std::string why;
+  for (auto& e : entries) {
+    if (!GetEntry(&r, &e, &why)) return bad(why);
+    if (e.offset != expect) return bad("blob offsets are not contiguous");
+    expect += e.stored_length;
+    if (expect > data_end) return bad("a blob extends past the data section");
+  }
+  if (expect != data_end) return bad("data section length does not match its blobs");
+  return entries;
+}
+
+Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::string& name) {
+  CAIRN_ASSIGN_OR_RETURN(uint64_t size, backend->Stat(name));
+  if (size < kPackTrailerSize) {
+    return Status::Corruption("pack '" + name + "' is damaged: file is too short (" +
+                              std::to_string(size) + " bytes)");
+  }
+  CAIRN_ASSIGN_OR_RETURN(std::string trailer,
+                         backend->GetRange(name, size - kPackTrailerSize, kPackTrailerSize));
+  uint32_t len;
+  CAIRN_RETURN_IF_ERROR(ParsePackTrailer(trailer, size, name, &len));
+  uint64_t want = static_cast<uint64_t>(len) + kPackTrailerSize;
+  CAIRN_ASSIGN_OR_RETURN(std::string tail, backend->GetRange(name, size - want, want));
+  return ParsePackHeader(tail, size, name);
+}
+
+std::string FrameFile(FileType type, std::string_view payload) {
+  std::string out;
+  out.reserve(kFileHeaderSize + payload.size());
+  out.append(kFileMagic);
+  PutU8(&out, kFileVersion);
+  PutU8(&out, static_cast<uint8_t>(type));
+  PutU8(&out, 0);   // flags: none (no compression, no encryption)
+  PutU64(&out, 0);  // key id: 0 in an unencrypted repository
+  out.append(payload);
+  return out;
+}
+
+Result<std::string_view> UnframeFile(std::string_view file, FileType type, const std::string& name) {
+  if (file.size() < kFileHeaderSize || file.substr(0, 4) != kFileMagic) {
+    return Status::Corruption("'" + name + "' is not a cairn file (bad header; truncated?)");
+  }
+  uint8_t version = static_cast<uint8_t>(file[4]);
+  uint8_t ftype = static_cast<uint8_t>(file[5]);
+  uint8_t flags = static_cast<uint8_t>(file[6]);
+  if (version != kFileVersion || flags != 0 || DecodeU64(file.data() + 7) != 0) {
+    return Status::NotSupported("'" + name + "' uses a file format this cairn does not know; upgrade cairn");
+  }
+  if (ftype != static_cast<uint8_t>(type)) {
+    return Status::Corruption("'" + name + "' holds the wrong kind of file");
+  }
+  return file.substr(kFileHeaderSize);
+}
+
+std::string EncodeIndexFile(const std::vector<PackRecord>& packs) {
+  std::string p;
+  PutU32(&p, static_cast<uint32_t>(packs.size()));
+  for (const auto& pack : packs) {
+    p.append(pack.pack_id.view());
+    PutU64(&p, pack.pack_size);
+    PutU32(&p, static_cast<uint32_t>(pack.entries.size()));
+    for (const auto& e : pack.entries) PutEntry(&p, e);
+  }
+  return FrameFile(FileType::kIndex, p);
+}
+
+Result<std::vector<PackRecord>> DecodeIndexFile(std::string_view file, const std::string& name) {
+  auto bad = [&](const std::string& why) {
+    return Status::Corruption("index file '" + name + "' is damaged: " + why);
+  };
+  CAIRN_ASSIGN_OR_RETURN(std::string_view payload, UnframeFile(file, FileType::kIndex, name));
+  Reader r(payload);
+  uint32_t npacks;
+  if (!r.GetU32(&npacks)) return bad("truncated");
+  if (npacks > r.remaining() / (ObjectId::kSize + 12)) return bad("pack count exceeds the file");
+  std::vector<PackRecord> packs(npacks);
+  std::string why;
+  for (auto& pack : packs) {
+    std::string_view id;
+    uint32_t n;
+    if (!r.GetRaw(ObjectId::kSize, &id) || !r.GetU64(&pack.pack_size) || !r.GetU32(&n)) {
+      return bad("truncated");
+    }
+    pack.pack_id = ObjectId(reinterpret_cast<const uint8_t*>(id.data()));
+    if (n > r.remaining() / kEntrySize) return bad("entry count exceeds the file");
+    pack.entries.resize(n);
+    for (auto& e : pack.entries) {
+      if (!GetEntry(&r, &e, &why)) return bad(why);
+      if (e.offset + e.stored_length > pack.pack_size) return bad("an entry lies outside its pack");
+    }
+  }
+  if (!r.done()) return bad("trailing bytes");
+  return packs;
+}
+
+}  // namespace cairn::objstore

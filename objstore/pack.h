@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+//
+// Packs, index files and the common file header: the binary containers of a
+// repository. See docs/format.md#packs, #index-files and #file-header for the
+// byte layouts; the constants below are defined there.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "objstore/backend.h"
+#include "objstore/core/object_id.h"
+#include "objstore/core/status.h"
+
+namespace cairn::objstore {
+
+enum class BlobType : uint8_t { kData = 1, kTree = 2 };
+const char* BlobTypeName(BlobType t);
+
+// Blob flags (a bit set). Encryption will take bit 1.
+inline constexpr uint8_t kFlagZstd = 1;
+inline constexpr uint8_t kKnownFlags = kFlagZstd;
+
+// Upper bounds a reader enforces before allocating (RELIABILITY R13).
+inline constexpr uint32_t kMaxDataBlob = 16 * 1024 * 1024;  // the largest max chunk size
+inline constexpr uint32_t kMaxTreeBlob = 64 * 1024 * 1024;
+
+// Where one blob lives inside its pack.
+struct PackEntry {
+  ObjectId id;
+  BlobType type = BlobType::kData;
+  uint8_t flags = 0;
+  uint64_t offset = 0;
+  uint32_t stored_length = 0;  // bytes in the pack
+  uint32_t raw_length = 0;     // bytes after decompression
+};
+
+// One pack and everything in it: the unit of an index file.
+struct PackRecord {
+  ObjectId pack_id;
+  uint64_t pack_size = 0;
+  std::vector<PackEntry> entries;
+};
+
+// Backend name of a pack: "data/ab/ab12…".
+std::string PackName(const ObjectId& pack_id);
+
+// Builds one pack in memory. Not thread-safe.
+class PackBuilder {
+ public:
+  // Appends a blob whose stored bytes are `stored`.
+  void Add(const ObjectId& id, BlobType type, uint8_t flags, std::string_view stored,
+           uint32_t raw_length);
+  size_t size() const { return buf_.size(); }
+  size_t count() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+
+  // Appends the header and trailer and returns the whole pack; *record gets
+  // its id (SHA-256 of the returned bytes), size and entries. The builder is
+  // empty afterwards.
+  std::string Finish(PackRecord* record);
+
+ private:
+  std::string buf_;
+  std::vector<PackEntry> entries_;
+};
+
+// Parses the header of a pack of `file_size` bytes whose last bytes are
+// `tail` (at least kPackTrailerSize bytes; the whole header when
+// *header_length says so). Two-step use: call with the trailer to learn
+// *header_length, then with header+trailer. Returns Corruption, naming
+// `name`, if anything is inconsistent.
+inline constexpr size_t kPackTrailerSize = 16;
+Status ParsePackTrailer(std::string_view trailer, uint64_t file_size, const std::string& name,
+                        uint32_t* header_length);
+Result<std::vector<PackEntry>> ParsePackHeader(std::string_view header_and_trailer,
+                                               uint64_t file_size, const std::string& name);
+
+// Reads and parses the header of pack `name` through `backend`.
+Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::string& name);
+
+// --- Common file header (index files, snapshots) ---
+
+enum class FileType : uint8_t { kIndex = 1, kSnapshot = 2 };
+inline constexpr size_t kFileHeaderSize = 15;
+
+// Returns the 15-byte header followed by `payload`.
+std::string FrameFile(FileType type, std::string_view payload);
+// Checks the header of `file` (named `name`, for messages) and returns the
+// payload. Corruption if the header is wrong or of another type,
+// NotSupported for a newer version or unknown flags.
+Result<std::string_view> UnframeFile(std::string_view file, FileType type, const std::string& name);
+
+// --- Index files ---
+
+std::string EncodeIndexFile(const std::vector<PackRecord>& packs);
+// Decodes an index file (the whole file, header included). Corruption on any
+// inconsistency, naming `name`.
+Result<std::vector<PackRecord>> DecodeIndexFile(std::string_view file, const std::string& name);
+
+}  // namespace cairn::objstore

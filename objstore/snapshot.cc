@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+
+#include "objstore/snapshot.h"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "objstore/pack.h"
+
+namespace cairn::objstore {
+
+using nlohmann::json;
+
+std::string SnapshotName(const ObjectId& id) { return "snapshots/" + id.ToHex(); }
+
+std::string FormatTime(int64_t time_ns) {
+  time_t secs = static_cast<time_t>(time_ns / 1000000000);
+  if (time_ns < 0 && time_ns % 1000000000 != 0) secs--;
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string EncodeSnapshot(const Snapshot& s) {
+  json j;
+  j["v"] = 1;
+  j["tree"] = s.tree.ToHex();
+  j["parents"] = json::array();
+  for (const auto& p : s.parents) j["parents"].push_back(p.ToHex());
+  j["time_ns"] = s.time_ns;
+  j["host"] = s.host;
+  j["user"] = s.user;
+  j["paths"] = s.paths;
+  j["kind"] = s.kind;
+  j["branch"] = s.branch;
+  j["message"] = s.message;
+  j["stats"] = {{"files", s.stats.files},
+                {"dirs", s.stats.dirs},
+                {"bytes", s.stats.bytes},
+                {"new_chunks", s.stats.new_chunks},
+                {"new_trees", s.stats.new_trees},
+                {"added_raw_bytes", s.stats.added_raw_bytes},
+                {"added_bytes", s.stats.added_bytes},
+                {"duration_ms", s.stats.duration_ms}};
+  j["errors"] = json::array();
+  for (const auto& e : s.errors) j["errors"].push_back({{"path", e.path}, {"error", e.error}});
+  // Names that are not UTF-8 are replaced by U+FFFD here; the exact bytes
+  // live in the trees.
+  return FrameFile(FileType::kSnapshot, j.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+Result<Snapshot> DecodeSnapshot(std::string_view file, const std::string& name) {
+  CAIRN_ASSIGN_OR_RETURN(std::string_view payload, UnframeFile(file, FileType::kSnapshot, name));
+  json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  auto bad = [&](const std::string& why) {
+    return Status::Corruption("snapshot '" + name + "' is damaged: " + why);
+  };
+  if (j.is_discarded() || !j.is_object()) return bad("not valid JSON");
+  Snapshot s;
+  try {
+    if (j.at("v").get<int>() != 1) {
+      return Status::NotSupported("snapshot '" + name + "' has a newer format; upgrade cairn");
+    }
+    CAIRN_ASSIGN_OR_RETURN(s.tree, ObjectId::FromHex(j.at("tree").get<std::string>()));
+    for (const auto& p : j.at("parents")) {
+      CAIRN_ASSIGN_OR_RETURN(ObjectId pid, ObjectId::FromHex(p.get<std::string>()));
+      s.parents.push_back(pid);
+    }
+    s.time_ns = j.at("time_ns").get<int64_t>();
+    s.host = j.at("host").get<std::string>();
+    s.user = j.at("user").get<std::string>();
+    s.paths = j.at("paths").get<std::vector<std::string>>();
+    s.kind = j.at("kind").get<std::string>();
+    s.branch = j.at("branch").get<std::string>();
+    s.message = j.at("message").get<std::string>();
+    const json& st = j.at("stats");
+    s.stats.files = st.at("files").get<uint64_t>();
+    s.stats.dirs = st.at("dirs").get<uint64_t>();
+    s.stats.bytes = st.at("bytes").get<uint64_t>();
+    s.stats.new_chunks = st.at("new_chunks").get<uint64_t>();
+    s.stats.new_trees = st.at("new_trees").get<uint64_t>();
+    s.stats.added_raw_bytes = st.at("added_raw_bytes").get<uint64_t>();
+    s.stats.added_bytes = st.at("added_bytes").get<uint64_t>();
+    s.stats.duration_ms = st.at("duration_ms").get<uint64_t>();
+    for (const auto& e : j.at("errors")) {
+      s.errors.push_back({e.at("path").get<std::string>(), e.at("error").get<std::string>()});
+    }
+  } catch (const json::exception& e) {
+    return bad(std::string("missing or mistyped field (") + e.what() + ")");
+  }
+  return s;
+}
+
+}  // namespace cairn::objstore

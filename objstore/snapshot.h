@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+//
+// Snapshots: the commits of the version graph. Stored as canonical JSON
+// (sorted keys, no white space) inside the common file header; the id is the
+// SHA-256 of the whole file. See docs/format.md#snapshots.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "objstore/core/object_id.h"
+#include "objstore/core/status.h"
+
+namespace cairn::objstore {
+
+struct SnapshotStats {
+  uint64_t files = 0;
+  uint64_t dirs = 0;
+  uint64_t bytes = 0;           // logical bytes of file content
+  uint64_t new_chunks = 0;
+  uint64_t new_trees = 0;
+  uint64_t added_raw_bytes = 0;  // bytes of new blobs before compression
+  uint64_t added_bytes = 0;      // bytes of new blobs as stored
+  uint64_t duration_ms = 0;
+};
+
+struct SourceError {
+  std::string path;
+  std::string error;
+};
+
+struct Snapshot {
+  ObjectId tree;
+  std::vector<ObjectId> parents;
+  int64_t time_ns = 0;  // Unix time
+  std::string host, user;
+  std::vector<std::string> paths;  // absolute source paths
+  std::string kind = "full";       // full | incremental | differential
+  std::string branch;              // the lineage it was made on
+  std::string message;
+  SnapshotStats stats;
+  std::vector<SourceError> errors;  // source files that could not be read
+};
+
+// Returns the whole snapshot file (header + canonical JSON).
+std::string EncodeSnapshot(const Snapshot& s);
+// Decodes a whole snapshot file. Corruption, naming `name`, if damaged.
+Result<Snapshot> DecodeSnapshot(std::string_view file, const std::string& name);
+
+// Backend name of a snapshot file.
+std::string SnapshotName(const ObjectId& id);
+
+// "2026-11-21T22:12:46Z" (UTC, seconds).
+std::string FormatTime(int64_t time_ns);
+
+}  // namespace cairn::objstore

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+//
+// Trees: one directory of a snapshot, in a canonical binary encoding, so the
+// same directory always has the same id and identical subtrees are stored
+// once. See docs/format.md#trees.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "objstore/core/object_id.h"
+#include "objstore/core/status.h"
+
+namespace cairn::objstore {
+
+enum class EntryType : uint8_t {
+  kFile = 1,
+  kDir = 2,
+  kSymlink = 3,
+  kHardlink = 4,  // another name of a file earlier in the snapshot (link_target)
+  kFifo = 5,
+  kCharDevice = 6,
+  kBlockDevice = 7,
+};
+const char* EntryTypeName(EntryType t);
+
+struct TreeEntry {
+  std::string name;  // bytes; need not be UTF-8
+  EntryType type = EntryType::kFile;
+  uint32_t mode = 0;  // permission bits, 07777
+  uint32_t uid = 0, gid = 0;
+  std::string user, group;  // owner names where known, else empty
+  int64_t mtime_ns = 0;
+  uint64_t size = 0;                // file content length; 0 for other types
+  std::vector<ObjectId> chunks;     // kFile
+  ObjectId subtree;                 // kDir
+  std::string link_target;          // kSymlink: the target; kHardlink: root-relative path
+  uint64_t rdev = 0;                // devices
+};
+
+struct Tree {
+  std::vector<TreeEntry> entries;  // sorted by name, bytewise, no duplicates
+};
+
+// True if `name` is usable as one path component: not empty, not "." or
+// "..", no '/' and no NUL.
+bool ValidEntryName(std::string_view name);
+
+// Encodes `tree` canonically. REQUIRES: entries sorted and names valid.
+std::string EncodeTree(const Tree& tree);
+
+// Decodes and validates a tree blob. Returns Corruption (naming `id`) for
+// bad names, unsorted or duplicate entries, unknown types, or truncation.
+Result<Tree> DecodeTree(std::string_view blob, const ObjectId& id);
+
+}  // namespace cairn::objstore

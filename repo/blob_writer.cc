@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+
+#include "repo/blob_writer.h"
+
+#include "objstore/compress.h"
+
+namespace cairn::repo {
+namespace {
+
+// At most this many bytes wait for compression; Add() blocks beyond it, so
+// memory is bounded by the pipeline, not by the input.
+constexpr size_t kMaxQueuedBytes = 64 << 20;
+// An index file is written after this many packs, which bounds the pending
+// set held in memory.
+constexpr size_t kPacksPerIndexFile = 64;
+
+size_t Slot(BlobType t) { return t == BlobType::kTree ? 1 : 0; }
+
+}  // namespace
+
+BlobWriter::BlobWriter(Repository* repo, unsigned threads)
+    : repo_(repo),
+      level_(repo->config().compression_level),
+      pack_size_(repo->config().pack_size) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < threads; i++) workers_.emplace_back([this] { Worker(); });
+}
+
+BlobWriter::~BlobWriter() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_work_.notify_all();
+  cv_space_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void BlobWriter::Fail(const Status& st) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (error_.ok()) error_ = st;
+  cv_space_.notify_all();
+}
+
+Result<bool> BlobWriter::Add(BlobType type, const ObjectId& id, std::string_view data) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (!error_.ok()) return error_;
+  if (pending_.count(id) != 0) return false;
+  auto loc = repo_->index()->Lookup(id);
+  if (!loc.ok()) {
+    if (error_.ok()) error_ = loc.status();
+    return loc.status();
+  }
+  if (*loc) return false;
+  pending_.insert(id);
+  cv_space_.wait(l, [&] { return queued_bytes_ < kMaxQueuedBytes || !error_.ok() || stop_; });
+  if (!error_.ok()) return error_;
+  queue_.push_back(Job{type, id, std::string(data)});
+  queued_bytes_ += data.size();
+  l.unlock();
+  cv_work_.notify_one();
+  return true;
+}
+
+void BlobWriter::Worker() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_work_.wait(l, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      queued_bytes_ -= job.data.size();
+      busy_++;
+    }
+    cv_space_.notify_one();
+    Store(std::move(job));
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      busy_--;
+      if (busy_ == 0 && queue_.empty()) cv_idle_.notify_all();
+    }
+  }
+}
+
+void BlobWriter::Store(Job job) {
+  std::string compressed;
+  bool zstd = level_ > 0 && objstore::CompressIfSmaller(job.data, level_, &compressed);
+  std::string_view stored = zstd ? std::string_view(compressed) : std::string_view(job.data);
+  objstore::PackBuilder full;
+  bool write = false;
+  {
+    std::lock_guard<std::mutex> l(pack_mu_);
+    auto& b = builders_[Slot(job.type)];
+    b.Add(job.id, job.type, zstd ? objstore::kFlagZstd : 0, stored,
+          static_cast<uint32_t>(job.data.size()));
+    if (b.size() >= pack_size_) {
+      full = std::move(b);
+      b = objstore::PackBuilder();
+      write = true;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    (job.type == BlobType::kTree ? stats_.new_trees : stats_.new_chunks)++;
+    stats_.raw_bytes += job.data.size();
+    stats_.stored_bytes += stored.size();
+  }
+  if (write) {
+    Status st = WritePack(std::move(full));
+    if (!st.ok()) Fail(st);
+  }
+}
+
+Status BlobWriter::WritePack(objstore::PackBuilder builder) {
+  objstore::PackRecord rec;
+  std::string bytes = builder.Finish(&rec);
+  CAIRN_RETURN_IF_ERROR(repo_->backend()->Put(objstore::PackName(rec.pack_id), bytes));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stats_.packs++;
+  }
+  std::lock_guard<std::mutex> l(index_mu_);
+  finished_.push_back(std::move(rec));
+  if (finished_.size() >= kPacksPerIndexFile) {
+    std::vector<objstore::PackRecord> records;
+    records.swap(finished_);
+    return WriteIndexLocked(std::move(records));
+  }
+  return Status::OK();
+}
+
+// REQUIRES: index_mu_ held.
+Status BlobWriter::WriteIndexLocked(std::vector<objstore::PackRecord> records) {
+  if (records.empty()) return Status::OK();
+  std::string file = objstore::EncodeIndexFile(records);
+  std::string name = Sha256(file).ToHex();
+  CAIRN_RETURN_IF_ERROR(repo_->backend()->Put("index/" + name, file));
+  CAIRN_RETURN_IF_ERROR(repo_->index()->AddPacks(name, records));
+  // Now the local index answers for these blobs; drop them from memory.
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& r : records) {
+    for (const auto& e : r.entries) pending_.erase(e.id);
+  }
+  return Status::OK();
+}
+
+Status BlobWriter::Flush() {
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_idle_.wait(l, [&] { return (queue_.empty() && busy_ == 0) || !error_.ok(); });
+    if (!error_.ok()) return error_;
+  }
+  for (auto& b : builders_) {
+    objstore::PackBuilder full;
+    {
+      std::lock_guard<std::mutex> l(pack_mu_);
+      if (b.empty()) continue;
+      full = std::move(b);
+      b = objstore::PackBuilder();
+    }
+    Status st = WritePack(std::move(full));
+    if (!st.ok()) {
+      Fail(st);
+      return st;
+    }
+  }
+  std::lock_guard<std::mutex> l(index_mu_);
+  std::vector<objstore::PackRecord> records;
+  records.swap(finished_);
+  Status st = WriteIndexLocked(std::move(records));
+  if (!st.ok()) Fail(st);
+  return st;
+}
+
+BlobWriter::Stats BlobWriter::stats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return stats_;
+}
+
+}  // namespace cairn::repo

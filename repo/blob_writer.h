@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+//
+// BlobWriter: one writing session (a backup). It deduplicates blobs against
+// the repository and against itself, compresses new ones on a pool of
+// threads, appends them to packs (data and trees in separate packs, so tree
+// reads stay local), writes each full pack, and records the packs in index
+// files. Add() is safe to call from many threads.
+//
+// Durability: a blob is durable and findable once Flush() returns. Packs are
+// written before the index file that names them, which is written before
+// the local index learns of them.
+
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "objstore/pack.h"
+#include "repo/repository.h"
+
+namespace cairn::repo {
+
+class BlobWriter {
+ public:
+  struct Stats {
+    uint64_t new_chunks = 0;
+    uint64_t new_trees = 0;
+    uint64_t raw_bytes = 0;     // of new blobs, before compression
+    uint64_t stored_bytes = 0;  // of new blobs, as stored in packs
+    uint64_t packs = 0;
+  };
+
+  // Starts `threads` compression workers (0: one per core).
+  BlobWriter(Repository* repo, unsigned threads);
+  // Stops the workers. Blobs not flushed are dropped (and were never
+  // referenced by an index file).
+  ~BlobWriter();
+  BlobWriter(const BlobWriter&) = delete;
+  BlobWriter& operator=(const BlobWriter&) = delete;
+
+  // Stores `data` as blob `id` (REQUIRES: id == Sha256(data)) unless the
+  // repository or this session already has it. Returns true if it is new.
+  // After a failure, every later call returns that failure (sticky).
+  Result<bool> Add(BlobType type, const ObjectId& id, std::string_view data);
+
+  // Writes the partly filled packs and the index file. Returns the first
+  // failure of the session, if any.
+  Status Flush();
+
+  Stats stats() const;
+
+ private:
+  struct Job {
+    BlobType type;
+    ObjectId id;
+    std::string data;
+  };
+
+  void Worker();
+  void Store(Job job);
+  Status WritePack(objstore::PackBuilder builder);
+  Status WriteIndexLocked(std::vector<objstore::PackRecord> records);
+  void Fail(const Status& st);
+
+  Repository* const repo_;
+  const int level_;
+  const size_t pack_size_;
+
+  mutable std::mutex mu_;  // pending_, error_, queue_, stats_
+  std::condition_variable cv_work_, cv_space_, cv_idle_;
+  std::unordered_set<ObjectId, ObjectIdHash> pending_;
+  Status error_;
+  std::deque<Job> queue_;
+  size_t queued_bytes_ = 0;
+  size_t busy_ = 0;
+  bool stop_ = false;
+  Stats stats_;
+
+  std::mutex pack_mu_;  // builders_
+  objstore::PackBuilder builders_[2];
+
+  std::mutex index_mu_;  // finished_
+  std::vector<objstore::PackRecord> finished_;
+
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace cairn::repo

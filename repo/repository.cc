@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: MIT
+
+#include "repo/repository.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <set>
+
+#include "objstore/compress.h"
+#include "objstore/pack.h"
+
+namespace cairn::repo {
+namespace fs = std::filesystem;
+using objstore::Backend;
+
+namespace {
+
+constexpr std::string_view kCacheFile = "cache/index.mdb";
+
+std::string Basename(const std::string& name) { return name.substr(name.rfind('/') + 1); }
+
+Status MakeDir(const std::string& p) {
+  if (::mkdir(p.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status::FromErrno(errno, "cannot create folder '" + p + "'");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+bool ValidRefName(std::string_view name) {
+  if (name.empty() || name.size() > 200 || name[0] == '.' || name[0] == '-') return false;
+  if (name.find("..") != std::string_view::npos) return false;
+  if (name.size() >= 5 && name.substr(name.size() - 5) == ".lock") return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  if (name.size() >= 4 && IsHexPrefix(name)) return false;
+  return name != "latest" && name != "HEAD";
+}
+
+Status Repository::Init(const std::string& path, const objstore::RepoConfig& config) {
+  std::error_code ec;
+  if (fs::exists(path / fs::path("config"), ec)) {
+    return Status::AlreadyExists("a repository already exists at '" + path + "'");
+  }
+  if (fs::exists(path, ec)) {
+    if (!fs::is_directory(path, ec)) {
+      return Status::AlreadyExists("'" + path + "' exists and is not a folder; choose another path");
+    }
+    if (!fs::is_empty(path, ec)) {
+      return Status::AlreadyExists("'" + path +
+                                   "' is not empty; init a repository in a new or empty folder");
+    }
+  } else {
+    fs::create_directories(path, ec);
+    if (ec) return Status::IOError("cannot create folder '" + path + "': " + ec.message());
+  }
+  for (const char* d : {"data", "index", "snapshots", "refs", "refs/branches", "refs/tags", "cache"}) {
+    CAIRN_RETURN_IF_ERROR(MakeDir(path + "/" + d));
+  }
+  static const char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 256; i++) {
+    std::string shard = {kHex[i >> 4], kHex[i & 15]};
+    CAIRN_RETURN_IF_ERROR(MakeDir(path + "/data/" + shard));
+  }
+  // The config is written last: its presence is what makes a repository.
+  auto backend = objstore::NewLocalBackend(path);
+  return backend->Put("config", objstore::EncodeConfig(config));
+}
+
+Result<std::unique_ptr<Repository>> Repository::Open(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path / fs::path("config"), ec)) {
+    if (fs::exists(path, ec) && fs::is_directory(path, ec) && !fs::is_empty(path, ec)) {
+      return Status::NotFound("'" + path + "' is not a cairn repository (no config file)");
+    }
+    return Status::NotFound("no repository at '" + path + "'; create one with 'cairn init " + path + "'");
+  }
+  std::unique_ptr<Repository> repo(new Repository());
+  repo->path_ = path;
+  repo->backend_ = objstore::NewLocalBackend(path);
+  CAIRN_ASSIGN_OR_RETURN(std::string cfg, repo->backend_->Get("config"));
+  CAIRN_ASSIGN_OR_RETURN(repo->config_, objstore::DecodeConfig(cfg));
+  CAIRN_RETURN_IF_ERROR(MakeDir(path + "/cache"));
+  std::string cache = path + "/" + std::string(kCacheFile);
+  auto index = index::Index::Open(cache);
+  if (!index.ok()) {
+    // The local index is derived data: a damaged one is rebuilt, never trusted.
+    repo->warnings_.push_back("local index '" + cache + "' was unusable (" +
+                              index.status().message() + "); rebuilt it");
+    ::unlink(cache.c_str());
+    ::unlink((cache + "-lock").c_str());
+    index = index::Index::Open(cache);
+    if (!index.ok()) return index.status();
+  }
+  repo->index_ = std::move(index).value();
+  CAIRN_RETURN_IF_ERROR(repo->SyncIndex());
+  return repo;
+}
+
+Status Repository::SyncIndex() {
+  std::set<std::string> listed;
+  CAIRN_RETURN_IF_ERROR(backend_->List("index/", [&](const std::string& name, uint64_t) {
+    listed.insert(Basename(name));
+  }));
+  CAIRN_ASSIGN_OR_RETURN(std::set<std::string> loaded, index_->LoadedIndexFiles());
+  bool removed = std::any_of(loaded.begin(), loaded.end(),
+                             [&](const std::string& n) { return listed.count(n) == 0; });
+  if (removed) {
+    // An index file went away (repair or prune): rebuild the blob table.
+    CAIRN_RETURN_IF_ERROR(index_->ClearBlobs());
+    loaded.clear();
+  }
+  for (const auto& name : listed) {
+    if (loaded.count(name) != 0) continue;
+    std::string full = "index/" + name;
+    auto data = backend_->Get(full);
+    if (!data.ok()) {
+      warnings_.push_back(data.status().message());
+      continue;
+    }
+    if (Sha256(*data).ToHex() != name) {
+      warnings_.push_back("index file '" + full +
+                          "' is damaged (content does not match its name); run 'cairn repair index'");
+      continue;
+    }
+    auto packs = objstore::DecodeIndexFile(*data, full);
+    if (!packs.ok()) {
+      warnings_.push_back(packs.status().message() + "; run 'cairn repair index'");
+      continue;
+    }
+    CAIRN_RETURN_IF_ERROR(index_->AddPacks(name, *packs));
+  }
+
+  std::set<std::string> snaps;
+  CAIRN_RETURN_IF_ERROR(backend_->List("snapshots/", [&](const std::string& name, uint64_t) {
+    snaps.insert(Basename(name));
+  }));
+  CAIRN_ASSIGN_OR_RETURN(auto catalog, index_->Snapshots());
+  std::set<std::string> known;
+  for (const auto& [id, file] : catalog) {
+    std::string hex = id.ToHex();
+    if (snaps.count(hex) == 0) {
+      CAIRN_RETURN_IF_ERROR(index_->RemoveSnapshot(id));
+    } else {
+      known.insert(hex);
+    }
+  }
+  for (const auto& hex : snaps) {
+    if (known.count(hex) != 0) continue;
+    auto id = ObjectId::FromHex(hex);
+    if (!id.ok()) {
+      warnings_.push_back("'snapshots/" + hex + "' is not named like a snapshot; ignored");
+      continue;
+    }
+    auto data = backend_->Get("snapshots/" + hex);
+    if (!data.ok()) {
+      warnings_.push_back(data.status().message());
+      continue;
+    }
+    if (Sha256(*data) != *id) {
+      warnings_.push_back("snapshot " + id->ShortHex() + " is damaged (content does not match its id)");
+      continue;
+    }
+    auto snap = objstore::DecodeSnapshot(*data, "snapshots/" + hex);
+    if (!snap.ok()) {
+      warnings_.push_back(snap.status().message());
+      continue;
+    }
+    CAIRN_RETURN_IF_ERROR(index_->PutSnapshot(*id, *data));
+  }
+  return Status::OK();
+}
+
+Result<std::string> Repository::ReadBlob(const ObjectId& id) const {
+  CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> loc, index_->Lookup(id));
+  if (!loc) return Status::NotFound("object " + id.ShortHex() + " is not in the repository");
+  return ReadBlob(*loc);
+}
+
+Result<std::string> Repository::ReadBlob(const index::BlobLocation& loc) const {
+  const auto& e = loc.entry;
+  std::string pack = objstore::PackName(loc.pack_id);
+  std::string what = std::string(objstore::BlobTypeName(e.type)) + " " + e.id.ShortHex() +
+                     " in pack '" + pack + "'";
+  auto stored = backend_->GetRange(pack, e.offset, e.stored_length);
+  if (!stored.ok()) {
+    if (stored.status().IsNotFound()) {
+      return Status::Corruption("cannot read " + what + ": the pack is missing");
+    }
+    return stored.status().WithContext("cannot read " + what);
+  }
+  std::string plain;
+  if (e.flags & objstore::kFlagZstd) {
+    auto out = objstore::Decompress(*stored, e.raw_length);
+    if (!out.ok()) return Status::Corruption(what + " is damaged: " + out.status().message());
+    plain = std::move(out).value();
+  } else {
+    plain = std::move(stored).value();
+  }
+  if (Sha256(plain) != e.id) {
+    return Status::Corruption(what + " is damaged: its content does not match its id");
+  }
+  return plain;
+}
+
+Result<Tree> Repository::ReadTree(const ObjectId& id) const {
+  CAIRN_ASSIGN_OR_RETURN(std::string blob, ReadBlob(id));
+  return objstore::DecodeTree(blob, id);
+}
+
+Result<Snapshot> Repository::ReadSnapshot(const ObjectId& id) const {
+  std::string name = objstore::SnapshotName(id);
+  auto data = backend_->Get(name);
+  if (!data.ok()) {
+    if (data.status().IsNotFound()) return Status::NotFound("no snapshot " + id.ShortHex());
+    return data.status();
+  }
+  if (Sha256(*data) != id) {
+    return Status::Corruption("snapshot " + id.ShortHex() + " is damaged (content does not match its id)");
+  }
+  return objstore::DecodeSnapshot(*data, name);
+}
+
+Result<std::vector<std::pair<ObjectId, Snapshot>>> Repository::ListSnapshots() const {
+  CAIRN_ASSIGN_OR_RETURN(auto catalog, index_->Snapshots());
+  std::vector<std::pair<ObjectId, Snapshot>> out;
+  for (const auto& [id, file] : catalog) {
+    auto s = objstore::DecodeSnapshot(file, objstore::SnapshotName(id));
+    if (s.ok()) out.emplace_back(id, std::move(s).value());
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second.time_ns != b.second.time_ns ? a.second.time_ns < b.second.time_ns
+                                                : a.first < b.first;
+  });
+  return out;
+}
+
+Result<std::optional<ObjectId>> Repository::ReadRef(const std::string& ref) const {
+  auto data = backend_->Get("refs/" + ref);
+  if (!data.ok()) {
+    if (data.status().IsNotFound()) return std::optional<ObjectId>();
+    return data.status();
+  }
+  std::string_view v = *data;
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
+  auto id = ObjectId::FromHex(v);
+  if (!id.ok()) return Status::Corruption("ref '" + ref + "' is damaged (not a snapshot id)");
+  return std::optional<ObjectId>(*id);
+}
+
+Status Repository::UpdateRef(const std::string& ref, const std::optional<ObjectId>& expected,
+                             const ObjectId& new_id) {
+  CAIRN_ASSIGN_OR_RETURN(auto lock, backend_->Lock("refs/.lock"));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> cur, ReadRef(ref));
+  if (cur != expected) {
+    return Status::Conflict("ref '" + ref + "' was changed by another process; retry");
+  }
+  return backend_->Put("refs/" + ref, new_id.ToHex() + "\n");
+}
+
+Result<std::vector<std::pair<std::string, ObjectId>>> Repository::ListRefs(const std::string& kind) const {
+  std::vector<std::string> names;
+  CAIRN_RETURN_IF_ERROR(backend_->List("refs/" + kind + "/", [&](const std::string& name, uint64_t) {
+    names.push_back(Basename(name));
+  }));
+  std::sort(names.begin(), names.end());
+  std::vector<std::pair<std::string, ObjectId>> out;
+  for (const auto& n : names) {
+    if (!ValidRefName(n)) continue;
+    CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> id, ReadRef(kind + "/" + n));
+    if (id) out.emplace_back(n, *id);
+  }
+  return out;
+}
+
+Result<ObjectId> Repository::ResolveRevision(std::string_view rev) const {
+  size_t op = rev.find_first_of("~^");
+  std::string base(rev.substr(0, op));
+  std::string ops(op == std::string_view::npos ? "" : rev.substr(op));
+  if (base.empty()) return Status::InvalidArgument("empty revision in '" + std::string(rev) + "'");
+
+  std::optional<ObjectId> id;
+  if (base == "latest" || base == "HEAD") {
+    std::string ref = "branches/" + std::string(kDefaultBranch);
+    CAIRN_ASSIGN_OR_RETURN(id, ReadRef(ref));
+    if (!id) return Status::NotFound("branch '" + std::string(kDefaultBranch) + "' has no snapshots yet");
+  } else if (base.rfind("branches/", 0) == 0 || base.rfind("tags/", 0) == 0) {
+    CAIRN_ASSIGN_OR_RETURN(id, ReadRef(base));
+    if (!id) return Status::NotFound("unknown ref '" + base + "'");
+  } else if (ValidRefName(base)) {
+    CAIRN_ASSIGN_OR_RETURN(id, ReadRef("branches/" + base));
+    if (!id) {
+      CAIRN_ASSIGN_OR_RETURN(id, ReadRef("tags/" + base));
+    }
+  }
+  if (!id && IsFullHex(base)) {
+    CAIRN_ASSIGN_OR_RETURN(auto m, index_->SnapshotsWithPrefix(base));
+    if (m.empty()) return Status::NotFound("no snapshot " + base);
+    id = m[0];
+  } else if (!id && base.size() >= 4 && IsHexPrefix(base)) {
+    CAIRN_ASSIGN_OR_RETURN(auto m, index_->SnapshotsWithPrefix(base));
+    if (m.empty()) return Status::NotFound("no snapshot id starts with '" + base + "'");
+    if (m.size() > 1) {
+      std::string msg = "snapshot id prefix '" + base + "' is ambiguous; candidates:";
+      for (const auto& c : m) msg += " " + c.ShortHex();
+      return Status::Ambiguous(msg);
+    }
+    id = m[0];
+  }
+  if (!id) {
+    return Status::NotFound("unknown revision '" + base +
+                            "': not a branch, tag, snapshot id, or id prefix of at least 4 hex digits");
+  }
+  // Ancestry operators, left to right: ~N (N-th first-parent ancestor), ^N
+  // (N-th parent, ^0 the snapshot itself).
+  size_t i = 0;
+  while (i < ops.size()) {
+    char c = ops[i++];
+    size_t j = i;
+    while (j < ops.size() && ops[j] >= '0' && ops[j] <= '9') j++;
+    if (j - i > 6) return Status::InvalidArgument("number too large in revision '" + std::string(rev) + "'");
+    int n = j > i ? std::stoi(ops.substr(i, j - i)) : 1;
+    i = j;
+    if (i < ops.size() && ops[i] != '~' && ops[i] != '^') {
+      return Status::InvalidArgument("malformed revision '" + std::string(rev) + "'");
+    }
+    if (c == '~') {
+      for (int k = 0; k < n; k++) {
+        CAIRN_ASSIGN_OR_RETURN(Snapshot s, ReadSnapshot(*id));
+        if (s.parents.empty()) {
+          return Status::NotFound("revision '" + std::string(rev) + "' goes beyond the first snapshot");
+        }
+        id = s.parents[0];
+      }
+    } else if (n > 0) {
+      CAIRN_ASSIGN_OR_RETURN(Snapshot s, ReadSnapshot(*id));
+      if (static_cast<size_t>(n) > s.parents.size()) {
+        return Status::NotFound("revision '" + std::string(rev) + "': snapshot " + id->ShortHex() +
+                                " has " + std::to_string(s.parents.size()) + " parent(s)");
+      }
+      id = s.parents[static_cast<size_t>(n - 1)];
+    }
+  }
+  return *id;
+}
+
+Result<Repository::PathTarget> Repository::ResolvePath(std::string_view spec) const {
+  // REV:PATH splits at the first ':' that is not inside "@{...}".
+  size_t colon = std::string_view::npos;
+  int depth = 0;
+  for (size_t i = 0; i < spec.size(); i++) {
+    if (spec[i] == '{') depth++;
+    if (spec[i] == '}') depth--;
+    if (spec[i] == ':' && depth == 0) {
+      colon = i;
+      break;
+    }
+  }
+  std::string_view rev = spec.substr(0, colon);
+  std::string_view path = colon == std::string_view::npos ? "" : spec.substr(colon + 1);
+  PathTarget t;
+  CAIRN_ASSIGN_OR_RETURN(t.snapshot_id, ResolveRevision(rev));
+  CAIRN_ASSIGN_OR_RETURN(t.snapshot, ReadSnapshot(t.snapshot_id));
+  t.entry.type = objstore::EntryType::kDir;
+  t.entry.mode = 0755;
+  t.entry.subtree = t.snapshot.tree;
+  t.entry.mtime_ns = t.snapshot.time_ns;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    std::string_view comp = path.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+    pos = slash == std::string_view::npos ? path.size() + 1 : slash + 1;
+    if (comp.empty() || comp == ".") continue;
+    if (comp == "..") return Status::InvalidArgument("path '" + std::string(path) + "' may not contain '..'");
+    if (t.entry.type != objstore::EntryType::kDir) {
+      return Status::NotFound("'" + t.path + "' is not a directory in snapshot " + t.snapshot_id.ShortHex());
+    }
+    CAIRN_ASSIGN_OR_RETURN(Tree tree, ReadTree(t.entry.subtree));
+    auto it = std::lower_bound(tree.entries.begin(), tree.entries.end(), comp,
+                               [](const TreeEntry& e, std::string_view n) { return e.name < n; });
+    if (!t.path.empty()) t.path += "/";
+    t.path += comp;
+    if (it == tree.entries.end() || it->name != comp) {
+      return Status::NotFound("path '" + t.path + "' does not exist in snapshot " + t.snapshot_id.ShortHex());
+    }
+    t.entry = *it;
+  }
+  return t;
+}
+
+Result<ObjectId> Repository::SaveSnapshot(const Snapshot& s) {
+  std::string file = objstore::EncodeSnapshot(s);
+  ObjectId id = Sha256(file);
+  CAIRN_RETURN_IF_ERROR(backend_->Put(objstore::SnapshotName(id), file));
+  CAIRN_RETURN_IF_ERROR(index_->PutSnapshot(id, file));
+  return id;
+}
+
+Status Repository::RebuildIndexFromPacks(std::vector<std::string>* problems, size_t* packs,
+                                         size_t* blobs) {
+  std::vector<std::string> names;
+  CAIRN_RETURN_IF_ERROR(backend_->List("data/", [&](const std::string& n, uint64_t) { names.push_back(n); }));
+  std::sort(names.begin(), names.end());
+  std::vector<objstore::PackRecord> records;
+  *blobs = 0;
+  for (const auto& n : names) {
+    auto id = ObjectId::FromHex(Basename(n));
+    if (!id.ok() || objstore::PackName(*id) != n) {
+      problems->push_back("'" + n + "' is not named like a pack; left out");
+      continue;
+    }
+    auto entries = objstore::ReadPackHeader(backend_.get(), n);
+    if (!entries.ok()) {
+      problems->push_back(entries.status().message() + "; its blobs are left out of the index");
+      continue;
+    }
+    objstore::PackRecord rec;
+    rec.pack_id = *id;
+    CAIRN_ASSIGN_OR_RETURN(rec.pack_size, backend_->Stat(n));
+    rec.entries = std::move(entries).value();
+    *blobs += rec.entries.size();
+    records.push_back(std::move(rec));
+  }
+  *packs = records.size();
+  std::vector<std::string> old;
+  CAIRN_RETURN_IF_ERROR(backend_->List("index/", [&](const std::string& n, uint64_t) { old.push_back(n); }));
+  // New index file first, then remove the old ones: a crash in between
+  // leaves duplicates, never a gap.
+  std::string file = objstore::EncodeIndexFile(records);
+  std::string name = Sha256(file).ToHex();
+  CAIRN_RETURN_IF_ERROR(backend_->Put("index/" + name, file));
+  for (const auto& o : old) {
+    if (Basename(o) != name) CAIRN_RETURN_IF_ERROR(backend_->Remove(o));
+  }
+  CAIRN_RETURN_IF_ERROR(index_->ClearBlobs());
+  return index_->AddPacks(name, records);
+}
+
+}  // namespace cairn::repo

@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: MIT
+
+#include "repo/restore.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace cairn::repo {
+namespace {
+
+using objstore::EntryType;
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    return *this;
+  }
+  int get() const { return fd_; }
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+std::vector<std::string> Split(const std::string& rel) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= rel.size()) {
+    size_t j = rel.find('/', i);
+    if (j == std::string::npos) j = rel.size();
+    if (j > i) out.push_back(rel.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string Join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; }
+
+bool AllZero(std::string_view d) {
+  return d.empty() || (d[0] == 0 && std::memcmp(d.data(), d.data() + 1, d.size() - 1) == 0);
+}
+
+struct timespec ToTimespec(int64_t ns) {
+  struct timespec ts;
+  ts.tv_sec = static_cast<time_t>(ns / 1000000000);
+  ts.tv_nsec = static_cast<long>(ns % 1000000000);
+  if (ts.tv_nsec < 0) {
+    ts.tv_sec--;
+    ts.tv_nsec += 1000000000;
+  }
+  return ts;
+}
+
+class Restorer {
+ public:
+  Restorer(const Repository& repo, const Repository::PathTarget& what, const RestoreOptions& opts)
+      : repo_(repo), what_(what), opts_(opts), is_root_(::geteuid() == 0) {}
+
+  Result<RestoreResult> Run() {
+    CAIRN_RETURN_IF_ERROR(PrepareTarget());
+    root_ = Fd(::open(opts_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root_.ok()) return Status::FromErrno(errno, "cannot open restore target '" + opts_.target + "'");
+
+    if (what_.entry.type == EntryType::kDir) {
+      dirs_.push_back({"", what_.entry});
+      CAIRN_RETURN_IF_ERROR(Plan(what_.entry.subtree, ""));
+    } else {
+      // One non-directory entry: restored under its own name in the target.
+      Job job{"", {what_.entry}};
+      jobs_.push_back(std::move(job));
+      if (opts_.progress) opts_.progress->files_total = 1;
+    }
+    RunJobs();
+    RestoreHardlinks();
+    // Folder metadata last and deepest first, so that setting a folder's
+    // mtime or a read-only mode does not disturb the restore of its content.
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      if (it->first.empty()) continue;  // the target itself keeps its metadata
+      Fd fd = OpenDir(it->first);
+      if (!fd.ok()) {
+        Error(it->first, Status::FromErrno(errno, "cannot open folder"));
+        continue;
+      }
+      ApplyMetadata(fd.get(), nullptr, it->second, it->first);
+    }
+    std::sort(result_.errors.begin(), result_.errors.end(),
+              [](const auto& a, const auto& b) { return a.path < b.path; });
+    return std::move(result_);
+  }
+
+ private:
+  struct Job {
+    std::string dir;                 // folder in the target, relative
+    std::vector<TreeEntry> entries;  // its non-directory entries
+  };
+
+  Status PrepareTarget() {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    struct stat st;
+    if (::stat(opts_.target.c_str(), &st) != 0) {
+      fs::create_directories(opts_.target, ec);
+      if (ec) return Status::IOError("cannot create restore target '" + opts_.target + "': " + ec.message());
+      return Status::OK();
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      return Status::AlreadyExists("restore target '" + opts_.target + "' exists and is not a folder");
+    }
+    if (!opts_.force && !fs::is_empty(opts_.target, ec)) {
+      return Status::AlreadyExists("restore target '" + opts_.target +
+                                   "' is not empty; choose an empty folder or use --force to overwrite");
+    }
+    return Status::OK();
+  }
+
+  // Creates the folders (depth first, in the main thread) and queues one job
+  // per folder for its other entries.
+  Status Plan(const ObjectId& tree_id, const std::string& rel) {
+    auto tree = repo_.ReadTree(tree_id);
+    if (!tree.ok()) {
+      Error(rel.empty() ? "." : rel, tree.status());
+      return Status::OK();
+    }
+    Job job{rel, {}};
+    Fd dirfd = OpenDir(rel);
+    if (!dirfd.ok()) {
+      Error(rel, Status::FromErrno(errno, "cannot open folder"));
+      return Status::OK();
+    }
+    std::vector<std::pair<std::string, ObjectId>> subdirs;
+    for (auto& e : tree->entries) {
+      std::string crel = Join(rel, e.name);
+      if (e.type == EntryType::kDir) {
+        Status st = MakeDir(dirfd.get(), e.name);
+        if (!st.ok()) {
+          Error(crel, st);
+          continue;
+        }
+        dirs_.push_back({crel, e});
+        result_.dirs++;
+        subdirs.emplace_back(crel, e.subtree);
+      } else if (e.type == EntryType::kHardlink) {
+        links_.push_back({rel, e});
+      } else {
+        if (opts_.progress && e.type == EntryType::kFile) {
+          opts_.progress->files_total++;
+          opts_.progress->bytes_total += e.size;
+        }
+        job.entries.push_back(std::move(e));
+      }
+    }
+    dirfd = Fd();
+    if (!job.entries.empty()) jobs_.push_back(std::move(job));
+    for (const auto& [crel, id] : subdirs) CAIRN_RETURN_IF_ERROR(Plan(id, crel));
+    return Status::OK();
+  }
+
+  Status MakeDir(int parent, const std::string& name) {
+    if (::mkdirat(parent, name.c_str(), 0700) == 0) return Status::OK();
+    if (errno != EEXIST) return Status::FromErrno(errno, "cannot create folder");
+    struct stat st;
+    if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return Status::FromErrno(errno, "cannot inspect existing entry");
+    }
+    if (S_ISDIR(st.st_mode)) return Status::OK();
+    // A file or a symlink where the snapshot has a folder: replaced, never
+    // followed (this is only reachable with --force).
+    if (::unlinkat(parent, name.c_str(), 0) != 0 || ::mkdirat(parent, name.c_str(), 0700) != 0) {
+      return Status::FromErrno(errno, "cannot replace existing entry with a folder");
+    }
+    return Status::OK();
+  }
+
+  // Opens folder `rel` of the target, one component at a time, never
+  // following a symlink.
+  Fd OpenDir(const std::string& rel) const {
+    Fd fd(::dup(root_.get()));
+    for (const auto& comp : Split(rel)) {
+      int next = ::openat(fd.get(), comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (next < 0) return Fd();
+      fd = Fd(next);
+    }
+    return fd;
+  }
+
+  void RunJobs() {
+    unsigned n = opts_.threads ? opts_.threads : std::max(1u, std::thread::hardware_concurrency());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (;;) {
+        size_t i = next++;
+        if (i >= jobs_.size()) return;
+        const Job& job = jobs_[i];
+        Fd dirfd = OpenDir(job.dir);
+        if (!dirfd.ok()) {
+          Error(job.dir.empty() ? "." : job.dir, Status::FromErrno(errno, "cannot open folder"));
+          continue;
+        }
+        for (const auto& e : job.entries) RestoreEntry(dirfd.get(), job.dir, e);
+      }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < n; t++) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+  }
+
+  // Removes what is at `name` (only with --force; never a folder).
+  bool ClearSlot(int dirfd, const std::string& name, const std::string& rel) {
+    if (!opts_.force) return true;
+    if (::unlinkat(dirfd, name.c_str(), 0) == 0 || errno == ENOENT) return true;
+    Error(rel, Status::FromErrno(errno, "cannot replace existing entry"));
+    return false;
+  }
+
+  void RestoreEntry(int dirfd, const std::string& dir, const TreeEntry& e) {
+    std::string rel = Join(dir, e.name);
+    if (!ClearSlot(dirfd, e.name, rel)) return;
+    switch (e.type) {
+      case EntryType::kFile:
+        RestoreFile(dirfd, rel, e, e.name);
+        return;
+      case EntryType::kSymlink:
+        if (::symlinkat(e.link_target.c_str(), dirfd, e.name.c_str()) != 0) {
+          Error(rel, Status::FromErrno(errno, "cannot create symlink"));
+          return;
+        }
+        ApplyMetadata(-1, &dirfd, e, rel);
+        Count([&] { result_.links++; });
+        return;
+      case EntryType::kFifo:
+      case EntryType::kCharDevice:
+      case EntryType::kBlockDevice: {
+        mode_t kind = e.type == EntryType::kFifo ? S_IFIFO
+                      : e.type == EntryType::kCharDevice ? S_IFCHR : S_IFBLK;
+        if (::mknodat(dirfd, e.name.c_str(), kind | 0600, static_cast<dev_t>(e.rdev)) != 0) {
+          Error(rel, Status::FromErrno(errno, std::string("cannot create ") + objstore::EntryTypeName(e.type)));
+          return;
+        }
+        ApplyMetadata(-1, &dirfd, e, rel);
+        Count([&] { result_.others++; });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  // Writes one file's content; on any failure removes the partial file.
+  void RestoreFile(int dirfd, const std::string& rel, const TreeEntry& e, const std::string& name) {
+    Fd fd(::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.ok()) {
+      Error(rel, Status::FromErrno(errno, "cannot create file"));
+      return;
+    }
+    Status st = WriteContent(fd.get(), e);
+    if (st.ok() && opts_.verify) st = VerifyContent(fd.get(), e);
+    if (!st.ok()) {
+      fd = Fd();
+      ::unlinkat(dirfd, name.c_str(), 0);
+      Error(rel, st);
+      return;
+    }
+    ApplyMetadata(fd.get(), nullptr, e, rel);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      result_.files++;
+      result_.bytes += e.size;
+      restored_.insert(SnapshotPath(rel));
+    }
+    if (opts_.progress) opts_.progress->files_done++;
+  }
+
+  Status WriteContent(int fd, const TreeEntry& e) {
+    uint64_t off = 0;
+    for (const auto& id : e.chunks) {
+      CAIRN_ASSIGN_OR_RETURN(std::string data, repo_.ReadBlob(id));
+      if (!AllZero(data)) {  // zero runs become holes
+        const char* p = data.data();
+        size_t left = data.size();
+        uint64_t at = off;
+        while (left > 0) {
+          ssize_t n = ::pwrite(fd, p, left, static_cast<off_t>(at));
+          if (n < 0) {
+            if (errno == EINTR) continue;
+            return Status::FromErrno(errno, "cannot write");
+          }
+          p += n;
+          at += static_cast<uint64_t>(n);
+          left -= static_cast<size_t>(n);
+        }
+      }
+      off += data.size();
+      if (opts_.progress) opts_.progress->bytes_done += data.size();
+    }
+    if (off != e.size) {
+      return Status::Corruption("content is " + std::to_string(off) + " bytes, the snapshot says " +
+                                std::to_string(e.size));
+    }
+    if (::ftruncate(fd, static_cast<off_t>(off)) != 0) return Status::FromErrno(errno, "cannot set size");
+    return Status::OK();
+  }
+
+  Status VerifyContent(int fd, const TreeEntry& e) {
+    uint64_t off = 0;
+    std::string buf;
+    for (const auto& id : e.chunks) {
+      CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> loc, repo_.index()->Lookup(id));
+      if (!loc) return Status::Corruption("chunk " + id.ShortHex() + " is missing");
+      buf.resize(loc->entry.raw_length);
+      ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
+      if (n != static_cast<ssize_t>(buf.size()) || Sha256(buf) != id) {
+        return Status::Corruption("verification failed: restored content differs at offset " +
+                                  std::to_string(off));
+      }
+      off += buf.size();
+    }
+    return Status::OK();
+  }
+
+  // Owner (as root), mode and mtime. Either `fd` is an open descriptor of
+  // the entry, or (`*dirfd`, e.name) names it and it is not followed.
+  void ApplyMetadata(int fd, const int* dirfd, const TreeEntry& e, const std::string& rel) {
+    struct timespec ts[2] = {ToTimespec(e.mtime_ns), ToTimespec(e.mtime_ns)};
+    bool link = e.type == EntryType::kSymlink;
+    if (is_root_) {
+      int rc = fd >= 0 ? ::fchown(fd, e.uid, e.gid)
+                       : ::fchownat(*dirfd, e.name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+      if (rc != 0) Error(rel, Status::FromErrno(errno, "cannot set owner"));
+    }
+    if (!link) {
+      int rc = fd >= 0 ? ::fchmod(fd, e.mode) : ::fchmodat(*dirfd, e.name.c_str(), e.mode, 0);
+      if (rc != 0) Error(rel, Status::FromErrno(errno, "cannot set mode"));
+    }
+    int rc = fd >= 0 ? ::futimens(fd, ts) : ::utimensat(*dirfd, e.name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+    if (rc != 0) Error(rel, Status::FromErrno(errno, "cannot set modification time"));
+  }
+
+  // Hard links are made after every file exists. A link whose first name is
+  // outside the restored part, or could not be restored, gets a copy of the
+  // content instead.
+  void RestoreHardlinks() {
+    for (const auto& [dir, e] : links_) {
+      std::string rel = Join(dir, e.name);
+      Fd dirfd = OpenDir(dir);
+      if (!dirfd.ok()) {
+        Error(rel, Status::FromErrno(errno, "cannot open folder"));
+        continue;
+      }
+      if (!ClearSlot(dirfd.get(), e.name, rel)) continue;
+      bool ok_target = true;
+      for (const auto& c : Split(e.link_target)) ok_target = ok_target && objstore::ValidEntryName(c);
+      if (!ok_target) {
+        Error(rel, Status::Corruption("hard link target '" + e.link_target + "' is not a valid path"));
+        continue;
+      }
+      std::string prefix = what_.path.empty() ? "" : what_.path + "/";
+      if (restored_.count(e.link_target) != 0 && e.link_target.rfind(prefix, 0) == 0) {
+        std::string target_rel = e.link_target.substr(prefix.size());
+        size_t slash = target_rel.rfind('/');
+        std::string tdir = slash == std::string::npos ? "" : target_rel.substr(0, slash);
+        std::string tname = slash == std::string::npos ? target_rel : target_rel.substr(slash + 1);
+        Fd tfd = OpenDir(tdir);
+        if (tfd.ok() && ::linkat(tfd.get(), tname.c_str(), dirfd.get(), e.name.c_str(), 0) == 0) {
+          result_.files++;
+          continue;
+        }
+        Error(rel, Status::FromErrno(errno, "cannot create hard link"));
+        continue;
+      }
+      // The other name is not here: restore the content from the snapshot.
+      auto target = repo_.ResolvePath(what_.snapshot_id.ToHex() + ":" + e.link_target);
+      if (!target.ok() || target->entry.type != EntryType::kFile) {
+        Error(rel, Status::Corruption("hard link target '" + e.link_target + "' is not a file in the snapshot"));
+        continue;
+      }
+      TreeEntry copy = target->entry;
+      copy.name = e.name;
+      RestoreFile(dirfd.get(), rel, copy, e.name);
+    }
+  }
+
+  std::string SnapshotPath(const std::string& rel) const {
+    if (what_.entry.type != EntryType::kDir) return what_.path;
+    return what_.path.empty() ? rel : what_.path + "/" + rel;
+  }
+
+  template <typename F>
+  void Count(F f) {
+    std::lock_guard<std::mutex> l(mu_);
+    f();
+  }
+
+  void Error(const std::string& rel, const Status& st) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (st.IsCorruption() || st.IsNotFound()) result_.damaged = true;
+    result_.errors.push_back({rel, st.message()});
+  }
+
+  const Repository& repo_;
+  const Repository::PathTarget& what_;
+  const RestoreOptions& opts_;
+  const bool is_root_;
+  Fd root_;
+  std::mutex mu_;
+  RestoreResult result_;
+  std::vector<std::pair<std::string, TreeEntry>> dirs_;   // pre-order
+  std::vector<std::pair<std::string, TreeEntry>> links_;  // folder, entry
+  std::vector<Job> jobs_;
+  std::set<std::string> restored_;  // snapshot paths of files written
+};
+
+}  // namespace
+
+Result<RestoreResult> Restore(const Repository& repo, const Repository::PathTarget& what,
+                              const RestoreOptions& options) {
+  Restorer r(repo, what, options);
+  return r.Run();
+}
+
+}  // namespace cairn::repo
