@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+
+#include "objstore/tree.h"
+
+#include <catch2/catch.hpp>
+
+#include "objstore/config.h"
+#include "objstore/core/bytes.h"
+#include "objstore/snapshot.h"
+
+namespace cairn::objstore {
+namespace {
+
+Tree Sample() {
+  Tree t;
+  TreeEntry dir;
+  dir.name = "dir";
+  dir.type = EntryType::kDir;
+  dir.mode = 0755;
+  dir.subtree = Sha256("x");
+  TreeEntry file;
+  file.name = "file";
+  file.type = EntryType::kFile;
+  file.mode = 04644;
+  file.uid = 1000;
+  file.gid = 100;
+  file.user = "alice";
+  file.group = "users";
+  file.mtime_ns = -1234567890123;  // before 1970
+  file.size = 10;
+  file.chunks = {Sha256("a"), Sha256("b")};
+  TreeEntry link;
+  link.name = "link";
+  link.type = EntryType::kSymlink;
+  link.link_target = "../../etc/passwd";
+  TreeEntry hard;
+  hard.name = "n\xff\xfe";  // not UTF-8
+  hard.type = EntryType::kHardlink;
+  hard.link_target = "file";
+  TreeEntry dev;
+  dev.name = "null";
+  dev.type = EntryType::kCharDevice;
+  dev.rdev = 0x103;
+  TreeEntry fifo;
+  fifo.name = "pipe";
+  fifo.type = EntryType::kFifo;
+  t.entries = {dir, file, link, hard, dev, fifo};
+  std::sort(t.entries.begin(), t.entries.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  return t;
+}
+
+TEST_CASE("trees round-trip every entry type exactly", "[objstore][tree]") {
+  Tree t = Sample();
+  std::string blob = EncodeTree(t);
+  auto back = DecodeTree(blob, Sha256(blob));
+  REQUIRE(back.ok());
+  REQUIRE(back->entries.size() == t.entries.size());
+  for (size_t i = 0; i < t.entries.size(); i++) {
+    const auto& a = t.entries[i];
+    const auto& b = back->entries[i];
+    CHECK(a.name == b.name);
+    CHECK(a.type == b.type);
+    CHECK(a.mode == b.mode);
+    CHECK(a.uid == b.uid);
+    CHECK(a.gid == b.gid);
+    CHECK(a.user == b.user);
+    CHECK(a.group == b.group);
+    CHECK(a.mtime_ns == b.mtime_ns);
+    CHECK(a.size == b.size);
+    CHECK(a.chunks == b.chunks);
+    CHECK(a.subtree == b.subtree);
+    CHECK(a.link_target == b.link_target);
+    CHECK(a.rdev == b.rdev);
+  }
+  // Canonical: encoding the decoded tree gives the same bytes.
+  CHECK(EncodeTree(*back) == blob);
+}
+
+TEST_CASE("tree decoding rejects names that could escape a restore", "[objstore][tree]") {
+  for (std::string bad : {std::string(""), std::string("."), std::string(".."), std::string("a/b"),
+                          std::string("/abs"), std::string("a\0b", 3)}) {
+    Tree t;
+    TreeEntry e;
+    e.name = bad;
+    e.type = EntryType::kFifo;
+    t.entries = {e};
+    std::string blob = EncodeTree(t);  // the encoder does not validate; a hostile writer would not either
+    auto r = DecodeTree(blob, Sha256(blob));
+    CAPTURE(bad);
+    CHECK(r.status().code() == Code::kCorruption);
+  }
+}
+
+TEST_CASE("tree decoding rejects unsorted and duplicate entries", "[objstore][tree]") {
+  Tree t;
+  TreeEntry a, b;
+  a.name = "b";
+  a.type = EntryType::kFifo;
+  b.name = "a";
+  b.type = EntryType::kFifo;
+  t.entries = {a, b};
+  std::string blob = EncodeTree(t);
+  CHECK(DecodeTree(blob, Sha256(blob)).status().code() == Code::kCorruption);
+  t.entries = {a, a};
+  blob = EncodeTree(t);
+  CHECK(DecodeTree(blob, Sha256(blob)).status().code() == Code::kCorruption);
+}
+
+TEST_CASE("a tree truncated or extended at any point is rejected without crashing", "[objstore][tree]") {
+  std::string blob = EncodeTree(Sample());
+  for (size_t len = 0; len < blob.size(); len++) {
+    CHECK_FALSE(DecodeTree(blob.substr(0, len), ObjectId()).ok());
+  }
+  CHECK_FALSE(DecodeTree(blob + "x", ObjectId()).ok());
+  // A huge declared entry count is refused before allocating.
+  std::string huge;
+  PutU8(&huge, 1);
+  PutVarint(&huge, uint64_t{1} << 60);
+  CHECK(DecodeTree(huge, ObjectId()).status().code() == Code::kCorruption);
+}
+
+TEST_CASE("snapshots round-trip and their id is the hash of the file", "[objstore][snapshot]") {
+  Snapshot s;
+  s.tree = Sha256("t");
+  s.parents = {Sha256("p1"), Sha256("p2")};
+  s.time_ns = 1790000000123456789;
+  s.host = "h";
+  s.user = "u";
+  s.paths = {"/x"};
+  s.kind = "incremental";
+  s.branch = "main";
+  s.message = "msg";
+  s.stats.files = 3;
+  s.stats.added_bytes = 99;
+  s.errors = {{"/x/y", "Permission denied"}};
+  std::string file = EncodeSnapshot(s);
+  auto back = DecodeSnapshot(file, "s");
+  REQUIRE(back.ok());
+  CHECK(back->tree == s.tree);
+  CHECK(back->parents == s.parents);
+  CHECK(back->time_ns == s.time_ns);
+  CHECK(back->stats.added_bytes == 99);
+  CHECK(back->errors.size() == 1);
+  CHECK(EncodeSnapshot(*back) == file);
+  CHECK(DecodeSnapshot(file.substr(0, file.size() - 1), "s").status().code() == Code::kCorruption);
+}
+
+TEST_CASE("the config refuses newer formats and unknown features", "[objstore][config]") {
+  RepoConfig c = NewRepoConfig();
+  auto back = DecodeConfig(EncodeConfig(c));
+  REQUIRE(back.ok());
+  CHECK(back->repo_id == c.repo_id);
+  CHECK(back->chunker.seed == c.chunker.seed);
+  c.format = kFormatVersion + 1;
+  CHECK(DecodeConfig(EncodeConfig(c)).status().code() == Code::kNotSupported);
+  c = NewRepoConfig();
+  c.encryption = "xchacha20-poly1305";
+  CHECK(DecodeConfig(EncodeConfig(c)).status().code() == Code::kNotSupported);
+  CHECK(DecodeConfig("{\"format\": 1").status().code() == Code::kCorruption);
+  CHECK(DecodeConfig("").status().code() == Code::kCorruption);
+}
+
+TEST_CASE("object ids parse only full lowercase hex", "[objstore][id]") {
+  ObjectId id = Sha256("abc");
+  CHECK(id.ToHex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(ObjectId::FromHex(id.ToHex()).value() == id);
+  CHECK_FALSE(ObjectId::FromHex("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD").ok());
+  CHECK_FALSE(ObjectId::FromHex("ba78").ok());
+  CHECK(id.ShortHex() == "ba7816bf8f01");
+}
+
+}  // namespace
+}  // namespace cairn::objstore
