@@ -324,13 +324,8 @@ int RunCat(Context& ctx, const std::string& spec) {
   OPEN_OR_FAIL(ctx, r);
   auto t = r.ResolvePath(spec);
   if (!t.ok()) return ctx.Fail(t.status());
-  objstore::TreeEntry e = t->entry;
-  if (e.type == EntryType::kHardlink) {
-    auto target = r.ResolvePath(t->snapshot_id.ToHex() + ":" + e.link_target);
-    if (!target.ok()) return ctx.Fail(target.status());
-    e = target->entry;
-  }
-  if (e.type != EntryType::kFile) {
+  const objstore::TreeEntry& e = t->entry;
+  if (e.type != EntryType::kFile && e.type != EntryType::kHardlink) {
     return ctx.Fail(Status::InvalidArgument("'" + t->path + "' is a " + objstore::EntryTypeName(e.type) +
                                             ", not a file; use 'cairn ls' to list it"));
   }

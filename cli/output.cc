@@ -129,7 +129,7 @@ json EntryJson(const std::string& path, const objstore::TreeEntry& e) {
   j["mtime_ns"] = e.mtime_ns;
   if (e.type == EntryType::kSymlink || e.type == EntryType::kHardlink) j["target"] = e.link_target;
   if (e.type == EntryType::kDir) j["subtree"] = e.subtree.ToHex();
-  if (e.type == EntryType::kFile) {
+  if (e.type == EntryType::kFile || e.type == EntryType::kHardlink) {
     j["chunks"] = json::array();
     for (const auto& c : e.chunks) j["chunks"].push_back(c.ToHex());
   }

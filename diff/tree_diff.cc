@@ -62,8 +62,8 @@ class Differ {
   static bool SameContent(const TreeEntry& a, const TreeEntry& b) {
     switch (a.type) {
       case EntryType::kFile: return a.chunks == b.chunks;
-      case EntryType::kSymlink:
-      case EntryType::kHardlink: return a.link_target == b.link_target;
+      case EntryType::kHardlink: return a.chunks == b.chunks && a.link_target == b.link_target;
+      case EntryType::kSymlink: return a.link_target == b.link_target;
       case EntryType::kCharDevice:
       case EntryType::kBlockDevice: return a.rdev == b.rdev;
       default: return true;

@@ -49,8 +49,12 @@ std::string EncodeTree(const Tree& tree) {
       case EntryType::kDir:
         out.append(e.subtree.view());
         break;
-      case EntryType::kSymlink:
       case EntryType::kHardlink:
+        PutVarint(&out, e.chunks.size());
+        for (const auto& c : e.chunks) out.append(c.view());
+        PutBytes(&out, e.link_target);
+        break;
+      case EntryType::kSymlink:
         PutBytes(&out, e.link_target);
         break;
       case EntryType::kCharDevice:
@@ -107,7 +111,8 @@ Result<Tree> DecodeTree(std::string_view blob, const ObjectId& id) {
     e.type = static_cast<EntryType>(type);
     std::string_view raw;
     switch (e.type) {
-      case EntryType::kFile: {
+      case EntryType::kFile:
+      case EntryType::kHardlink: {
         uint64_t n;
         if (!r.GetVarint(&n) || n > r.remaining() / ObjectId::kSize) {
           return bad("entry '" + e.name + "' has a bad chunk list");
@@ -118,6 +123,12 @@ Result<Tree> DecodeTree(std::string_view blob, const ObjectId& id) {
           e.chunks.emplace_back(reinterpret_cast<const uint8_t*>(raw.data()));
         }
         if (n == 0 && e.size != 0) return bad("entry '" + e.name + "' has content but no chunks");
+        if (e.type == EntryType::kHardlink) {
+          if (!r.GetBytes(&raw) || raw.empty() || raw.find('\0') != std::string_view::npos) {
+            return bad("entry '" + e.name + "' has an invalid link target");
+          }
+          e.link_target = raw;
+        }
         break;
       }
       case EntryType::kDir:
@@ -125,7 +136,6 @@ Result<Tree> DecodeTree(std::string_view blob, const ObjectId& id) {
         e.subtree = ObjectId(reinterpret_cast<const uint8_t*>(raw.data()));
         break;
       case EntryType::kSymlink:
-      case EntryType::kHardlink:
         if (!r.GetBytes(&raw) || raw.empty() || raw.find('\0') != std::string_view::npos) {
           return bad("entry '" + e.name + "' has an invalid link target");
         }

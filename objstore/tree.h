@@ -20,7 +20,8 @@ enum class EntryType : uint8_t {
   kFile = 1,
   kDir = 2,
   kSymlink = 3,
-  kHardlink = 4,  // another name of a file earlier in the snapshot (link_target)
+  kHardlink = 4,  // another name of a file earlier in the snapshot (link_target);
+                  // carries the same content (size, chunks) so tree ids follow it
   kFifo = 5,
   kCharDevice = 6,
   kBlockDevice = 7,
@@ -35,7 +36,7 @@ struct TreeEntry {
   std::string user, group;  // owner names where known, else empty
   int64_t mtime_ns = 0;
   uint64_t size = 0;                // file content length; 0 for other types
-  std::vector<ObjectId> chunks;     // kFile
+  std::vector<ObjectId> chunks;     // kFile, kHardlink
   ObjectId subtree;                 // kDir
   std::string link_target;          // kSymlink: the target; kHardlink: root-relative path
   uint64_t rdev = 0;                // devices

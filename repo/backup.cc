@@ -29,6 +29,7 @@ using objstore::SourceError;
 
 struct Node {
   TreeEntry entry;
+  Node* first_name = nullptr;  // for a hard link: the node of its first name
   std::string source;  // absolute path on disk
   std::vector<Node> children;
   Status error;  // set by a file worker that could not read the file
@@ -95,10 +96,12 @@ class Walker {
         auto it = links_.find(key);
         if (it != links_.end()) {
           e.type = EntryType::kHardlink;
-          e.link_target = it->second;
+          e.link_target = it->second.first;
+          node->first_name = it->second.second;
+          hardlinks_.push_back(node);
           return true;
         }
-        links_.emplace(key, rel);
+        links_.emplace(key, std::make_pair(rel, node));
       }
       files_.push_back(node);
       bytes_ += e.size;
@@ -147,6 +150,7 @@ class Walker {
   }
 
   std::vector<Node*>& files() { return files_; }
+  std::vector<Node*>& hardlinks() { return hardlinks_; }
   uint64_t bytes() const { return bytes_; }
   uint64_t dirs() const { return dirs_; }
 
@@ -159,8 +163,11 @@ class Walker {
   const BackupOptions& opts_;
   std::vector<SourceError>* errors_;
   NameCache names_;
-  std::map<std::pair<dev_t, ino_t>, std::string> links_;
+  // Pointers into Node::children stay valid: each vector is reserved before
+  // it is filled and never grows afterwards.
+  std::map<std::pair<dev_t, ino_t>, std::pair<std::string, Node*>> links_;
   std::vector<Node*> files_;
+  std::vector<Node*> hardlinks_;
   uint64_t bytes_ = 0;
   uint64_t dirs_ = 0;
 };
@@ -362,22 +369,25 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
     for (auto& t : pool) t.join();
   }
   if (!write_error.ok()) return write_error;
+  // A hard link carries the content of its first name.
+  for (Node* h : walker.hardlinks()) {
+    if (!h->first_name->error.ok()) {
+      h->error = Status::IOError("its other name '" + h->entry.link_target + "' could not be read");
+      continue;
+    }
+    h->entry.chunks = h->first_name->entry.chunks;
+    h->entry.size = h->first_name->entry.size;
+  }
 
   // Trees, bottom-up. Files that failed to read are left out and listed.
   uint64_t nfiles = 0;
-  std::set<std::string> failed_paths;  // a hard link to one of these cannot be kept
   std::function<Result<ObjectId>(Node*, const std::string&)> build =
       [&](Node* dir, const std::string& rel) -> Result<ObjectId> {
     Tree tree;
     tree.entries.reserve(dir->children.size());
     for (auto& c : dir->children) {
       std::string crel = rel.empty() ? c.entry.name : rel + "/" + c.entry.name;
-      if (c.error.ok() && c.entry.type == EntryType::kHardlink &&
-          failed_paths.count(c.entry.link_target) != 0) {
-        c.error = Status::IOError("its other name '" + c.entry.link_target + "' could not be read");
-      }
       if (!c.error.ok()) {
-        failed_paths.insert(crel);
         snap.errors.push_back({c.source, c.error.message()});
         if (opts.on_error) opts.on_error(c.source, c.error.message());
         continue;

@@ -143,7 +143,7 @@ Result<CheckReport> Check(Repository* repo, const CheckOptions& opts) {
         std::string p = path.empty() ? e.name : path + "/" + e.name;
         if (e.type == objstore::EntryType::kDir) {
           stack.emplace_back(e.subtree, p);
-        } else if (e.type == objstore::EntryType::kFile) {
+        } else if (e.type == objstore::EntryType::kFile || e.type == objstore::EntryType::kHardlink) {
           for (const auto& c : e.chunks) {
             if (blobs.count(c) == 0 && missing_chunks.insert(c).second) {
               rep.errors.push_back("chunk " + c.ShortHex() + " of file '" + p + "' in snapshot " +

@@ -264,7 +264,7 @@ class Restorer {
 
   // Writes one file's content; on any failure removes the partial file.
   void RestoreFile(int dirfd, const std::string& rel, const TreeEntry& e, const std::string& name) {
-    Fd fd(::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    Fd fd(::openat(dirfd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.ok()) {
       Error(rel, Status::FromErrno(errno, "cannot create file"));
       return;
@@ -353,8 +353,7 @@ class Restorer {
   }
 
   // Hard links are made after every file exists. A link whose first name is
-  // outside the restored part, or could not be restored, gets a copy of the
-  // content instead.
+  // outside the restored part gets a copy of the content instead.
   void RestoreHardlinks() {
     for (const auto& [dir, e] : links_) {
       std::string rel = Join(dir, e.name);
@@ -384,15 +383,9 @@ class Restorer {
         Error(rel, Status::FromErrno(errno, "cannot create hard link"));
         continue;
       }
-      // The other name is not here: restore the content from the snapshot.
-      auto target = repo_.ResolvePath(what_.snapshot_id.ToHex() + ":" + e.link_target);
-      if (!target.ok() || target->entry.type != EntryType::kFile) {
-        Error(rel, Status::Corruption("hard link target '" + e.link_target + "' is not a file in the snapshot"));
-        continue;
-      }
-      TreeEntry copy = target->entry;
-      copy.name = e.name;
-      RestoreFile(dirfd.get(), rel, copy, e.name);
+      // The other name is not part of this restore: write the content, which
+      // the hard-link entry carries.
+      RestoreFile(dirfd.get(), rel, e, e.name);
     }
   }
 

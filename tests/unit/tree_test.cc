@@ -37,6 +37,8 @@ Tree Sample() {
   hard.name = "n\xff\xfe";  // not UTF-8
   hard.type = EntryType::kHardlink;
   hard.link_target = "file";
+  hard.size = 10;
+  hard.chunks = {Sha256("a"), Sha256("b")};
   TreeEntry dev;
   dev.name = "null";
   dev.type = EntryType::kCharDevice;

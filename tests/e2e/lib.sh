@@ -1,0 +1,82 @@
+# Helpers for the end-to-end tests. Each case script sources this file, runs
+# cairn ($CAIRN) in a fresh temporary folder, and fails on the first broken
+# expectation with a message that names it.
+set -u
+CAIRN=${CAIRN:?set CAIRN to the cairn binary}
+TESTS=${TESTS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+TREECMP="python3 $TESTS/e2e/treecmp.py"
+WORK=$(mktemp -d /tmp/cairn-e2e.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+checks=0
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { checks=$((checks + 1)); }
+
+# expect_exit CODE CMD...: runs CMD, stores stdout/stderr in $out/$err files.
+expect_exit() {
+  local want=$1; shift
+  set +e
+  "$@" >"$WORK/.out" 2>"$WORK/.err"
+  local got=$?
+  set -e
+  if [ "$got" != "$want" ]; then
+    echo "--- stdout"; cat "$WORK/.out"; echo "--- stderr"; cat "$WORK/.err"
+    fail "expected exit $want, got $got: $*"
+  fi
+  ok
+}
+out() { cat "$WORK/.out"; }
+err() { cat "$WORK/.err"; }
+
+# stderr must be exactly one line naming the subject and not look like a crash.
+expect_one_line_error() {
+  local n; n=$(grep -c . "$WORK/.err" || true)
+  [ "$n" -ge 1 ] || fail "no error message on stderr"
+  grep -q -E "^cairn: " "$WORK/.err" || fail "error does not start with 'cairn: ': $(err)"
+  if grep -q -i -E "terminate called|core dumped|Assertion|Segmentation|AddressSanitizer" "$WORK/.err"; then
+    fail "crash-like output: $(err)"
+  fi
+  [ $# -eq 0 ] || grep -q -F -- "$1" "$WORK/.err" || fail "error does not mention '$1': $(err)"
+  ok
+}
+
+# json_get EXPR: evaluates a Python expression on the JSON document in stdout (as j).
+json_get() { python3 -c "import json,sys; j=json.load(open('$WORK/.out')); print($1)"; }
+
+assert_eq() { [ "$1" == "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; ok; }
+
+# Hash of every file, name, mode and size below a folder: detects any change.
+tree_hash() { (cd "$1" && find . -printf '%p %y %m %s %T@\n' | LC_ALL=C sort | sha256sum | cut -d' ' -f1; find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum | cut -d' ' -f1); }
+
+# A source tree with every entry type cairn keeps.
+make_rich_tree() {
+  local d=$1
+  mkdir -p "$d/sub/deep" "$d/empty-dir" "$d/mode"
+  echo "hello world" > "$d/hello.txt"
+  head -c 3000000 /dev/urandom > "$d/sub/random.bin"
+  python3 -c "import sys; sys.stdout.write('line of text %d\n' * 1 % 0 * 0 + ''.join('line of text %d\n' % i for i in range(200000)))" > "$d/sub/text.txt"
+  : > "$d/empty.txt"
+  ln -s ../hello.txt "$d/sub/rel-link"
+  ln -s /etc/passwd "$d/abs-link"
+  ln -s does-not-exist "$d/dangling"
+  ln "$d/hello.txt" "$d/sub/deep/hardlink"
+  mkfifo "$d/fifo"
+  truncate -s 20M "$d/sparse.img"; printf 'data' | dd of="$d/sparse.img" bs=1 seek=7000000 conv=notrunc status=none
+  printf 'not utf-8' > "$d/$(printf 'caf\xe9-latin1')"
+  printf 'spaces' > "$d/name with spaces and 'quotes'"
+  echo x > "$d/mode/exec.sh"; chmod 755 "$d/mode/exec.sh"
+  echo x > "$d/mode/private"; chmod 600 "$d/mode/private"
+  echo x > "$d/mode/setgid"; chmod 2755 "$d/mode/setgid"
+  chmod 1777 "$d/mode"
+  if [ "$(id -u)" = 0 ]; then
+    mknod "$d/null-dev" c 1 3
+    echo owned > "$d/owned"; chown 1234:5678 "$d/owned"
+  fi
+  touch -h -d '2001-02-03 04:05:06.123456789' "$d/sub/rel-link"
+  touch -d '1999-12-31 23:59:59.5' "$d/sub/deep"
+  touch -d '2010-01-01 00:00:00.000000001' "$d/hello.txt"
+}
+
+finish() { echo "$(basename "$0"): $checks checks passed"; }
+set -e
