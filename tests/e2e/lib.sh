@@ -47,7 +47,8 @@ json_get() { python3 -c "import json,sys; j=json.load(open('$WORK/.out')); print
 assert_eq() { [ "$1" == "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; ok; }
 
 # Hash of every file, name, mode and size below a folder: detects any change.
-tree_hash() { (cd "$1" && find . -printf '%p %y %m %s %T@\n' | LC_ALL=C sort | sha256sum | cut -d' ' -f1; find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum | cut -d' ' -f1); }
+# cache/ (the local LMDB view, derived and rebuilt at will) is left out.
+tree_hash() { (cd "$1" && find . -path ./cache -prune -o -printf '%p %y %m %s %T@\n' | LC_ALL=C sort | sha256sum | cut -d' ' -f1; find . -path ./cache -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum | cut -d' ' -f1); }
 
 # A source tree with every entry type cairn keeps.
 make_rich_tree() {
