@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# bench/run.sh [PASSES] [TOOL...]
+#
+# One command: builds the corpus (../shared/bench/make-corpus.sh), installs the
+# peers from Debian (restic, borg), builds cairn, and runs each tool in turn
+# through the same steps on the same data:
+#   a init | b first backup of the kernel tree (src-v1) | c the same tree again |
+#   d src-v2 in the same path | e1 a 512 MiB state blob | e2 the edited blob |
+#   f restore of the src-v2 snapshot (verified with diff -r and a metadata compare) |
+#   g diff between the src-v1 and src-v2 snapshots
+# Every step runs under /usr/bin/time -v after `sync; sleep 1`, with its input
+# read once just before (warm page cache, as ../shared/bench/RESULTS.md does).
+# Settings, like for like: restic with its default compression (auto) and its
+# mandatory encryption; borg with zstd,3 and repokey-blake2 (borg cannot turn
+# authentication off); cairn with its defaults (no encryption yet).
+# Results: $BENCH_DIR/results/pass-N/TOOL.tsv; then bench/summarize.py prints
+# the medians, cairn's ratios and the machine's limits.
+set -euo pipefail
+export LC_ALL=C
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
+B=${BENCH_DIR:-/tmp/cairn-bench}
+CORPUS=$B/corpus
+PASSES=${1:-3}; shift || true
+TOOLS=("$@"); [ ${#TOOLS[@]} -gt 0 ] || TOOLS=(cairn restic borg)
+DATA=$B/data; REPOS=$B/repos; CACHE=$B/cache; RESTORE=$B/restore; RESULTS=$B/results
+
+need=()
+for p in restic borgbackup time rsync xz-utils openssl zstd linux-source-6.1 python3; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+[ -e "$CORPUS/.done-manifest" ] || bash "$SHARED/make-corpus.sh" "$CORPUS"
+bash "$ROOT/scripts/setup.sh" >/dev/null
+CAIRN=$ROOT/build/cairn
+mkdir -p "$DATA" "$REPOS" "$CACHE" "$RESTORE" "$RESULTS"
+
+tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{s+=$1} END{printf "%d\n", s}'; }
+SRC1=$(tree_bytes "$CORPUS/src-v1"); SRC2=$(tree_bytes "$CORPUS/src-v2")
+BLOB1=$(stat -c %s "$CORPUS/blob-v1/state.bin"); BLOB2=$(stat -c %s "$CORPUS/blob-v2/state.bin")
+HZ=$(getconf CLK_TCK)
+busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+tval() { grep -F "$1" "$2" | head -1 | sed 's/.*: //'; }
+secs() { awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }' <<<"$1"; }
+warm() { tar cf - -C "$(dirname "$1")" "$(basename "$1")" | cat >/dev/null; }
+set_src() { rsync -a --delete --whole-file "$CORPUS/$1/" "$DATA/src/"; }
+set_blob() { mkdir -p "$DATA/blob"; rsync -a --delete --whole-file "$CORPUS/$1/" "$DATA/blob/"; }
+repo_size() { # repository bytes, without a local cache kept inside it
+  du -sb --exclude=cache "$1" 2>/dev/null | cut -f1; }
+
+# step TOOL STEP INPUT_BYTES CMD...: one timed step, one TSV row.
+step() {
+  local tool=$1 name=$2 bytes=$3; shift 3
+  local tf=$RAW/$tool.$name.time lf=$RAW/$tool.$name.log
+  sync; sleep 1
+  local j0 j1 rc
+  j0=$(busy)
+  set +e; /usr/bin/time -v -o "$tf" "$@" >"$lf" 2>&1; rc=$?; set -e
+  j1=$(busy)
+  local wall user sys rss other repo cache
+  wall=$(secs "$(tval 'Elapsed (wall clock)' "$tf")")
+  user=$(tval 'User time (seconds)' "$tf"); sys=$(tval 'System time (seconds)' "$tf")
+  rss=$(tval 'Maximum resident set size' "$tf")
+  other=$(awk -v j=$((j1 - j0)) -v hz="$HZ" -v u="$user" -v s="$sys" 'BEGIN{printf "%.2f", j/hz-u-s}')
+  repo=$(repo_size "$CUR_REPO"); cache=$(du -sb "$CUR_CACHE" 2>/dev/null | cut -f1)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$name" "$bytes" "$wall" "$user" "$sys" \
+    "$rss" "$rc" "${repo:-0}" "${cache:-0}" "$other" >> "$RES/$tool.tsv"
+  printf '  %-7s %-15s rc=%s wall=%6ss cpu=%s+%s rss=%sKiB repo=%s other_cpu=%s\n' \
+    "$tool" "$name" "$rc" "$wall" "$user" "$sys" "$rss" "${repo:-0}" "$other"
+  [ "$rc" = 0 ] || { echo "  !! $tool $name failed; $lf:"; tail -5 "$lf"; }
+}
+
+verify() { # verify TOOL DIR: exactness of the restore against src-v2
+  local out=$RAW/$1.verify.txt
+  set +e
+  diff -r --no-dereference "$CORPUS/src-v2" "$2" > "$out.diff" 2>&1; local drc=$?
+  set -e
+  local meta; meta=$(python3 "$SHARED/meta-compare.py" "$CORPUS/src-v2" "$2" | grep '^meta:')
+  echo "diff_rc=$drc $meta" > "$out"
+  printf '%s\tverify\t%s\n' "$1" "diff_rc=$drc $meta" >> "$RES/$1.tsv"
+  echo "  $1 verify: diff_rc=$drc $meta"
+}
+
+reset() {
+  rm -rf "${REPOS:?}/$1" "${CACHE:?}/$1" "${RESTORE:?}/$1"; mkdir -p "$CACHE/$1"
+  : > "$RES/$1.tsv"
+  CUR_REPO=$REPOS/$1; CUR_CACHE=$CACHE/$1
+}
+
+run_cairn() {
+  reset cairn
+  CUR_CACHE=$REPOS/cairn/cache
+  local C="$CAIRN -q -r $REPOS/cairn"
+  set_src src-v1
+  step cairn a-init 0 $CAIRN -q init "$REPOS/cairn"
+  warm "$DATA/src"; step cairn b-src-v1 "$SRC1" $C backup "$DATA/src"
+  warm "$DATA/src"; step cairn c-src-v1-again "$SRC1" $C backup "$DATA/src"
+  set_src src-v2; warm "$DATA/src"; step cairn d-src-v2 "$SRC2" $C backup "$DATA/src"
+  set_blob blob-v1; warm "$DATA/blob"; step cairn e1-blob-v1 "$BLOB1" $C backup --branch blob "$DATA/blob/state.bin"
+  set_blob blob-v2; warm "$DATA/blob"; step cairn e2-blob-v2 "$BLOB2" $C backup --branch blob "$DATA/blob/state.bin"
+  step cairn f-restore-src-v2 "$SRC2" $C restore main --target "$RESTORE/cairn"
+  verify cairn "$RESTORE/cairn"
+  step cairn g-diff-v1-v2 0 $C diff main~2 main
+}
+
+run_restic() {
+  reset restic
+  export RESTIC_PASSWORD=bench-password RESTIC_REPOSITORY=$REPOS/restic RESTIC_CACHE_DIR=$CACHE/restic
+  set_src src-v1
+  step restic a-init 0 restic init --repository-version 2
+  warm "$DATA/src"; step restic b-src-v1 "$SRC1" restic backup --host bench "$DATA/src"
+  warm "$DATA/src"; step restic c-src-v1-again "$SRC1" restic backup --host bench "$DATA/src"
+  set_src src-v2; warm "$DATA/src"; step restic d-src-v2 "$SRC2" restic backup --host bench "$DATA/src"
+  set_blob blob-v1; warm "$DATA/blob"; step restic e1-blob-v1 "$BLOB1" restic backup --host bench "$DATA/blob/state.bin"
+  set_blob blob-v2; warm "$DATA/blob"; step restic e2-blob-v2 "$BLOB2" restic backup --host bench "$DATA/blob/state.bin"
+  local ids; ids=$(restic snapshots --json --path "$DATA/src" | python3 -c "import json,sys; s=json.load(sys.stdin); print(s[0]['id'], s[-1]['id'])")
+  step restic f-restore-src-v2 "$SRC2" restic restore "${ids#* }" --target "$RESTORE/restic"
+  verify restic "$RESTORE/restic$DATA/src"
+  step restic g-diff-v1-v2 0 restic diff ${ids}
+}
+
+run_borg() {
+  reset borg
+  export BORG_PASSPHRASE=bench-password BORG_REPO=$REPOS/borg BORG_BASE_DIR=$CACHE/borg BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
+  set_src src-v1
+  step borg a-init 0 borg init --encryption repokey-blake2
+  warm "$DATA/src"; step borg b-src-v1 "$SRC1" borg create --compression zstd,3 ::src-1 "$DATA/src"
+  warm "$DATA/src"; step borg c-src-v1-again "$SRC1" borg create --compression zstd,3 ::src-2 "$DATA/src"
+  set_src src-v2; warm "$DATA/src"; step borg d-src-v2 "$SRC2" borg create --compression zstd,3 ::src-3 "$DATA/src"
+  set_blob blob-v1; warm "$DATA/blob"; step borg e1-blob-v1 "$BLOB1" borg create --compression zstd,3 ::blob-1 "$DATA/blob/state.bin"
+  set_blob blob-v2; warm "$DATA/blob"; step borg e2-blob-v2 "$BLOB2" borg create --compression zstd,3 ::blob-2 "$DATA/blob/state.bin"
+  mkdir -p "$RESTORE/borg"
+  step borg f-restore-src-v2 "$SRC2" sh -c "cd '$RESTORE/borg' && borg extract ::src-3"
+  verify borg "$RESTORE/borg$DATA/src"
+  step borg g-diff-v1-v2 0 borg diff ::src-1 src-3
+}
+
+limits() { # the machine's ceilings, once per pass
+  local f=$RES/limits.txt
+  { echo "nproc $(nproc)"; grep -m1 'model name' /proc/cpuinfo
+    openssl speed -seconds 2 -bytes 1048576 -evp sha256 2>/dev/null | tail -1
+    head -c 268435456 "$CORPUS/linux.tar" > "$B/tar256.bin"
+    zstd --single-thread -b3 -i2 "$B/tar256.bin" 2>&1 | tail -1
+    rm -f "$B/tar256.bin"; } > "$f" 2>&1 || true
+}
+
+for pass in $(seq 1 "$PASSES"); do
+  RES=$RESULTS/pass-$pass; RAW=$RES/raw; mkdir -p "$RAW"
+  echo "== pass $pass of $PASSES ($(date -u +%FT%TZ), cairn $(git -C "$ROOT" rev-parse --short HEAD))"
+  limits
+  for t in "${TOOLS[@]}"; do "run_$t"; done
+done
+python3 "$HERE/summarize.py" "$RESULTS"
