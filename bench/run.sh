@@ -143,7 +143,7 @@ limits() { # the machine's ceilings, once per pass
   { echo "nproc $(nproc)"; grep -m1 'model name' /proc/cpuinfo
     openssl speed -seconds 2 -bytes 1048576 -evp sha256 2>/dev/null | tail -1
     head -c 268435456 "$CORPUS/linux.tar" > "$B/tar256.bin"
-    zstd --single-thread -b3 -i2 "$B/tar256.bin" 2>&1 | tail -1
+    zstd --single-thread -b3 -i2 "$B/tar256.bin" 2>&1 | tr '\r' '\n' | grep -a 'MB/s,' | tail -1
     rm -f "$B/tar256.bin"; } > "$f" 2>&1 || true
 }
 

@@ -21,6 +21,7 @@ int ExitCodeFor(const Status& st) {
     case Code::kNotFound: return kExitNotFound;
     case Code::kCorruption: return kExitDamaged;
     case Code::kAlreadyExists: return kExitExists;
+    case Code::kNotApproved: return kExitNotApproved;
     default: return kExitFailure;
   }
 }

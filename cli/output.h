@@ -29,7 +29,8 @@ enum ExitCode : int {
   kExitPartial = 3,    // backup saved, but some source files could not be read
   kExitDamaged = 4,    // damage found in the repository (check, restore, cat)
   kExitNotFound = 5,   // a revision, path or source that does not exist
-  kExitExists = 6,     // refused to overwrite (init over a repository, non-empty target)
+  kExitExists = 6,     // refused to overwrite (init over a repository, non-empty target, existing tag)
+  kExitNotApproved = 7,  // a destructive operation was not approved (no terminal and no --yes)
   kExitNoRepo = 10,    // no repository at the given path
 };
 

@@ -236,6 +236,34 @@ Result<std::vector<ObjectId>> Index::SnapshotsWithPrefix(std::string_view hex_pr
   return out;
 }
 
+Result<std::vector<ObjectId>> Index::BlobsWithPrefix(std::string_view hex_prefix, size_t limit) const {
+  // Seek to the first id >= the prefix's whole bytes, then scan while the
+  // hex form still matches.
+  std::string start;
+  for (size_t i = 0; i + 1 < hex_prefix.size(); i += 2) {
+    auto nib = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+    start.push_back(static_cast<char>(nib(hex_prefix[i]) << 4 | nib(hex_prefix[i + 1])));
+  }
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, MDB_RDONLY));
+  MDB_cursor* cur;
+  int rc = mdb_cursor_open(txn.get(), impl_->blobs, &cur);
+  if (rc != 0) return FromLmdb(rc, "cannot open cursor");
+  std::vector<ObjectId> out;
+  MDB_val k = Val(start), v;
+  for (rc = mdb_cursor_get(cur, &k, &v, start.empty() ? MDB_FIRST : MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != ObjectId::kSize) continue;
+    ObjectId id(static_cast<const uint8_t*>(k.mv_data));
+    if (id.ToHex().compare(0, hex_prefix.size(), hex_prefix) != 0) break;
+    out.push_back(id);
+    if (out.size() >= limit) break;
+  }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND) return FromLmdb(rc, "cannot scan blobs");
+  return out;
+}
+
 Status Index::ClearBlobs() {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));

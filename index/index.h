@@ -61,6 +61,9 @@ class Index {
   // Snapshot ids whose hex form starts with `hex_prefix`.
   Result<std::vector<ObjectId>> SnapshotsWithPrefix(std::string_view hex_prefix) const;
 
+  // Blob ids whose hex form starts with `hex_prefix` (at most `limit`).
+  Result<std::vector<ObjectId>> BlobsWithPrefix(std::string_view hex_prefix, size_t limit) const;
+
   // Drops every blob and every loaded-index-file mark (not the catalog).
   Status ClearBlobs();
 

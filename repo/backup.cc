@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "objstore/chunker.h"
+#include "objstore/file_chunks.h"
 #include "repo/blob_writer.h"
 
 namespace cairn::repo {
@@ -191,55 +192,24 @@ Status ChunkFile(Node* node, const objstore::ChunkerParams& params, BlobWriter* 
     return Status::OK();
   }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  objstore::Chunker chunker(params);
   TreeEntry& e = node->entry;
   e.chunks.clear();
   uint64_t total = 0;
-  size_t filled = 0, start = 0, scan = 0;
-  bool eof = false;
-  uint8_t* p = reinterpret_cast<uint8_t*>(buf->data());
-  auto emit = [&](size_t from, size_t to) -> Status {
-    std::string_view chunk(buf->data() + from, to - from);
-    ObjectId id = Sha256(chunk);
+  bool read_error = false;
+  Status s = objstore::ChunkFd(fd, params, buf, [&](std::string_view chunk, const ObjectId& id) -> Status {
     e.chunks.push_back(id);
     total += chunk.size();
+    if (progress) progress->bytes_done += chunk.size();
     auto added = writer->Add(objstore::BlobType::kData, id, chunk);
     return added.ok() ? Status::OK() : added.status();
-  };
-  Status st_out;  // repository write failure
-  while (st_out.ok() && node->error.ok()) {
-    if (scan == filled) {
-      if (eof) break;
-      if (start > 0) {
-        std::memmove(p, p + start, filled - start);
-        filled -= start;
-        scan -= start;
-        start = 0;
-      }
-      ssize_t n = ::read(fd, p + filled, buf->size() - filled);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        node->error = Status::FromErrno(errno, "cannot read");
-        break;
-      }
-      if (n == 0) {
-        eof = true;
-        continue;
-      }
-      filled += static_cast<size_t>(n);
-      if (progress) progress->bytes_done += static_cast<uint64_t>(n);
-    }
-    bool cut;
-    scan += chunker.Next(p + scan, filled - scan, &cut);
-    if (cut) {
-      st_out = emit(start, scan);
-      start = scan;
-    }
-  }
-  if (st_out.ok() && node->error.ok() && scan > start) st_out = emit(start, scan);
+  }, &read_error);
   ::close(fd);
   e.size = total;
-  return st_out;
+  if (read_error) {
+    node->error = s;
+    return Status::OK();
+  }
+  return s;
 }
 
 std::string LastComponent(std::string p) {
@@ -344,9 +314,8 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   std::mutex err_mu;
   const auto& files = walker.files();
   auto params = repo->config().chunker;
-  size_t bufsize = std::max<size_t>(4 << 20, 2 * static_cast<size_t>(params.max_size));
   auto work = [&] {
-    std::string buf(bufsize, '\0');
+    std::string buf;
     for (;;) {
       size_t i = next++;
       if (i >= files.size() || failed) return;

@@ -10,8 +10,12 @@
 #include <filesystem>
 #include <set>
 
+#include <chrono>
+#include <nlohmann/json.hpp>
+
 #include "objstore/compress.h"
 #include "objstore/pack.h"
+#include "repo/timespec.h"
 
 namespace cairn::repo {
 namespace fs = std::filesystem;
@@ -250,20 +254,51 @@ Result<std::optional<ObjectId>> Repository::ReadRef(const std::string& ref) cons
     return data.status();
   }
   std::string_view v = *data;
-  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
+  v = v.substr(0, v.find('\n'));  // the id; a second line may hold an annotation
   auto id = ObjectId::FromHex(v);
   if (!id.ok()) return Status::Corruption("ref '" + ref + "' is damaged (not a snapshot id)");
   return std::optional<ObjectId>(*id);
 }
 
 Status Repository::UpdateRef(const std::string& ref, const std::optional<ObjectId>& expected,
-                             const ObjectId& new_id) {
+                             const ObjectId& new_id, const std::string& annotation) {
   CAIRN_ASSIGN_OR_RETURN(auto lock, backend_->Lock("refs/.lock"));
   CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> cur, ReadRef(ref));
   if (cur != expected) {
     return Status::Conflict("ref '" + ref + "' was changed by another process; retry");
   }
-  return backend_->Put("refs/" + ref, new_id.ToHex() + "\n");
+  std::string content = new_id.ToHex() + "\n";
+  if (!annotation.empty()) content += annotation + "\n";
+  return backend_->Put("refs/" + ref, content);
+}
+
+Status Repository::DeleteRef(const std::string& ref, const ObjectId& expected) {
+  CAIRN_ASSIGN_OR_RETURN(auto lock, backend_->Lock("refs/.lock"));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> cur, ReadRef(ref));
+  if (!cur) return Status::NotFound("no ref '" + ref + "'");
+  if (*cur != expected) return Status::Conflict("ref '" + ref + "' was changed by another process; retry");
+  return backend_->Remove("refs/" + ref);
+}
+
+Result<std::optional<Repository::TagInfo>> Repository::ReadTag(const std::string& name) const {
+  auto data = backend_->Get("refs/tags/" + name);
+  if (!data.ok()) {
+    if (data.status().IsNotFound()) return std::optional<TagInfo>();
+    return data.status();
+  }
+  CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> id, ReadRef("tags/" + name));
+  TagInfo t;
+  t.snapshot = *id;
+  size_t nl = data->find('\n');
+  if (nl != std::string::npos && nl + 1 < data->size()) {
+    auto j = nlohmann::json::parse(data->substr(nl + 1), nullptr, false);
+    if (j.is_object()) {
+      t.message = j.value("message", "");
+      t.user = j.value("user", "");
+      t.time_ns = j.value("time_ns", int64_t{0});
+    }
+  }
+  return std::optional<TagInfo>(t);
 }
 
 Result<std::vector<std::pair<std::string, ObjectId>>> Repository::ListRefs(const std::string& kind) const {
@@ -281,10 +316,27 @@ Result<std::vector<std::pair<std::string, ObjectId>>> Repository::ListRefs(const
   return out;
 }
 
-Result<ObjectId> Repository::ResolveRevision(std::string_view rev) const {
-  size_t op = rev.find_first_of("~^");
-  std::string base(rev.substr(0, op));
-  std::string ops(op == std::string_view::npos ? "" : rev.substr(op));
+Result<ObjectId> Repository::ResolveRevision(std::string_view rev, int64_t now_ns) const {
+  std::string base, ops, when;
+  bool has_time = false;
+  size_t at = rev.find("@{");
+  if (at != std::string_view::npos) {
+    size_t close = rev.find('}', at);
+    if (close == std::string_view::npos) {
+      return Status::InvalidArgument("malformed revision '" + std::string(rev) + "': missing '}'");
+    }
+    base = rev.substr(0, at);
+    when = rev.substr(at + 2, close - at - 2);
+    ops = rev.substr(close + 1);
+    has_time = true;
+    if (!ops.empty() && ops[0] != '~' && ops[0] != '^') {
+      return Status::InvalidArgument("malformed revision '" + std::string(rev) + "'");
+    }
+  } else {
+    size_t op = rev.find_first_of("~^");
+    base = rev.substr(0, op);
+    ops = op == std::string_view::npos ? "" : rev.substr(op);
+  }
   if (base.empty()) return Status::InvalidArgument("empty revision in '" + std::string(rev) + "'");
 
   std::optional<ObjectId> id;
@@ -318,6 +370,22 @@ Result<ObjectId> Repository::ResolveRevision(std::string_view rev) const {
   if (!id) {
     return Status::NotFound("unknown revision '" + base +
                             "': not a branch, tag, snapshot id, or id prefix of at least 4 hex digits");
+  }
+  if (has_time) {
+    if (now_ns == 0) {
+      now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+    }
+    CAIRN_ASSIGN_OR_RETURN(int64_t limit, ParseTime(when, now_ns));
+    // The lineage: first parents, newest first.
+    for (;;) {
+      CAIRN_ASSIGN_OR_RETURN(Snapshot s, ReadSnapshot(*id));
+      if (s.time_ns <= limit) break;
+      if (s.parents.empty()) {
+        return Status::NotFound("'" + base + "' has no snapshot at or before " + objstore::FormatTime(limit));
+      }
+      id = s.parents[0];
+    }
   }
   // Ancestry operators, left to right: ~N (N-th first-parent ancestor), ^N
   // (N-th parent, ^0 the snapshot itself).

@@ -45,7 +45,7 @@ class Repository {
   static Result<std::unique_ptr<Repository>> Open(const std::string& path);
 
   const objstore::RepoConfig& config() const { return config_; }
-  objstore::Backend* backend() { return backend_.get(); }
+  objstore::Backend* backend() const { return backend_.get(); }
   index::Index* index() const { return index_.get(); }
   const std::string& path() const { return path_; }
   // Problems met while opening (damaged index or snapshot files skipped).
@@ -69,20 +69,35 @@ class Repository {
   // std::nullopt if the ref does not exist.
   Result<std::optional<ObjectId>> ReadRef(const std::string& ref) const;
   // Points `ref` at `new_id` if it currently points at `expected`
-  // (std::nullopt: must not exist). Conflict, and nothing written, otherwise.
+  // (std::nullopt: must not exist), with an optional annotation (a JSON
+  // object kept on the ref's second line; tags use it). Conflict, and
+  // nothing written, otherwise.
   Status UpdateRef(const std::string& ref, const std::optional<ObjectId>& expected,
-                   const ObjectId& new_id);
+                   const ObjectId& new_id, const std::string& annotation = "");
+  // Removes `ref` if it points at `expected`. Conflict otherwise; NotFound
+  // if it does not exist.
+  Status DeleteRef(const std::string& ref, const ObjectId& expected);
+
+  struct TagInfo {
+    ObjectId snapshot;
+    std::string message, user;
+    int64_t time_ns = 0;
+  };
+  // std::nullopt if there is no tag `name`.
+  Result<std::optional<TagInfo>> ReadTag(const std::string& name) const;
   // All refs under "branches/" or "tags/", sorted by name.
   Result<std::vector<std::pair<std::string, ObjectId>>> ListRefs(const std::string& kind) const;
 
   // --- Revisions ---
 
   // Resolves a revision to a snapshot id: "latest"/"HEAD", a branch or tag
-  // name, a full id, a unique id prefix of at least 4 hex digits, each
-  // optionally followed by ~N, ^ or ^N. NotFound for an unknown name,
-  // Ambiguous for a prefix that matches several snapshots (the message lists
-  // them), InvalidArgument for a malformed revision.
-  Result<ObjectId> ResolveRevision(std::string_view rev) const;
+  // name, a full id, a unique id prefix of at least 4 hex digits; then
+  // optionally @{TIME} (the newest snapshot of that lineage, following
+  // first parents, at or before TIME; see timespec.h) and any sequence of
+  // ~N, ^ or ^N. NotFound for an unknown name, Ambiguous for a prefix that
+  // matches several snapshots (the message lists them), InvalidArgument for
+  // a malformed revision or time. `now_ns` anchors relative times (0: now).
+  Result<ObjectId> ResolveRevision(std::string_view rev, int64_t now_ns = 0) const;
 
   // Resolves "REV" or "REV:PATH" to the snapshot and the entry at PATH (for
   // the root, a directory entry whose subtree is the root tree).

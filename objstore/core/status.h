@@ -30,6 +30,7 @@ enum class Code {
   kAlreadyExists,
   kConflict,   // a compare-and-swap of a ref lost the race
   kAmbiguous,  // a short id matched more than one object
+  kNotApproved,  // a destructive operation was not approved
 };
 
 class [[nodiscard]] Status {
@@ -49,6 +50,7 @@ class [[nodiscard]] Status {
   }
   static Status Conflict(std::string msg) { return Status(Code::kConflict, std::move(msg)); }
   static Status Ambiguous(std::string msg) { return Status(Code::kAmbiguous, std::move(msg)); }
+  static Status NotApproved(std::string msg) { return Status(Code::kNotApproved, std::move(msg)); }
 
   // Maps an errno value to a Status whose message is "`what`: strerror".
   // ENOENT becomes NotFound; everything else IOError.

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+//
+// Reading a file and cutting it into chunks: the one loop that backup,
+// diff against a live folder and hash-object share.
+
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "objstore/chunker.h"
+#include "objstore/core/object_id.h"
+#include "objstore/core/status.h"
+
+namespace cairn::objstore {
+
+// Reads `fd` to its end, cuts the content into chunks, and calls
+// `emit(chunk, id)` for each, in order. `buf` is scratch space the caller
+// keeps between calls (resized as needed). A failure of `emit` is returned
+// as is; a read failure is returned with *read_error set.
+Status ChunkFd(int fd, const ChunkerParams& params, std::string* buf,
+               const std::function<Status(std::string_view chunk, const ObjectId& id)>& emit,
+               bool* read_error);
+
+// The content id of a file: SHA-256 of the concatenation of its chunk ids.
+// Two files have the same content id exactly when they have the same
+// content (under one repository's chunker). Used by diff to detect renames
+// and printed by hash-object and ls-tree; it is not stored.
+ObjectId FileContentId(const std::vector<ObjectId>& chunks);
+
+}  // namespace cairn::objstore
