@@ -108,7 +108,14 @@ json SnapshotJson(const ObjectId& id, const objstore::Snapshot& s) {
                 {"new_trees", s.stats.new_trees},
                 {"added_raw_bytes", s.stats.added_raw_bytes},
                 {"added_bytes", s.stats.added_bytes},
-                {"duration_ms", s.stats.duration_ms}};
+                {"duration_ms", s.stats.duration_ms},
+                {"files_new", s.stats.files_new},
+                {"files_changed", s.stats.files_changed},
+                {"files_unchanged", s.stats.files_unchanged},
+                {"files_deleted", s.stats.files_deleted},
+                {"files_read", s.stats.files_read}};
+  j["excludes"] = s.excludes;
+  j["source"] = s.source;
   j["errors"] = json::array();
   for (const auto& e : s.errors) j["errors"].push_back({{"path", e.path}, {"error", e.error}});
   return j;

@@ -11,7 +11,7 @@ namespace {
 
 // Bumped whenever the layout of the LMDB values changes; an older cache is
 // dropped and rebuilt.
-constexpr std::string_view kCacheVersion = "cairn-index-1";
+constexpr std::string_view kCacheVersion = "cairn-index-2";
 constexpr size_t kLocationSize = 50;
 
 Status FromLmdb(int rc, std::string_view what) {
@@ -75,11 +75,36 @@ class Txn {
   MDB_txn* txn_ = nullptr;
 };
 
+std::string EncodeFileEntry(const FileCacheEntry& f) {
+  std::string out;
+  PutU64(&out, f.dev);
+  PutU64(&out, f.ino);
+  PutU64(&out, f.size);
+  PutU64(&out, static_cast<uint64_t>(f.mtime_ns));
+  PutU64(&out, static_cast<uint64_t>(f.ctime_ns));
+  for (const auto& c : f.chunks) out.append(c.view());
+  return out;
+}
+
+bool DecodeFileEntry(std::string_view v, FileCacheEntry* f) {
+  if (v.size() < 40 || (v.size() - 40) % ObjectId::kSize != 0) return false;
+  f->dev = DecodeU64(v.data());
+  f->ino = DecodeU64(v.data() + 8);
+  f->size = DecodeU64(v.data() + 16);
+  f->mtime_ns = static_cast<int64_t>(DecodeU64(v.data() + 24));
+  f->ctime_ns = static_cast<int64_t>(DecodeU64(v.data() + 32));
+  f->chunks.clear();
+  for (size_t p = 40; p < v.size(); p += ObjectId::kSize) {
+    f->chunks.emplace_back(reinterpret_cast<const uint8_t*>(v.data() + p));
+  }
+  return true;
+}
+
 }  // namespace
 
 struct Index::Impl {
   MDB_env* env = nullptr;
-  MDB_dbi blobs = 0, files = 0, snaps = 0, meta = 0;
+  MDB_dbi blobs = 0, files = 0, snaps = 0, meta = 0, filecache = 0;
   ~Impl() {
     if (env != nullptr) mdb_env_close(env);
   }
@@ -104,7 +129,8 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl->env, 0));
   for (auto [name, dbi] : {std::pair{"blobs", &impl->blobs}, std::pair{"indexfiles", &impl->files},
-                           std::pair{"snapshots", &impl->snaps}, std::pair{"meta", &impl->meta}}) {
+                           std::pair{"snapshots", &impl->snaps}, std::pair{"meta", &impl->meta},
+                           std::pair{"filecache", &impl->filecache}}) {
     rc = mdb_dbi_open(txn.get(), name, MDB_CREATE, dbi);
     if (rc != 0) return FromLmdb(rc, std::string("cannot open table ") + name);
   }
@@ -112,7 +138,7 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
   rc = mdb_get(txn.get(), impl->meta, &k, &v);
   if (rc == MDB_NOTFOUND || View(v) != kCacheVersion) {
     // New, or written by another cache version: start empty.
-    for (MDB_dbi dbi : {impl->blobs, impl->files, impl->snaps}) mdb_drop(txn.get(), dbi, 0);
+    for (MDB_dbi dbi : {impl->blobs, impl->files, impl->snaps, impl->filecache}) mdb_drop(txn.get(), dbi, 0);
     MDB_val nv = Val(kCacheVersion);
     rc = mdb_put(txn.get(), impl->meta, &k, &nv, 0);
     if (rc != 0) return FromLmdb(rc, "cannot write version");
@@ -234,6 +260,60 @@ Result<std::vector<ObjectId>> Index::SnapshotsWithPrefix(std::string_view hex_pr
     if (id.ToHex().compare(0, hex_prefix.size(), hex_prefix) == 0) out.push_back(id);
   }
   return out;
+}
+
+namespace {
+
+class LmdbReadSession : public ReadSession {
+ public:
+  LmdbReadSession(MDB_txn* txn, MDB_dbi blobs, MDB_dbi files) : txn_(txn), blobs_(blobs), files_(files) {}
+  ~LmdbReadSession() override { mdb_txn_abort(txn_); }
+
+  Result<bool> HasBlob(const ObjectId& id) override {
+    MDB_val k = Val(id.view()), v;
+    int rc = mdb_get(txn_, blobs_, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return FromLmdb(rc, "cannot look up blob");
+    return true;
+  }
+
+  Result<std::optional<FileCacheEntry>> GetFile(std::string_view path) override {
+    if (path.empty() || path.size() > 511) return std::optional<FileCacheEntry>();  // LMDB's key limit
+    MDB_val k = Val(path), v;
+    int rc = mdb_get(txn_, files_, &k, &v);
+    if (rc == MDB_NOTFOUND) return std::optional<FileCacheEntry>();
+    if (rc != 0) return FromLmdb(rc, "cannot read the file-change cache");
+    FileCacheEntry f;
+    if (!DecodeFileEntry(View(v), &f)) return std::optional<FileCacheEntry>();  // damaged: re-read the file
+    return std::optional<FileCacheEntry>(std::move(f));
+  }
+
+ private:
+  MDB_txn* txn_;
+  MDB_dbi blobs_, files_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ReadSession>> Index::BeginRead() const {
+  MDB_txn* txn;
+  int rc = mdb_txn_begin(impl_->env, nullptr, MDB_RDONLY, &txn);
+  if (rc != 0) return FromLmdb(rc, "cannot begin transaction");
+  return std::unique_ptr<ReadSession>(new LmdbReadSession(txn, impl_->blobs, impl_->filecache));
+}
+
+Status Index::PutFiles(const std::vector<std::pair<std::string, FileCacheEntry>>& files) {
+  if (files.empty()) return Status::OK();
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
+  for (const auto& [path, f] : files) {
+    if (path.empty() || path.size() > 511) continue;
+    std::string v = EncodeFileEntry(f);
+    MDB_val k = Val(path), val = Val(v);
+    int rc = mdb_put(txn.get(), impl_->filecache, &k, &val, 0);
+    if (rc != 0) return FromLmdb(rc, "cannot update the file-change cache");
+  }
+  return txn.Commit();
 }
 
 Result<std::vector<ObjectId>> Index::BlobsWithPrefix(std::string_view hex_prefix, size_t limit) const {

@@ -30,6 +30,25 @@ struct BlobLocation {
   objstore::PackEntry entry;
 };
 
+// What the file-change cache remembers of a file at its last backup.
+struct FileCacheEntry {
+  uint64_t dev = 0, ino = 0, size = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+  std::vector<ObjectId> chunks;
+};
+
+// A long-lived read transaction for lookups on one thread (blob existence
+// and the file-change cache). It sees the index as it was when it began.
+// Not thread-safe; use one per thread. REQUIRES: the Index outlives it.
+class ReadSession {
+ public:
+  virtual ~ReadSession() = default;
+  // True if the index has blob `id`.
+  virtual Result<bool> HasBlob(const ObjectId& id) = 0;
+  // The cache entry for source path `path`, or std::nullopt.
+  virtual Result<std::optional<FileCacheEntry>> GetFile(std::string_view path) = 0;
+};
+
 class Index {
  public:
   // Opens (creating if needed) the LMDB file at `path`. Returns Corruption if
@@ -60,6 +79,13 @@ class Index {
   Result<std::vector<std::pair<ObjectId, std::string>>> Snapshots() const;
   // Snapshot ids whose hex form starts with `hex_prefix`.
   Result<std::vector<ObjectId>> SnapshotsWithPrefix(std::string_view hex_prefix) const;
+
+  // Starts a read session (see ReadSession).
+  Result<std::unique_ptr<ReadSession>> BeginRead() const;
+
+  // Records the file-change cache entries `files` (source path -> entry) in
+  // one transaction, replacing older entries of the same paths.
+  Status PutFiles(const std::vector<std::pair<std::string, FileCacheEntry>>& files);
 
   // Blob ids whose hex form starts with `hex_prefix` (at most `limit`).
   Result<std::vector<ObjectId>> BlobsWithPrefix(std::string_view hex_prefix, size_t limit) const;

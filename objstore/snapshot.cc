@@ -43,7 +43,14 @@ std::string EncodeSnapshot(const Snapshot& s) {
                 {"new_trees", s.stats.new_trees},
                 {"added_raw_bytes", s.stats.added_raw_bytes},
                 {"added_bytes", s.stats.added_bytes},
-                {"duration_ms", s.stats.duration_ms}};
+                {"duration_ms", s.stats.duration_ms},
+                {"files_new", s.stats.files_new},
+                {"files_changed", s.stats.files_changed},
+                {"files_unchanged", s.stats.files_unchanged},
+                {"files_deleted", s.stats.files_deleted},
+                {"files_read", s.stats.files_read}};
+  j["excludes"] = s.excludes;
+  j["source"] = s.source;
   j["errors"] = json::array();
   for (const auto& e : s.errors) j["errors"].push_back({{"path", e.path}, {"error", e.error}});
   // Names that are not UTF-8 are replaced by U+FFFD here; the exact bytes
@@ -84,6 +91,14 @@ Result<Snapshot> DecodeSnapshot(std::string_view file, const std::string& name) 
     s.stats.added_raw_bytes = st.at("added_raw_bytes").get<uint64_t>();
     s.stats.added_bytes = st.at("added_bytes").get<uint64_t>();
     s.stats.duration_ms = st.at("duration_ms").get<uint64_t>();
+    // Added after the first snapshots were written: optional.
+    s.stats.files_new = st.value("files_new", uint64_t{0});
+    s.stats.files_changed = st.value("files_changed", uint64_t{0});
+    s.stats.files_unchanged = st.value("files_unchanged", uint64_t{0});
+    s.stats.files_deleted = st.value("files_deleted", uint64_t{0});
+    s.stats.files_read = st.value("files_read", uint64_t{0});
+    if (j.contains("excludes")) s.excludes = j.at("excludes").get<std::vector<std::string>>();
+    s.source = j.value("source", std::string("files"));
     for (const auto& e : j.at("errors")) {
       s.errors.push_back({e.at("path").get<std::string>(), e.at("error").get<std::string>()});
     }

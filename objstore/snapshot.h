@@ -24,6 +24,9 @@ struct SnapshotStats {
   uint64_t added_raw_bytes = 0;  // bytes of new blobs before compression
   uint64_t added_bytes = 0;      // bytes of new blobs as stored
   uint64_t duration_ms = 0;
+  // Against the parent snapshot (all files are new when there is none).
+  uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, files_deleted = 0;
+  uint64_t files_read = 0;  // read from disk; the others came from the file-change cache
 };
 
 struct SourceError {
@@ -42,6 +45,8 @@ struct Snapshot {
   std::string message;
   SnapshotStats stats;
   std::vector<SourceError> errors;  // source files that could not be read
+  std::vector<std::string> excludes;  // the exclusion rules the backup used
+  std::string source = "files";       // files | stdin | command | sqlite
 };
 
 // Returns the whole snapshot file (header + canonical JSON).

@@ -18,8 +18,9 @@ size_t Slot(BlobType t) { return t == BlobType::kTree ? 1 : 0; }
 
 }  // namespace
 
-BlobWriter::BlobWriter(Repository* repo, unsigned threads)
+BlobWriter::BlobWriter(Repository* repo, unsigned threads, Mode mode)
     : repo_(repo),
+      mode_(mode),
       level_(repo->config().compression_level),
       pack_size_(repo->config().pack_size) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -90,7 +91,7 @@ void BlobWriter::Store(Job job) {
   std::string_view stored = zstd ? std::string_view(compressed) : std::string_view(job.data);
   objstore::PackBuilder full;
   bool write = false;
-  {
+  if (mode_ == Mode::kWrite) {
     std::lock_guard<std::mutex> l(pack_mu_);
     auto& b = builders_[Slot(job.type)];
     b.Add(job.id, job.type, zstd ? objstore::kFlagZstd : 0, stored,

@@ -35,8 +35,13 @@ class BlobWriter {
     uint64_t packs = 0;
   };
 
+  enum class Mode {
+    kWrite,
+    kDryRun,  // deduplicate and compress to count, but write nothing
+  };
+
   // Starts `threads` compression workers (0: one per core).
-  BlobWriter(Repository* repo, unsigned threads);
+  BlobWriter(Repository* repo, unsigned threads, Mode mode = Mode::kWrite);
   // Stops the workers. Blobs not flushed are dropped (and were never
   // referenced by an index file).
   ~BlobWriter();
@@ -68,6 +73,7 @@ class BlobWriter {
   void Fail(const Status& st);
 
   Repository* const repo_;
+  const Mode mode_;
   const int level_;
   const size_t pack_size_;
 

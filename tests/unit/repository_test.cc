@@ -89,7 +89,7 @@ TEST_CASE("backup deduplicates and restore gives the content back", "[repo][back
   CHECK(b1.snapshot.stats.added_raw_bytes < big.size() + 100000);
 
   auto b2 = DoBackup(r.get(), t / "src");
-  CHECK(b2.snapshot.parents == std::vector<ObjectId>{b1.snapshot_id});
+  CHECK(b2.snapshot.parents == std::vector<ObjectId>{b1.snapshot_id.value()});
   CHECK(b2.snapshot.stats.new_chunks == 0);
   CHECK(b2.snapshot.tree == b1.snapshot.tree);
 
@@ -115,17 +115,17 @@ TEST_CASE("revisions resolve like git's", "[repo][rev]") {
   auto s3 = DoBackup(r.get(), t / "src");
   auto other = DoBackup(r.get(), t / "src", "other");
 
-  CHECK(r->ResolveRevision("latest").value() == s3.snapshot_id);
-  CHECK(r->ResolveRevision("HEAD").value() == s3.snapshot_id);
-  CHECK(r->ResolveRevision("main").value() == s3.snapshot_id);
-  CHECK(r->ResolveRevision("other").value() == other.snapshot_id);
-  CHECK(r->ResolveRevision("main~1").value() == s2.snapshot_id);
-  CHECK(r->ResolveRevision("main~2").value() == s1.snapshot_id);
-  CHECK(r->ResolveRevision("main^").value() == s2.snapshot_id);
-  CHECK(r->ResolveRevision("main^^").value() == s1.snapshot_id);
-  CHECK(r->ResolveRevision("main~1^0").value() == s2.snapshot_id);
-  CHECK(r->ResolveRevision(s2.snapshot_id.ToHex()).value() == s2.snapshot_id);
-  CHECK(r->ResolveRevision(s2.snapshot_id.ToHex().substr(0, 10)).value() == s2.snapshot_id);
+  CHECK(r->ResolveRevision("latest").value() == s3.snapshot_id.value());
+  CHECK(r->ResolveRevision("HEAD").value() == s3.snapshot_id.value());
+  CHECK(r->ResolveRevision("main").value() == s3.snapshot_id.value());
+  CHECK(r->ResolveRevision("other").value() == other.snapshot_id.value());
+  CHECK(r->ResolveRevision("main~1").value() == s2.snapshot_id.value());
+  CHECK(r->ResolveRevision("main~2").value() == s1.snapshot_id.value());
+  CHECK(r->ResolveRevision("main^").value() == s2.snapshot_id.value());
+  CHECK(r->ResolveRevision("main^^").value() == s1.snapshot_id.value());
+  CHECK(r->ResolveRevision("main~1^0").value() == s2.snapshot_id.value());
+  CHECK(r->ResolveRevision(s2.snapshot_id.value().ToHex()).value() == s2.snapshot_id.value());
+  CHECK(r->ResolveRevision(s2.snapshot_id.value().ToHex().substr(0, 10)).value() == s2.snapshot_id.value());
 
   CHECK(r->ResolveRevision("main~3").status().IsNotFound());
   CHECK(r->ResolveRevision("main^2").status().IsNotFound());
