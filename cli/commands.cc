@@ -104,12 +104,9 @@ int RunBackup(Context& ctx, const BackupCmd& o) {
   if (!o.stdin_name.empty() && !o.use_stdin && o.stdin_command.empty()) {
     return ctx.Fail(Status::InvalidArgument("--stdin-name goes with --stdin or --stdin-from-command"));
   }
-  if (o.use_stdin) opts.stdin_name = o.stdin_name.empty() ? "stdin" : o.stdin_name;
-  if (!o.stdin_command.empty()) {
-    opts.stdin_command = o.stdin_command;
-    opts.stdin_name = o.stdin_name.empty() ? "stdin" : o.stdin_name;
-    if (o.use_stdin) return ctx.Fail(Status::InvalidArgument("use --stdin or --stdin-from-command, not both"));
-  }
+  opts.read_stdin = o.use_stdin;
+  opts.stdin_command = o.stdin_command;
+  if (!o.stdin_name.empty()) opts.stream_name = o.stdin_name;
   CAIRN_OPEN_OR_FAIL(ctx, r);
   repo::BackupProgress prog;
   opts.paths = o.paths;
@@ -138,7 +135,7 @@ int RunBackup(Context& ctx, const BackupCmd& o) {
   auto t0 = std::chrono::steady_clock::now();
   Result<repo::BackupResult> res = Status::IOError("not run");
   {
-    ProgressLine line(ctx.Progress() && opts.stdin_name.empty(), [&] {
+    ProgressLine line(ctx.Progress() && !opts.read_stdin && opts.stdin_command.empty(), [&] {
       return "backup: " + std::to_string(prog.files_done.load()) + "/" +
              std::to_string(prog.files_total.load()) + " files, " + HumanBytes(prog.bytes_done) + " / " +
              HumanBytes(prog.bytes_total) + "  " + RateAndEta(prog.bytes_done, prog.bytes_total, Seconds(t0));
@@ -589,8 +586,10 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx, Action* action) {
   c_backup->add_flag("--ignore-ctime", backup->ignore_ctime, "a ctime change alone does not re-read a file");
   c_backup->add_flag("--ignore-inode", backup->ignore_inode, "an inode or device change alone does not re-read a file");
   c_backup->add_flag("--force-read", backup->force_read, "read every file, trusting no cache");
-  c_backup->add_option("--exclude", backup->excludes, "leave out paths matching PATTERN (gitignore syntax)");
-  c_backup->add_option("--exclude-file", backup->exclude_files, "read exclusion patterns from a file");
+  c_backup->add_option("--exclude", backup->excludes, "leave out paths matching PATTERN (gitignore syntax)")
+      ->allow_extra_args(false);
+  c_backup->add_option("--exclude-file", backup->exclude_files, "read exclusion patterns from a file")
+      ->allow_extra_args(false);
   c_backup->add_flag("--exclude-caches", backup->exclude_caches, "leave out the content of folders with a CACHEDIR.TAG");
   c_backup->add_option("--exclude-larger-than", backup->exclude_larger_than, "leave out files larger than SIZE (K, M, G)");
   c_backup->add_flag("--one-file-system", backup->one_file_system, "do not cross into other file systems");

@@ -506,7 +506,7 @@ Result<uint64_t> ParseSize(std::string_view text) {
 
 Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   auto t0 = std::chrono::steady_clock::now();
-  int special = !opts.stdin_name.empty() + !opts.stdin_command.empty() + !opts.sqlite_path.empty();
+  int special = opts.read_stdin + !opts.stdin_command.empty() + !opts.sqlite_path.empty();
   if (special > 1) return Status::InvalidArgument("use only one of --stdin, --stdin-from-command and --sqlite");
   if (special == 1 && !opts.paths.empty()) {
     return Status::InvalidArgument("--stdin, --stdin-from-command and --sqlite take no other paths");
@@ -606,7 +606,7 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
       sources.push_back(abs);
       snap.source = "sqlite";
     } else {
-      e.name = opts.stdin_name.empty() ? "stdin" : opts.stdin_name;
+      e.name = opts.stream_name;
       if (!opts.stdin_command.empty()) {
         int fd = -1;
         CAIRN_RETURN_IF_ERROR(StartCommand(opts.stdin_command, &command_pid, &fd));

@@ -54,8 +54,9 @@ struct BackupOptions {
   bool one_file_system = false;
 
   // Sources other than paths (then `paths` must be empty).
-  std::string stdin_name;      // read standard input as this file
+  bool read_stdin = false;     // standard input is the file
   std::string stdin_command;   // run this with /bin/sh -c; its output is the file
+  std::string stream_name = "stdin";  // the file name for those two
   std::string sqlite_path;     // an online-consistent copy of this SQLite database
 
   BackupProgress* progress = nullptr;  // may be null
