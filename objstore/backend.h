@@ -33,6 +33,16 @@ class Backend {
   // An existing object of that name is replaced. Returns IOError on failure.
   virtual Status Put(std::string_view name, std::string_view data) = 0;
 
+  // Moves the finished local file `local_path` into the repository as
+  // `name`, atomically; the file must already be fsynced, and is consumed.
+  // Used for packs, which are written to StagingDir() as they fill.
+  virtual Status PutFile(std::string_view name, const std::string& local_path) = 0;
+
+  // A folder on the local disk for files that PutFile will store (on the
+  // same file system as the repository for the local backend, so PutFile is
+  // a rename).
+  virtual std::string StagingDir() const = 0;
+
   // Returns the whole object. NotFound if there is none.
   virtual Result<std::string> Get(std::string_view name) = 0;
 

@@ -81,6 +81,19 @@ class LocalBackend : public Backend {
     return FsyncDir(dir);
   }
 
+  Status PutFile(std::string_view name, const std::string& local_path) override {
+    std::string path = Path(name);
+    if (::rename(local_path.c_str(), path.c_str()) != 0) {
+      int err = errno;
+      ::unlink(local_path.c_str());
+      return Status::FromErrno(err, "cannot rename '" + local_path + "' to '" + path + "'");
+    }
+    Forget(name);
+    return FsyncDir(path.substr(0, path.rfind('/')));
+  }
+
+  std::string StagingDir() const override { return root_ + "/tmp"; }
+
   Result<std::string> Get(std::string_view name) override {
     std::string path = Path(name);
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -2,6 +2,12 @@
 
 #include "objstore/pack.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
 #include "objstore/core/bytes.h"
 
 namespace cairn::objstore {
@@ -85,19 +91,89 @@ void PackBuilder::Add(const ObjectId& id, BlobType type, uint8_t flags, std::str
   entries_.push_back(e);
 }
 
-std::string PackBuilder::Finish(PackRecord* record) {
+namespace {
+
+// Header and trailer of a pack whose blobs are `entries`.
+std::string PackTail(const std::vector<PackEntry>& entries) {
   std::string header;
   header.append(kPackHeaderMagic);
   PutU8(&header, kPackVersion);
   PutU8(&header, 0);
   PutU16(&header, 0);
-  PutU32(&header, static_cast<uint32_t>(entries_.size()));
-  for (const auto& e : entries_) PutEntry(&header, e);
-  std::string out = std::move(buf_);
-  out.append(header);
+  PutU32(&header, static_cast<uint32_t>(entries.size()));
+  for (const auto& e : entries) PutEntry(&header, e);
+  std::string out = header;
   PutU32(&out, static_cast<uint32_t>(header.size()));
   PutU32(&out, HeaderCheck(header));
   out.append(kPackTrailerMagic);
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PackFileWriter>> PackFileWriter::Create(const std::string& dir) {
+  static std::atomic<uint64_t> counter{0};
+  std::string path = dir + "/pack-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno(errno, "cannot create '" + path + "'");
+  return std::unique_ptr<PackFileWriter>(new PackFileWriter(fd, path));
+}
+
+PackFileWriter::~PackFileWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!finished_) ::unlink(path_.c_str());
+}
+
+Status PackFileWriter::Write(std::string_view data) {
+  if (!error_.ok()) return error_;
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error_ = Status::FromErrno(errno, "cannot write '" + path_ + "'");
+      return error_;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  hasher_.Update(data);
+  size_ += data.size();
+  return Status::OK();
+}
+
+Status PackFileWriter::Add(const ObjectId& id, BlobType type, uint8_t flags, std::string_view stored,
+                           uint32_t raw_length) {
+  PackEntry e;
+  e.id = id;
+  e.type = type;
+  e.flags = flags;
+  e.offset = size_;
+  e.stored_length = static_cast<uint32_t>(stored.size());
+  e.raw_length = raw_length;
+  CAIRN_RETURN_IF_ERROR(Write(stored));
+  entries_.push_back(e);
+  return Status::OK();
+}
+
+Result<PackRecord> PackFileWriter::Finish() {
+  CAIRN_RETURN_IF_ERROR(Write(PackTail(entries_)));
+  if (::fsync(fd_) != 0) return Status::FromErrno(errno, "cannot fsync '" + path_ + "'");
+  int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) return Status::FromErrno(errno, "cannot close '" + path_ + "'");
+  PackRecord rec;
+  rec.pack_id = hasher_.Finish();
+  rec.pack_size = size_;
+  rec.entries = std::move(entries_);
+  finished_ = true;
+  return rec;
+}
+
+std::string PackBuilder::Finish(PackRecord* record) {
+  std::string out = std::move(buf_);
+  out.append(PackTail(entries_));
   record->pack_id = Sha256(out);
   record->pack_size = out.size();
   record->entries = std::move(entries_);

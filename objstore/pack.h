@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +67,42 @@ class PackBuilder {
  private:
   std::string buf_;
   std::vector<PackEntry> entries_;
+};
+
+// Writes one pack to a temporary file in a staging folder, hashing it as it
+// goes, so a pack never has to be held in memory. Not thread-safe.
+class PackFileWriter {
+ public:
+  // Creates a new temporary pack file in `dir`. IOError if it cannot.
+  static Result<std::unique_ptr<PackFileWriter>> Create(const std::string& dir);
+  // Removes the temporary file unless Finish() succeeded.
+  ~PackFileWriter();
+  PackFileWriter(const PackFileWriter&) = delete;
+  PackFileWriter& operator=(const PackFileWriter&) = delete;
+
+  // Appends a blob whose stored bytes are `stored`. IOError on a write
+  // failure (sticky: later calls return it too).
+  Status Add(const ObjectId& id, BlobType type, uint8_t flags, std::string_view stored, uint32_t raw_length);
+  uint64_t size() const { return size_; }
+  bool empty() const { return entries_.empty(); }
+
+  // Appends header and trailer, fsyncs and closes the file, and returns the
+  // pack's record (its id is the SHA-256 of the file). The file stays at
+  // path() for the caller to store (Backend::PutFile).
+  Result<PackRecord> Finish();
+  const std::string& path() const { return path_; }
+
+ private:
+  PackFileWriter(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  Status Write(std::string_view data);
+
+  int fd_;
+  std::string path_;
+  uint64_t size_ = 0;
+  Sha256Hasher hasher_;
+  std::vector<PackEntry> entries_;
+  Status error_;
+  bool finished_ = false;
 };
 
 // Parses the header of a pack of `file_size` bytes whose last bytes are

@@ -9,7 +9,7 @@ namespace {
 
 // At most this many bytes wait for compression; Add() blocks beyond it, so
 // memory is bounded by the pipeline, not by the input.
-constexpr size_t kMaxQueuedBytes = 64 << 20;
+constexpr size_t kMaxQueuedBytes = 16 << 20;
 // An index file is written after this many packs, which bounds the pending
 // set held in memory.
 constexpr size_t kPacksPerIndexFile = 64;
@@ -89,18 +89,25 @@ void BlobWriter::Store(Job job) {
   std::string compressed;
   bool zstd = level_ > 0 && objstore::CompressIfSmaller(job.data, level_, &compressed);
   std::string_view stored = zstd ? std::string_view(compressed) : std::string_view(job.data);
-  objstore::PackBuilder full;
-  bool write = false;
+  std::unique_ptr<objstore::PackFileWriter> full;
   if (mode_ == Mode::kWrite) {
     std::lock_guard<std::mutex> l(pack_mu_);
-    auto& b = builders_[Slot(job.type)];
-    b.Add(job.id, job.type, zstd ? objstore::kFlagZstd : 0, stored,
-          static_cast<uint32_t>(job.data.size()));
-    if (b.size() >= pack_size_) {
-      full = std::move(b);
-      b = objstore::PackBuilder();
-      write = true;
+    auto& pack = packs_[Slot(job.type)];
+    if (!pack) {
+      auto created = objstore::PackFileWriter::Create(repo_->backend()->StagingDir());
+      if (!created.ok()) {
+        Fail(created.status());
+        return;
+      }
+      pack = std::move(created).value();
     }
+    Status st = pack->Add(job.id, job.type, zstd ? objstore::kFlagZstd : 0, stored,
+                          static_cast<uint32_t>(job.data.size()));
+    if (!st.ok()) {
+      Fail(st);
+      return;
+    }
+    if (pack->size() >= pack_size_) full = std::move(pack);
   }
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -108,16 +115,15 @@ void BlobWriter::Store(Job job) {
     stats_.raw_bytes += job.data.size();
     stats_.stored_bytes += stored.size();
   }
-  if (write) {
+  if (full) {
     Status st = WritePack(std::move(full));
     if (!st.ok()) Fail(st);
   }
 }
 
-Status BlobWriter::WritePack(objstore::PackBuilder builder) {
-  objstore::PackRecord rec;
-  std::string bytes = builder.Finish(&rec);
-  CAIRN_RETURN_IF_ERROR(repo_->backend()->Put(objstore::PackName(rec.pack_id), bytes));
+Status BlobWriter::WritePack(std::unique_ptr<objstore::PackFileWriter> pack) {
+  CAIRN_ASSIGN_OR_RETURN(objstore::PackRecord rec, pack->Finish());
+  CAIRN_RETURN_IF_ERROR(repo_->backend()->PutFile(objstore::PackName(rec.pack_id), pack->path()));
   {
     std::lock_guard<std::mutex> l(mu_);
     stats_.packs++;
@@ -153,13 +159,12 @@ Status BlobWriter::Flush() {
     cv_idle_.wait(l, [&] { return (queue_.empty() && busy_ == 0) || !error_.ok(); });
     if (!error_.ok()) return error_;
   }
-  for (auto& b : builders_) {
-    objstore::PackBuilder full;
+  for (auto& p : packs_) {
+    std::unique_ptr<objstore::PackFileWriter> full;
     {
       std::lock_guard<std::mutex> l(pack_mu_);
-      if (b.empty()) continue;
-      full = std::move(b);
-      b = objstore::PackBuilder();
+      if (!p || p->empty()) continue;
+      full = std::move(p);
     }
     Status st = WritePack(std::move(full));
     if (!st.ok()) {

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -68,7 +69,7 @@ class BlobWriter {
 
   void Worker();
   void Store(Job job);
-  Status WritePack(objstore::PackBuilder builder);
+  Status WritePack(std::unique_ptr<objstore::PackFileWriter> pack);
   Status WriteIndexLocked(std::vector<objstore::PackRecord> records);
   void Fail(const Status& st);
 
@@ -87,8 +88,8 @@ class BlobWriter {
   bool stop_ = false;
   Stats stats_;
 
-  std::mutex pack_mu_;  // builders_
-  objstore::PackBuilder builders_[2];
+  std::mutex pack_mu_;  // packs_: the open data pack and tree pack
+  std::unique_ptr<objstore::PackFileWriter> packs_[2];
 
   std::mutex index_mu_;  // finished_
   std::vector<objstore::PackRecord> finished_;

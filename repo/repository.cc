@@ -66,7 +66,7 @@ Status Repository::Init(const std::string& path, const objstore::RepoConfig& con
     fs::create_directories(path, ec);
     if (ec) return Status::IOError("cannot create folder '" + path + "': " + ec.message());
   }
-  for (const char* d : {"data", "index", "snapshots", "refs", "refs/branches", "refs/tags", "cache"}) {
+  for (const char* d : {"data", "index", "snapshots", "refs", "refs/branches", "refs/tags", "cache", "tmp"}) {
     CAIRN_RETURN_IF_ERROR(MakeDir(path + "/" + d));
   }
   static const char kHex[] = "0123456789abcdef";
@@ -93,6 +93,7 @@ Result<std::unique_ptr<Repository>> Repository::Open(const std::string& path) {
   CAIRN_ASSIGN_OR_RETURN(std::string cfg, repo->backend_->Get("config"));
   CAIRN_ASSIGN_OR_RETURN(repo->config_, objstore::DecodeConfig(cfg));
   CAIRN_RETURN_IF_ERROR(MakeDir(path + "/cache"));
+  CAIRN_RETURN_IF_ERROR(MakeDir(path + "/tmp"));
   std::string cache = path + "/" + std::string(kCacheFile);
   auto index = index::Index::Open(cache);
   if (!index.ok()) {
