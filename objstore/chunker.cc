@@ -2,6 +2,8 @@
 
 #include "objstore/chunker.h"
 
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "objstore/core/object_id.h"
@@ -30,19 +32,38 @@ bool ValidChunkerParams(const ChunkerParams& p) {
          p.max_size <= 16 * 1024 * 1024 && (p.avg_size & (p.avg_size - 1)) == 0;
 }
 
-Chunker::Chunker(const ChunkerParams& params)
-    : min_(params.min_size), avg_(params.avg_size), max_(params.max_size) {
-  CAIRN_CHECK(ValidChunkerParams(params));
-  // gear[i] = first 8 bytes, little-endian, of SHA-256(seed || byte i).
-  std::string buf(reinterpret_cast<const char*>(params.seed.data()), params.seed.size());
+namespace {
+
+// gear[i] = first 8 bytes, little-endian, of SHA-256(seed || byte i).
+std::array<uint64_t, 256> MakeGear(const std::array<uint8_t, 32>& seed) {
+  std::array<uint64_t, 256> gear;
+  std::string buf(reinterpret_cast<const char*>(seed.data()), seed.size());
   buf.push_back(0);
   for (int i = 0; i < 256; i++) {
     buf.back() = static_cast<char>(i);
     ObjectId h = Sha256(buf);
     uint64_t v = 0;
     for (int b = 7; b >= 0; b--) v = (v << 8) | h.data()[b];
-    gear_[static_cast<size_t>(i)] = v;
+    gear[static_cast<size_t>(i)] = v;
   }
+  return gear;
+}
+
+// A chunker is made for every file; the table is made once per seed.
+const std::array<uint64_t, 256>& GearFor(const std::array<uint8_t, 32>& seed) {
+  static std::mutex mu;
+  static std::map<std::array<uint8_t, 32>, std::array<uint64_t, 256>> tables;
+  std::lock_guard<std::mutex> l(mu);
+  auto it = tables.find(seed);
+  if (it == tables.end()) it = tables.emplace(seed, MakeGear(seed)).first;
+  return it->second;  // std::map nodes never move
+}
+
+}  // namespace
+
+Chunker::Chunker(const ChunkerParams& params)
+    : gear_(GearFor(params.seed)), min_(params.min_size), avg_(params.avg_size), max_(params.max_size) {
+  CAIRN_CHECK(ValidChunkerParams(params));
   // Normalization level 2: two bits harder before avg, two easier after.
   int bits = Log2(avg_);
   mask_small_ = TopBits(bits + 2);

@@ -20,11 +20,21 @@ struct DCtxFree {
 
 bool CompressIfSmaller(std::string_view in, int level, std::string* out) {
   thread_local std::unique_ptr<ZSTD_CCtx, CCtxFree> cctx(ZSTD_createCCtx());
+  // Output space is kept per thread: sizing a string to the bound for every
+  // blob would zero-fill it each time.
+  thread_local std::unique_ptr<char[]> space;
+  thread_local size_t space_size = 0;
   if (in.empty()) return false;
-  out->resize(ZSTD_compressBound(in.size()));
-  size_t n = ZSTD_compressCCtx(cctx.get(), out->data(), out->size(), in.data(), in.size(), level);
+  // Anything not smaller than the input is stored raw, so the output never
+  // needs more than in.size() bytes; zstd reports dstSize_tooSmall instead.
+  size_t cap = in.size();
+  if (space_size < cap) {
+    space.reset(new char[cap]);
+    space_size = cap;
+  }
+  size_t n = ZSTD_compressCCtx(cctx.get(), space.get(), cap, in.data(), in.size(), level);
   if (ZSTD_isError(n) || n >= in.size()) return false;
-  out->resize(n);
+  out->assign(space.get(), n);
   return true;
 }
 

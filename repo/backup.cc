@@ -269,7 +269,7 @@ Result<std::string> CheckCache(Node* n, index::ReadSession* rs, const BackupOpti
 // source is put in node->error (the file is left out of the snapshot); a
 // failure to store is returned (the backup is aborted).
 Status ChunkFile(Node* node, const objstore::ChunkerParams& params, BlobWriter* writer, std::string* buf,
-                 BackupProgress* progress) {
+                 BackupProgress* progress, BlobWriter::Placement placement) {
   int fd = node->fd;
   bool own = fd < 0;
   if (own) {
@@ -295,7 +295,7 @@ Status ChunkFile(Node* node, const objstore::ChunkerParams& params, BlobWriter* 
     e.chunks.push_back(id);
     total += chunk.size();
     if (progress) progress->bytes_done += chunk.size();
-    auto added = writer->Add(objstore::BlobType::kData, id, chunk);
+    auto added = writer->Add(objstore::BlobType::kData, id, chunk, placement);
     return added.ok() ? Status::OK() : added.status();
   }, &read_error);
   if (own) ::close(fd);
@@ -704,7 +704,11 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
           std::lock_guard<std::mutex> l(mu);
           opts.on_read(n->source, *reason);
         }
-        st = ChunkFile(n, params, &writer, &buf, opts.progress);
+        // While every core has a file of its own, compress in this thread;
+        // near the end (or for one big file) hand chunks to the pool.
+        auto placement = files.size() - i > nthreads ? BlobWriter::Placement::kInline
+                                                     : BlobWriter::Placement::kQueue;
+        st = ChunkFile(n, params, &writer, &buf, opts.progress, placement);
         files_read++;
         if (st.ok() && n->error.ok() && n->fd < 0) {
           index::FileCacheEntry c{n->dev, n->ino, n->entry.size, n->entry.mtime_ns, n->ctime_ns, n->entry.chunks};

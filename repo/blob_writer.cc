@@ -43,7 +43,7 @@ void BlobWriter::Fail(const Status& st) {
   cv_space_.notify_all();
 }
 
-Result<bool> BlobWriter::Add(BlobType type, const ObjectId& id, std::string_view data) {
+Result<bool> BlobWriter::Add(BlobType type, const ObjectId& id, std::string_view data, Placement placement) {
   std::unique_lock<std::mutex> l(mu_);
   if (!error_.ok()) return error_;
   if (pending_.count(id) != 0) return false;
@@ -54,6 +54,16 @@ Result<bool> BlobWriter::Add(BlobType type, const ObjectId& id, std::string_view
   }
   if (*loc) return false;
   pending_.insert(id);
+  if (placement == Placement::kInline) {
+    busy_++;
+    l.unlock();
+    Store(type, id, data);
+    l.lock();
+    busy_--;
+    if (busy_ == 0 && queue_.empty()) cv_idle_.notify_all();
+    if (!error_.ok()) return error_;
+    return true;
+  }
   cv_space_.wait(l, [&] { return queued_bytes_ < kMaxQueuedBytes || !error_.ok() || stop_; });
   if (!error_.ok()) return error_;
   queue_.push_back(Job{type, id, std::string(data)});
@@ -76,7 +86,7 @@ void BlobWriter::Worker() {
       busy_++;
     }
     cv_space_.notify_one();
-    Store(std::move(job));
+    Store(job.type, job.id, job.data);
     {
       std::lock_guard<std::mutex> l(mu_);
       busy_--;
@@ -85,14 +95,14 @@ void BlobWriter::Worker() {
   }
 }
 
-void BlobWriter::Store(Job job) {
-  std::string compressed;
-  bool zstd = level_ > 0 && objstore::CompressIfSmaller(job.data, level_, &compressed);
-  std::string_view stored = zstd ? std::string_view(compressed) : std::string_view(job.data);
+void BlobWriter::Store(BlobType type, const ObjectId& id, std::string_view data) {
+  thread_local std::string compressed;
+  bool zstd = level_ > 0 && objstore::CompressIfSmaller(data, level_, &compressed);
+  std::string_view stored = zstd ? std::string_view(compressed) : data;
   std::unique_ptr<objstore::PackFileWriter> full;
   if (mode_ == Mode::kWrite) {
     std::lock_guard<std::mutex> l(pack_mu_);
-    auto& pack = packs_[Slot(job.type)];
+    auto& pack = packs_[Slot(type)];
     if (!pack) {
       auto created = objstore::PackFileWriter::Create(repo_->backend()->StagingDir());
       if (!created.ok()) {
@@ -101,8 +111,7 @@ void BlobWriter::Store(Job job) {
       }
       pack = std::move(created).value();
     }
-    Status st = pack->Add(job.id, job.type, zstd ? objstore::kFlagZstd : 0, stored,
-                          static_cast<uint32_t>(job.data.size()));
+    Status st = pack->Add(id, type, zstd ? objstore::kFlagZstd : 0, stored, static_cast<uint32_t>(data.size()));
     if (!st.ok()) {
       Fail(st);
       return;
@@ -111,8 +120,8 @@ void BlobWriter::Store(Job job) {
   }
   {
     std::lock_guard<std::mutex> l(mu_);
-    (job.type == BlobType::kTree ? stats_.new_trees : stats_.new_chunks)++;
-    stats_.raw_bytes += job.data.size();
+    (type == BlobType::kTree ? stats_.new_trees : stats_.new_chunks)++;
+    stats_.raw_bytes += data.size();
     stats_.stored_bytes += stored.size();
   }
   if (full) {

@@ -49,10 +49,16 @@ class BlobWriter {
   BlobWriter(const BlobWriter&) = delete;
   BlobWriter& operator=(const BlobWriter&) = delete;
 
+  enum class Placement {
+    kQueue,   // hand the blob to the compression pool (keeps cores busy on one big file)
+    kInline,  // compress in the calling thread (no hand-off when every core has its own file)
+  };
+
   // Stores `data` as blob `id` (REQUIRES: id == Sha256(data)) unless the
   // repository or this session already has it. Returns true if it is new.
   // After a failure, every later call returns that failure (sticky).
-  Result<bool> Add(BlobType type, const ObjectId& id, std::string_view data);
+  Result<bool> Add(BlobType type, const ObjectId& id, std::string_view data,
+                   Placement placement = Placement::kQueue);
 
   // Writes the partly filled packs and the index file. Returns the first
   // failure of the session, if any.
@@ -68,7 +74,7 @@ class BlobWriter {
   };
 
   void Worker();
-  void Store(Job job);
+  void Store(BlobType type, const ObjectId& id, std::string_view data);
   Status WritePack(std::unique_ptr<objstore::PackFileWriter> pack);
   Status WriteIndexLocked(std::vector<objstore::PackRecord> records);
   void Fail(const Status& st);

@@ -62,9 +62,18 @@ bool ObjectId::IsZero() const {
 }
 
 ObjectId Sha256(std::string_view data) {
+  // One context per thread: EVP_Digest would allocate and free one per call,
+  // which costs more than hashing a small chunk.
+  struct Ctx {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Ctx c;
   ObjectId id;
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), id.mutable_data(), &len, Sha256Md(), nullptr);
+  EVP_DigestInit_ex(c.ctx, Sha256Md(), nullptr);
+  EVP_DigestUpdate(c.ctx, data.data(), data.size());
+  EVP_DigestFinal_ex(c.ctx, id.mutable_data(), &len);
   CAIRN_CHECK(len == ObjectId::kSize);
   return id;
 }
