@@ -19,10 +19,14 @@
 
 namespace cairn::objstore {
 
+// Defaults chosen from measurements on the benchmark corpus (bench/README.md):
+// 128 KiB on average keeps an edit inside a large state blob cheap (a few
+// MB for 64 scattered 4 KiB writes and a 1 MiB insertion into 512 MiB) while
+// compressing better and indexing fewer chunks than 64 KiB.
 struct ChunkerParams {
-  uint32_t min_size = 16 * 1024;
-  uint32_t avg_size = 64 * 1024;  // must be a power of two
-  uint32_t max_size = 256 * 1024;
+  uint32_t min_size = 32 * 1024;
+  uint32_t avg_size = 128 * 1024;  // must be a power of two
+  uint32_t max_size = 512 * 1024;
   std::array<uint8_t, 32> seed{};
 };
 

@@ -8,6 +8,9 @@
 #include <atomic>
 #include <cerrno>
 
+#include <zstd.h>
+
+#include "objstore/compress.h"
 #include "objstore/core/bytes.h"
 
 namespace cairn::objstore {
@@ -257,32 +260,46 @@ Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::strin
   return ParsePackHeader(tail, size, name);
 }
 
-std::string FrameFile(FileType type, std::string_view payload) {
+// Index files are at most this large uncompressed (about 40 million blobs);
+// a larger declared size is damage, not data.
+constexpr uint64_t kMaxFilePayload = uint64_t{2} << 30;
+
+std::string FrameFile(FileType type, std::string_view payload, bool compress) {
+  std::string z;
+  bool zstd = compress && CompressIfSmaller(payload, 3, &z, ZstdFrame::kStandard);
   std::string out;
-  out.reserve(kFileHeaderSize + payload.size());
+  out.reserve(kFileHeaderSize + (zstd ? z.size() : payload.size()));
   out.append(kFileMagic);
   PutU8(&out, kFileVersion);
   PutU8(&out, static_cast<uint8_t>(type));
-  PutU8(&out, 0);   // flags: none (no compression, no encryption)
+  PutU8(&out, zstd ? kFileFlagZstd : 0);
   PutU64(&out, 0);  // key id: 0 in an unencrypted repository
-  out.append(payload);
+  out.append(zstd ? std::string_view(z) : payload);
   return out;
 }
 
-Result<std::string_view> UnframeFile(std::string_view file, FileType type, const std::string& name) {
+Result<std::string> UnframeFile(std::string_view file, FileType type, const std::string& name) {
   if (file.size() < kFileHeaderSize || file.substr(0, 4) != kFileMagic) {
     return Status::Corruption("'" + name + "' is not a cairn file (bad header; truncated?)");
   }
   uint8_t version = static_cast<uint8_t>(file[4]);
   uint8_t ftype = static_cast<uint8_t>(file[5]);
   uint8_t flags = static_cast<uint8_t>(file[6]);
-  if (version != kFileVersion || flags != 0 || DecodeU64(file.data() + 7) != 0) {
+  if (version != kFileVersion || (flags & ~kFileFlagZstd) != 0 || DecodeU64(file.data() + 7) != 0) {
     return Status::NotSupported("'" + name + "' uses a file format this cairn does not know; upgrade cairn");
   }
   if (ftype != static_cast<uint8_t>(type)) {
     return Status::Corruption("'" + name + "' holds the wrong kind of file");
   }
-  return file.substr(kFileHeaderSize);
+  std::string_view payload = file.substr(kFileHeaderSize);
+  if (!(flags & kFileFlagZstd)) return std::string(payload);
+  unsigned long long size = ZSTD_getFrameContentSize(payload.data(), payload.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > kMaxFilePayload) {
+    return Status::Corruption("'" + name + "' is damaged: its compressed content is unreadable");
+  }
+  auto plain = Decompress(payload, static_cast<size_t>(size), ZstdFrame::kStandard);
+  if (!plain.ok()) return Status::Corruption("'" + name + "' is damaged: " + plain.status().message());
+  return plain;
 }
 
 std::string EncodeIndexFile(const std::vector<PackRecord>& packs) {
@@ -294,14 +311,14 @@ std::string EncodeIndexFile(const std::vector<PackRecord>& packs) {
     PutU32(&p, static_cast<uint32_t>(pack.entries.size()));
     for (const auto& e : pack.entries) PutEntry(&p, e);
   }
-  return FrameFile(FileType::kIndex, p);
+  return FrameFile(FileType::kIndex, p, /*compress=*/true);
 }
 
 Result<std::vector<PackRecord>> DecodeIndexFile(std::string_view file, const std::string& name) {
   auto bad = [&](const std::string& why) {
     return Status::Corruption("index file '" + name + "' is damaged: " + why);
   };
-  CAIRN_ASSIGN_OR_RETURN(std::string_view payload, UnframeFile(file, FileType::kIndex, name));
+  CAIRN_ASSIGN_OR_RETURN(std::string payload, UnframeFile(file, FileType::kIndex, name));
   Reader r(payload);
   uint32_t npacks;
   if (!r.GetU32(&npacks)) return bad("truncated");

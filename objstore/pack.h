@@ -124,12 +124,17 @@ Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::strin
 enum class FileType : uint8_t { kIndex = 1, kSnapshot = 2 };
 inline constexpr size_t kFileHeaderSize = 15;
 
-// Returns the 15-byte header followed by `payload`.
-std::string FrameFile(FileType type, std::string_view payload);
+// File header flags. Encryption will take bit 1.
+inline constexpr uint8_t kFileFlagZstd = 1;  // the payload is one zstd frame
+
+// Returns the 15-byte header followed by `payload`, zstd-compressed (and
+// flagged) when `compress` is set and that makes it smaller.
+std::string FrameFile(FileType type, std::string_view payload, bool compress = false);
 // Checks the header of `file` (named `name`, for messages) and returns the
-// payload. Corruption if the header is wrong or of another type,
-// NotSupported for a newer version or unknown flags.
-Result<std::string_view> UnframeFile(std::string_view file, FileType type, const std::string& name);
+// payload, decompressed. Corruption if the header is wrong, of another type,
+// or the payload does not decompress; NotSupported for a newer version or
+// unknown flags.
+Result<std::string> UnframeFile(std::string_view file, FileType type, const std::string& name);
 
 // --- Index files ---
 

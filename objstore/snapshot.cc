@@ -59,7 +59,7 @@ std::string EncodeSnapshot(const Snapshot& s) {
 }
 
 Result<Snapshot> DecodeSnapshot(std::string_view file, const std::string& name) {
-  CAIRN_ASSIGN_OR_RETURN(std::string_view payload, UnframeFile(file, FileType::kSnapshot, name));
+  CAIRN_ASSIGN_OR_RETURN(std::string payload, UnframeFile(file, FileType::kSnapshot, name));
   json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
   auto bad = [&](const std::string& why) {
     return Status::Corruption("snapshot '" + name + "' is damaged: " + why);
