@@ -30,16 +30,25 @@ using objstore::SourceError;
 
 struct Node {
   TreeEntry entry;
-  std::string source;  // absolute path on disk
+  // The absolute path on disk, kept only where it cannot be derived (the
+  // top of each source, streams); SourcePath() builds the others from the
+  // parent chain, which saves a path string per entry.
+  std::string source;
+  Node* parent = nullptr;
   std::vector<Node> children;
   Node* first_name = nullptr;  // for a hard link: the node of its first name
   Status error;                // set when the file could not be read
   uint64_t dev = 0, ino = 0;
   int64_t ctime_ns = 0;
   int fd = -1;                 // a source that is already open (stdin, a command's output)
-  ObjectId built_id;           // folders: the id of the tree built for it
   uint64_t files_under = 0;    // folders: files in the built tree, recursively
 };
+
+std::string SourcePath(const Node* n) {
+  if (!n->source.empty() || n->parent == nullptr) return n->source;
+  std::string p = SourcePath(n->parent);
+  return p == "/" ? "/" + n->entry.name : p + "/" + n->entry.name;
+}
 
 int64_t Ns(const struct timespec& ts) { return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec; }
 
@@ -130,7 +139,7 @@ class Walker {
     e.user = names_.User(st.st_uid);
     e.group = names_.Group(st.st_gid);
     e.mtime_ns = Ns(st.st_mtim);
-    node->source = path;
+    if (node->parent == nullptr) node->source = path;
     node->dev = st.st_dev;
     node->ino = st.st_ino;
     node->ctime_ns = Ns(st.st_ctim);
@@ -189,6 +198,7 @@ class Walker {
           }
         }
         node->children.emplace_back();
+        node->children.back().parent = node;
         if (!Visit(child, n, crel, &node->children.back(), root_dev)) node->children.pop_back();
       }
       rules_.resize(rules_before);
@@ -249,7 +259,7 @@ Result<std::string> CheckCache(Node* n, index::ReadSession* rs, const BackupOpti
   if (o.force_read) return std::string("--force-read");
   if (o.kind == BackupKind::kFull) return std::string("full backup");
   if (n->fd >= 0) return std::string("stream");
-  CAIRN_ASSIGN_OR_RETURN(std::optional<index::FileCacheEntry> c, rs->GetFile(n->source));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<index::FileCacheEntry> c, rs->GetFile(SourcePath(n)));
   if (!c) return std::string("new (not in the file-change cache)");
   if (c->size != n->entry.size) return std::string("size changed");
   if (c->mtime_ns != n->entry.mtime_ns) return std::string("mtime changed");
@@ -273,8 +283,9 @@ Status ChunkFile(Node* node, const objstore::ChunkerParams& params, BlobWriter* 
   int fd = node->fd;
   bool own = fd < 0;
   if (own) {
-    fd = ::open(node->source.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = ::open(node->source.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    std::string path = SourcePath(node);
+    fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
       node->error = Status::FromErrno(errno, "cannot open");
       return Status::OK();
@@ -414,7 +425,7 @@ class ChangeCounter {
   ChangeCounter(const Repository& repo, objstore::SnapshotStats* stats) : repo_(repo), stats_(stats) {}
 
   void Dir(const Node& dir, const std::optional<ObjectId>& parent_tree) {
-    if (parent_tree && *parent_tree == dir.built_id) {
+    if (parent_tree && *parent_tree == dir.entry.subtree) {
       stats_->files_unchanged += dir.files_under;
       return;
     }
@@ -680,8 +691,7 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   std::atomic<bool> failed{false};
   std::atomic<uint64_t> files_read{0};
   Status write_error;
-  std::mutex mu;  // write_error, cache_updates, callbacks
-  std::vector<std::pair<std::string, index::FileCacheEntry>> cache_updates;
+  std::mutex mu;  // write_error, callbacks
   auto params = repo->config().chunker;
   auto work = [&] {
     std::string buf;
@@ -692,7 +702,14 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
       failed = true;
       return;
     }
+    // File-change cache entries go to LMDB in batches as the backup runs:
+    // memory stays bounded, and an entry written for a backup that then
+    // fails is harmless, since every cached chunk is checked before use.
     std::vector<std::pair<std::string, index::FileCacheEntry>> updates;
+    auto flush_updates = [&] {
+      if (!opts.dry_run && !updates.empty()) (void)repo->index()->PutFiles(updates);
+      updates.clear();
+    };
     for (;;) {
       size_t i = next++;
       if (i >= files.size() || failed) break;
@@ -702,7 +719,7 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
       if (st.ok() && !reason->empty()) {
         if (opts.on_read) {
           std::lock_guard<std::mutex> l(mu);
-          opts.on_read(n->source, *reason);
+          opts.on_read(SourcePath(n), *reason);
         }
         // While every core has a file of its own, compress in this thread;
         // near the end (or for one big file) hand chunks to the pool.
@@ -712,7 +729,8 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
         files_read++;
         if (st.ok() && n->error.ok() && n->fd < 0) {
           index::FileCacheEntry c{n->dev, n->ino, n->entry.size, n->entry.mtime_ns, n->ctime_ns, n->entry.chunks};
-          updates.emplace_back(n->source, std::move(c));
+          updates.emplace_back(SourcePath(n), std::move(c));
+          if (updates.size() >= 8192) flush_updates();
         }
       } else if (st.ok() && opts.progress) {
         opts.progress->bytes_done += n->entry.size;
@@ -726,8 +744,7 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
       }
       if (opts.progress) opts.progress->files_done++;
     }
-    std::lock_guard<std::mutex> l(mu);
-    for (auto& u : updates) cache_updates.push_back(std::move(u));
+    flush_updates();
   };
   {
     std::vector<std::thread> pool;
@@ -768,8 +785,9 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
     dir->files_under = 0;
     for (auto& c : dir->children) {
       if (!c.error.ok()) {
-        snap.errors.push_back({c.source, c.error.message()});
-        if (opts.on_error) opts.on_error(c.source, c.error.message());
+        std::string path = SourcePath(&c);
+        snap.errors.push_back({path, c.error.message()});
+        if (opts.on_error) opts.on_error(path, c.error.message());
         continue;
       }
       if (c.entry.type == EntryType::kDir) {
@@ -783,10 +801,10 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
       tree.entries.push_back(c.entry);
     }
     std::string blob = objstore::EncodeTree(tree);
-    dir->built_id = Sha256(blob);
-    CAIRN_ASSIGN_OR_RETURN(bool added, writer.Add(objstore::BlobType::kTree, dir->built_id, blob));
+    dir->entry.subtree = Sha256(blob);
+    CAIRN_ASSIGN_OR_RETURN(bool added, writer.Add(objstore::BlobType::kTree, dir->entry.subtree, blob));
     (void)added;
-    return dir->built_id;
+    return dir->entry.subtree;
   };
   CAIRN_ASSIGN_OR_RETURN(ObjectId root_id, build(&root));
   CAIRN_RETURN_IF_ERROR(writer.Flush());
@@ -834,9 +852,6 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
     return st.WithContext("snapshot " + snap_id.ShortHex() + " was saved but branch '" + opts.branch +
                           "' was not advanced");
   }
-  // The cache is only an optimization: written after the snapshot is safe.
-  Status cs = repo->index()->PutFiles(cache_updates);
-  (void)cs;
   r.snapshot_id = snap_id;
   r.snapshot = std::move(snap);
   return r;

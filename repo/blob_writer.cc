@@ -12,7 +12,7 @@ namespace {
 constexpr size_t kMaxQueuedBytes = 16 << 20;
 // An index file is written after this many packs, which bounds the pending
 // set held in memory.
-constexpr size_t kPacksPerIndexFile = 64;
+constexpr size_t kPacksPerIndexFile = 16;
 
 size_t Slot(BlobType t) { return t == BlobType::kTree ? 1 : 0; }
 
