@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -87,6 +88,7 @@ class Restorer {
       if (opts_.progress) opts_.progress->files_total = 1;
     }
     RunJobs();
+    RunBigFiles();
     RestoreHardlinks();
     // Folder metadata last and deepest first, so that setting a folder's
     // mtime or a read-only mode does not disturb the restore of its content.
@@ -109,6 +111,19 @@ class Restorer {
     std::string dir;                 // folder in the target, relative
     std::vector<TreeEntry> entries;  // its non-directory entries
   };
+
+  // A file large enough to be written by several threads at once: created
+  // empty by its folder's job, filled by range jobs with pwrite, finished
+  // (size, verification, metadata) when every range is done.
+  struct BigFile {
+    std::string dir, rel;
+    const TreeEntry* entry;
+    std::vector<uint64_t> offsets;  // of each chunk
+    std::atomic<bool> failed{false};
+    Status error;  // the first failure, under Restorer::mu_
+  };
+  static constexpr uint64_t kBigFile = 32 << 20;   // files at least this large are split
+  static constexpr uint64_t kRangeBytes = 8 << 20;  // into ranges of about this size
 
   Status PrepareTarget() {
     namespace fs = std::filesystem;
@@ -234,7 +249,11 @@ class Restorer {
     if (!ClearSlot(dirfd, e.name, rel)) return;
     switch (e.type) {
       case EntryType::kFile:
-        RestoreFile(dirfd, rel, e, e.name);
+        if (e.size >= kBigFile && e.chunks.size() > 1) {
+          StartBigFile(dirfd, dir, rel, e);
+        } else {
+          RestoreFile(dirfd, rel, e, e.name);
+        }
         return;
       case EntryType::kSymlink:
         if (::symlinkat(e.link_target.c_str(), dirfd, e.name.c_str()) != 0) {
@@ -260,6 +279,135 @@ class Restorer {
       default:
         return;
     }
+  }
+
+  void StartBigFile(int dirfd, const std::string& dir, const std::string& rel, const TreeEntry& e) {
+    Fd fd(::openat(dirfd, e.name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.ok()) {
+      Error(rel, Status::FromErrno(errno, "cannot create file"));
+      return;
+    }
+    auto big = std::make_unique<BigFile>();
+    big->dir = dir;
+    big->rel = rel;
+    big->entry = &e;
+    uint64_t off = 0;
+    for (const auto& id : e.chunks) {
+      big->offsets.push_back(off);
+      auto loc = repo_.index()->Lookup(id);
+      if (!loc.ok() || !*loc) {
+        big->failed = true;
+        big->error = loc.ok() ? Status::Corruption("chunk " + id.ShortHex() + " is missing") : loc.status();
+        break;
+      }
+      off += (*loc)->entry.raw_length;
+    }
+    if (!big->failed && off != e.size) {
+      big->failed = true;
+      big->error = Status::Corruption("content is " + std::to_string(off) + " bytes, the snapshot says " +
+                                      std::to_string(e.size));
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    big_files_.push_back(std::move(big));
+  }
+
+  // Writes chunks [first, last) of `big` at their offsets.
+  Status WriteRange(BigFile* big, size_t first, size_t last) {
+    Fd dirfd = OpenDir(big->dir);
+    if (!dirfd.ok()) return Status::FromErrno(errno, "cannot open folder");
+    Fd fd(::openat(dirfd.get(), big->entry->name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.ok()) return Status::FromErrno(errno, "cannot open file");
+    for (size_t i = first; i < last && !big->failed; i++) {
+      CAIRN_ASSIGN_OR_RETURN(std::string data, repo_.ReadBlob(big->entry->chunks[i]));
+      if (!AllZero(data)) CAIRN_RETURN_IF_ERROR(PWriteAll(fd.get(), data, big->offsets[i]));
+      if (opts_.progress) opts_.progress->bytes_done += data.size();
+    }
+    return Status::OK();
+  }
+
+  void RunBigFiles() {
+    struct Range {
+      BigFile* big;
+      size_t first, last;
+    };
+    std::vector<Range> ranges;
+    for (auto& b : big_files_) {
+      if (b->failed) continue;
+      size_t first = 0;
+      for (size_t i = 1; i <= b->offsets.size(); i++) {
+        uint64_t end = i < b->offsets.size() ? b->offsets[i] : b->entry->size;
+        if (end - b->offsets[first] >= kRangeBytes || i == b->offsets.size()) {
+          ranges.push_back({b.get(), first, i});
+          first = i;
+        }
+      }
+    }
+    unsigned n = opts_.threads ? opts_.threads : std::max(1u, std::thread::hardware_concurrency());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (;;) {
+        size_t i = next++;
+        if (i >= ranges.size()) return;
+        Range& r = ranges[i];
+        if (r.big->failed) continue;
+        Status st = WriteRange(r.big, r.first, r.last);
+        if (!st.ok() && !r.big->failed.exchange(true)) {
+          std::lock_guard<std::mutex> l(mu_);
+          r.big->error = st;
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < n; t++) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+    // Finish each file: size, verification and metadata, or removal.
+    for (auto& b : big_files_) {
+      Fd dirfd = OpenDir(b->dir);
+      if (!dirfd.ok()) {
+        Error(b->rel, Status::FromErrno(errno, "cannot open folder"));
+        continue;
+      }
+      const TreeEntry& e = *b->entry;
+      Status st = b->failed ? b->error : Status::OK();
+      Fd fd;
+      if (st.ok()) {
+        fd = Fd(::openat(dirfd.get(), e.name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd.ok()) st = Status::FromErrno(errno, "cannot open file");
+      }
+      if (st.ok() && ::ftruncate(fd.get(), static_cast<off_t>(e.size)) != 0) {
+        st = Status::FromErrno(errno, "cannot set size");
+      }
+      if (st.ok() && opts_.verify) st = VerifyContent(fd.get(), e);
+      if (!st.ok()) {
+        fd = Fd();
+        ::unlinkat(dirfd.get(), e.name.c_str(), 0);
+        Error(b->rel, st);
+        continue;
+      }
+      ApplyMetadata(fd.get(), nullptr, e, b->rel);
+      std::lock_guard<std::mutex> l(mu_);
+      result_.files++;
+      result_.bytes += e.size;
+      restored_.insert(SnapshotPath(b->rel));
+      if (opts_.progress) opts_.progress->files_done++;
+    }
+  }
+
+  static Status PWriteAll(int fd, std::string_view data, uint64_t at) {
+    const char* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+      ssize_t n = ::pwrite(fd, p, left, static_cast<off_t>(at));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::FromErrno(errno, "cannot write");
+      }
+      p += n;
+      at += static_cast<uint64_t>(n);
+      left -= static_cast<size_t>(n);
+    }
+    return Status::OK();
   }
 
   // Writes one file's content; on any failure removes the partial file.
@@ -291,21 +439,7 @@ class Restorer {
     uint64_t off = 0;
     for (const auto& id : e.chunks) {
       CAIRN_ASSIGN_OR_RETURN(std::string data, repo_.ReadBlob(id));
-      if (!AllZero(data)) {  // zero runs become holes
-        const char* p = data.data();
-        size_t left = data.size();
-        uint64_t at = off;
-        while (left > 0) {
-          ssize_t n = ::pwrite(fd, p, left, static_cast<off_t>(at));
-          if (n < 0) {
-            if (errno == EINTR) continue;
-            return Status::FromErrno(errno, "cannot write");
-          }
-          p += n;
-          at += static_cast<uint64_t>(n);
-          left -= static_cast<size_t>(n);
-        }
-      }
+      if (!AllZero(data)) CAIRN_RETURN_IF_ERROR(PWriteAll(fd, data, off));  // zero runs become holes
       off += data.size();
       if (opts_.progress) opts_.progress->bytes_done += data.size();
     }
@@ -417,6 +551,7 @@ class Restorer {
   std::vector<std::pair<std::string, TreeEntry>> links_;  // folder, entry
   std::vector<Job> jobs_;
   std::set<std::string> restored_;  // snapshot paths of files written
+  std::vector<std::unique_ptr<BigFile>> big_files_;  // entries point into jobs_, which no longer grows
 };
 
 }  // namespace

@@ -5,6 +5,7 @@ source "$(dirname "$0")/lib.sh"
 mkdir -p src/d
 for i in $(seq 1 40); do head -c $((20000 + i * 3000)) /dev/urandom > src/d/f$i; done
 python3 -c "print('text line\n' * 300000)" > src/text.txt
+head -c 40000000 /dev/urandom > src/big.bin   # restored in ranges by several threads
 expect_exit 0 $CAIRN init repo
 export CAIRN_REPO=$WORK/repo
 expect_exit 0 $CAIRN backup src
