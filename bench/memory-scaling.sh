@@ -22,7 +22,7 @@ rm -rf "$W"; mkdir -p "$W"
 variant() { # variant N: src-v1 with every 100th file (offset N) edited, plus 20 MiB of new data
   rsync -a --delete "$CORPUS/src-v1/" "$W/src/"
   (cd "$W/src" && find . -type f | sort | awk -v n="$1" 'NR % 100 == n' | while read -r f; do echo "variant $1" >> "$f"; done)
-  openssl enc -aes-256-ctr -pass "pass:variant-$1" -nosalt -md sha256 </dev/zero 2>/dev/null | head -c 20971520 > "$W/src/variant.bin"
+  { openssl enc -aes-256-ctr -pass "pass:variant-$1" -nosalt -md sha256 </dev/zero 2>/dev/null || true; } | head -c 20971520 > "$W/src/variant.bin"
 }
 
 "$CAIRN" -q init "$W/A"

@@ -13,7 +13,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -58,6 +61,42 @@ int64_t NowNs() {
 }
 
 bool FileLike(EntryType t) { return t == EntryType::kFile || t == EntryType::kHardlink; }
+
+// Files found by the walk, handed to the workers while the walk goes on.
+class FileQueue {
+ public:
+  void Push(Node* n) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      q_.push_back(n);
+    }
+    cv_.notify_one();
+  }
+  void Close() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Blocks for the next file; nullptr once closed and empty. *left is the
+  // number still queued, or SIZE_MAX while the walk is still adding files.
+  Node* Pop(size_t* left) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return !q_.empty() || closed_; });
+    if (q_.empty()) return nullptr;
+    Node* n = q_.front();
+    q_.pop_front();
+    *left = closed_ ? q_.size() : SIZE_MAX;
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Node*> q_;
+  bool closed_ = false;
+};
 
 // Owner and group names, looked up once per id.
 class NameCache {
@@ -119,8 +158,9 @@ Status ReadRulesFile(const std::string& path, const std::string& base, std::vect
 
 class Walker {
  public:
-  Walker(const BackupOptions& opts, std::vector<SourceError>* errors, std::vector<ExcludeRule> rules)
-      : opts_(opts), errors_(errors), rules_(std::move(rules)) {}
+  Walker(const BackupOptions& opts, std::vector<SourceError>* errors, std::vector<ExcludeRule> rules,
+         FileQueue* queue)
+      : opts_(opts), errors_(errors), rules_(std::move(rules)), queue_(queue) {}
 
   // Fills `node` from `path`; `rel` is its path inside the snapshot. Returns
   // false if the entry is to be left out (unreadable, a socket).
@@ -158,8 +198,7 @@ class Walker {
         }
         links_.emplace(key, std::make_pair(rel, node));
       }
-      files_.push_back(node);
-      bytes_ += e.size;
+      Found(node);
     } else if (S_ISDIR(st.st_mode)) {
       e.type = EntryType::kDir;
       dirs_++;
@@ -224,20 +263,24 @@ class Walker {
   }
 
   // Registers a file that is not in the walked tree (stdin, a command, SQLite).
-  void AddFile(Node* n) {
-    files_.push_back(n);
-    bytes_ += n->entry.size;
-  }
+  void AddFile(Node* n) { Found(n); }
 
-  std::vector<Node*>& files() { return files_; }
   std::vector<Node*>& hardlinks() { return hardlinks_; }
-  uint64_t bytes() const { return bytes_; }
   uint64_t dirs() const { return dirs_; }
 
  private:
   void Error(const std::string& path, const std::string& what) {
     errors_->push_back({path, what});
     if (opts_.on_error) opts_.on_error(path, what);
+  }
+
+  // A regular file is complete once visited: the workers may start on it.
+  void Found(Node* n) {
+    if (opts_.progress) {
+      opts_.progress->files_total++;
+      opts_.progress->bytes_total += n->entry.size;
+    }
+    queue_->Push(n);
   }
 
   const BackupOptions& opts_;
@@ -247,9 +290,8 @@ class Walker {
   // Pointers into Node::children stay valid: each vector is reserved before
   // it is filled and never grows afterwards.
   std::map<std::pair<dev_t, ino_t>, std::pair<std::string, Node*>> links_;
-  std::vector<Node*> files_;
   std::vector<Node*> hardlinks_;
-  uint64_t bytes_ = 0;
+  FileQueue* queue_;
   uint64_t dirs_ = 0;
 };
 
@@ -574,7 +616,6 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   if (opts.one_file_system) snap.excludes.push_back("--one-file-system");
   if (special == 0) snap.excludes.push_back(".cairnignore files");
 
-  Walker walker(opts, &snap.errors, rules);
   Node root;
   root.entry.type = EntryType::kDir;
   bool single_dir = false;
@@ -634,7 +675,6 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
     if (!objstore::ValidEntryName(e.name)) {
       return Status::InvalidArgument("'" + e.name + "' is not a usable file name (no '/', not '.' or '..')");
     }
-    walker.AddFile(&n);
   } else {
     std::map<std::string, std::string> by_name;
     for (const auto& p : opts.paths) {
@@ -656,38 +696,14 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
       struct stat st;
       single_dir = ::lstat(sources[0].c_str(), &st) == 0 && S_ISDIR(st.st_mode);
     }
-    if (single_dir) {
-      struct stat st;
-      ::lstat(sources[0].c_str(), &st);
-      if (!walker.Visit(sources[0], LastComponent(sources[0]), "", &root, st.st_dev)) {
-        return Status::IOError("cannot read '" + sources[0] + "': " +
-                               (snap.errors.empty() ? "unknown error" : snap.errors.back().error));
-      }
-    } else {
-      std::vector<std::pair<std::string, std::string>> order;  // name, source
-      for (const auto& s : sources) order.emplace_back(LastComponent(s), s);
-      std::sort(order.begin(), order.end());
-      root.children.reserve(order.size());
-      for (const auto& [name, src] : order) {
-        struct stat st;
-        ::lstat(src.c_str(), &st);
-        root.children.emplace_back();
-        if (!walker.Visit(src, name, name, &root.children.back(), st.st_dev)) root.children.pop_back();
-      }
-    }
-  }
-  if (opts.progress) {
-    opts.progress->files_total = walker.files().size();
-    opts.progress->bytes_total = walker.bytes();
   }
 
+  FileQueue queue;
+  Walker walker(opts, &snap.errors, rules, &queue);
   BlobWriter writer(repo, opts.threads, opts.dry_run ? BlobWriter::Mode::kDryRun : BlobWriter::Mode::kWrite);
   // File workers: check the cache, or read, chunk and hash; the writer
   // compresses and packs on its own pool.
   unsigned nthreads = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
-  const auto& files = walker.files();
-  if (files.size() < nthreads) nthreads = std::max<unsigned>(1, static_cast<unsigned>(files.size()));
-  std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   std::atomic<uint64_t> files_read{0};
   Status write_error;
@@ -711,9 +727,10 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
       updates.clear();
     };
     for (;;) {
-      size_t i = next++;
-      if (i >= files.size() || failed) break;
-      Node* n = files[i];
+      size_t left;
+      Node* n = queue.Pop(&left);
+      if (n == nullptr) break;
+      if (failed) continue;  // drain the queue so the walk never blocks
       auto reason = CheckCache(n, rs->get(), opts);
       Status st = reason.ok() ? Status::OK() : reason.status();
       if (st.ok() && !reason->empty()) {
@@ -723,8 +740,7 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
         }
         // While every core has a file of its own, compress in this thread;
         // near the end (or for one big file) hand chunks to the pool.
-        auto placement = files.size() - i > nthreads ? BlobWriter::Placement::kInline
-                                                     : BlobWriter::Placement::kQueue;
+        auto placement = left >= nthreads ? BlobWriter::Placement::kInline : BlobWriter::Placement::kQueue;
         st = ChunkFile(n, params, &writer, &buf, opts.progress, placement);
         files_read++;
         if (st.ok() && n->error.ok() && n->fd < 0) {
@@ -740,18 +756,50 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
         std::lock_guard<std::mutex> l(mu);
         if (write_error.ok()) write_error = st;
         failed = true;
-        break;
+        continue;
       }
       if (opts.progress) opts.progress->files_done++;
     }
     flush_updates();
   };
-  {
-    std::vector<std::thread> pool;
-    for (unsigned t = 1; t < nthreads; t++) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
+  // The pool reads files while this thread walks; then this thread joins
+  // in. The guard closes the queue and joins the pool on every way out.
+  struct Pool {
+    FileQueue* queue;
+    std::vector<std::thread> threads;
+    ~Pool() {
+      queue->Close();
+      for (auto& t : threads) t.join();
+    }
+  } pool{&queue, {}};
+  for (unsigned t = 1; t < nthreads; t++) pool.threads.emplace_back(work);
+  if (special == 1) {
+    walker.AddFile(&root.children[0]);
+  } else {
+    if (single_dir) {
+      struct stat st;
+      ::lstat(sources[0].c_str(), &st);
+      if (!walker.Visit(sources[0], LastComponent(sources[0]), "", &root, st.st_dev)) {
+        return Status::IOError("cannot read '" + sources[0] + "': " +
+                               (snap.errors.empty() ? "unknown error" : snap.errors.back().error));
+      }
+    } else {
+      std::vector<std::pair<std::string, std::string>> order;  // name, source
+      for (const auto& s : sources) order.emplace_back(LastComponent(s), s);
+      std::sort(order.begin(), order.end());
+      root.children.reserve(order.size());
+      for (const auto& [name, src] : order) {
+        struct stat st;
+        ::lstat(src.c_str(), &st);
+        root.children.emplace_back();
+        if (!walker.Visit(src, name, name, &root.children.back(), st.st_dev)) root.children.pop_back();
+      }
+    }
   }
+  queue.Close();
+  work();
+  for (auto& t : pool.threads) t.join();
+  pool.threads.clear();
   if (special == 1 && root.children[0].fd > STDERR_FILENO) ::close(root.children[0].fd);
   if (command_pid > 0) {
     int wstatus = 0;
