@@ -2,7 +2,7 @@
 # bench/run.sh [PASSES] [TOOL...]
 #
 # One command: builds the corpus (../shared/bench/make-corpus.sh), installs the
-# peers from Debian (restic, borg), builds cairn, and runs each tool in turn
+# peers from Debian (restic, borg, bup), builds cairn, and runs each tool in turn
 # through the same steps on the same data:
 #   a init | b first backup of the kernel tree (src-v1) | c the same tree again |
 #   d src-v2 in the same path | e1 a 512 MiB state blob | e2 the edited blob |
@@ -12,7 +12,8 @@
 # read once just before (warm page cache, as ../shared/bench/RESULTS.md does).
 # Settings, like for like: restic with its default compression (auto) and its
 # mandatory encryption; borg with zstd,3 and repokey-blake2 (borg cannot turn
-# authentication off); cairn with its defaults (no encryption yet).
+# authentication off); bup with its defaults (no encryption); cairn with its
+# defaults (no encryption yet). bup has no diff step.
 # Results: $BENCH_DIR/results/pass-N/TOOL.tsv; then bench/summarize.py prints
 # the medians, cairn's ratios and the machine's limits.
 set -euo pipefail
@@ -23,11 +24,11 @@ SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
 B=${BENCH_DIR:-/tmp/cairn-bench}
 CORPUS=$B/corpus
 PASSES=${1:-3}; shift || true
-TOOLS=("$@"); [ ${#TOOLS[@]} -gt 0 ] || TOOLS=(cairn restic borg)
+TOOLS=("$@"); [ ${#TOOLS[@]} -gt 0 ] || TOOLS=(cairn restic borg bup)
 DATA=$B/data; REPOS=$B/repos; CACHE=$B/cache; RESTORE=$B/restore; RESULTS=$B/results
 
 need=()
-for p in restic borgbackup time rsync xz-utils openssl zstd linux-source-6.1 python3; do
+for p in restic borgbackup bup time rsync xz-utils openssl zstd linux-source-6.1 python3; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -104,6 +105,12 @@ run_cairn() {
   step cairn f-restore-src-v2 "$SRC2" $C restore main --target "$RESTORE/cairn"
   verify cairn "$RESTORE/cairn"
   step cairn g-diff-v1-v2 0 $C diff main~2 main
+  # How much of the tree the diff had to read (subtree pruning).
+  local reads; reads=$($C -v diff main~2 main 2>&1 >/dev/null | grep -o '[0-9]* tree objects read' | cut -d' ' -f1)
+  local total; total=$($C --json stats | python3 -c "import json,sys; print(json.load(sys.stdin)['trees'])")
+  printf 'cairn\tdiff-trees\t%s of %s trees in the repository, %s changed paths\n' "$reads" "$total" \
+    "$($C diff main~2 main | wc -l)" >> "$RES/cairn.tsv"
+  echo "  cairn diff read $reads of $total trees"
 }
 
 run_restic() {
@@ -136,6 +143,21 @@ run_borg() {
   step borg f-restore-src-v2 "$SRC2" sh -c "cd '$RESTORE/borg' && borg extract ::src-3"
   verify borg "$RESTORE/borg$DATA/src"
   step borg g-diff-v1-v2 0 borg diff ::src-1 src-3
+}
+
+run_bup() {
+  reset bup
+  export BUP_DIR=$REPOS/bup
+  set_src src-v1
+  step bup a-init 0 bup init
+  warm "$DATA/src"; step bup b-src-v1 "$SRC1" sh -c "bup index '$DATA/src' && bup save -n src '$DATA/src'"
+  warm "$DATA/src"; step bup c-src-v1-again "$SRC1" sh -c "bup index '$DATA/src' && bup save -n src '$DATA/src'"
+  set_src src-v2; warm "$DATA/src"; step bup d-src-v2 "$SRC2" sh -c "bup index '$DATA/src' && bup save -n src '$DATA/src'"
+  set_blob blob-v1; warm "$DATA/blob"; step bup e1-blob-v1 "$BLOB1" sh -c "bup index '$DATA/blob' && bup save -n blob '$DATA/blob'"
+  set_blob blob-v2; warm "$DATA/blob"; step bup e2-blob-v2 "$BLOB2" sh -c "bup index '$DATA/blob' && bup save -n blob '$DATA/blob'"
+  mkdir -p "$RESTORE/bup"
+  step bup f-restore-src-v2 "$SRC2" bup restore -C "$RESTORE/bup" "/src/latest$DATA/src/"
+  verify bup "$RESTORE/bup"
 }
 
 limits() { # the machine's ceilings, once per pass

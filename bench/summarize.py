@@ -26,8 +26,8 @@ def load(root):
             prev_repo = 0
             for line in open(f):
                 p = line.rstrip("\n").split("\t")
-                if len(p) >= 3 and p[1] == "verify":
-                    verify[p[0]].append(p[2])
+                if len(p) >= 3 and p[1] in ("verify", "diff-trees"):
+                    verify[p[0]].append(("" if p[1] == "verify" else "diff read ") + p[2])
                     continue
                 if len(p) < 11:
                     continue
@@ -80,7 +80,7 @@ def main():
                       f"peak RSS {ratio(c['rss'], s['rss'])}, bytes added {ratio(c['added'], s['added'])}", end="")
             print()
         print()
-    print("## restore verification (diff -r and metadata compare against src-v2)\n")
+    print("## restore verification (diff -r and metadata compare against src-v2) and diff pruning\n")
     for t in tools:
         for v in verify.get(t, []):
             print(f"- {t}: {v}")
