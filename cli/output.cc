@@ -101,19 +101,7 @@ json SnapshotJson(const ObjectId& id, const objstore::Snapshot& s) {
   j["host"] = s.host;
   j["user"] = s.user;
   j["paths"] = s.paths;
-  j["stats"] = {{"files", s.stats.files},
-                {"dirs", s.stats.dirs},
-                {"bytes", s.stats.bytes},
-                {"new_chunks", s.stats.new_chunks},
-                {"new_trees", s.stats.new_trees},
-                {"added_raw_bytes", s.stats.added_raw_bytes},
-                {"added_bytes", s.stats.added_bytes},
-                {"duration_ms", s.stats.duration_ms},
-                {"files_new", s.stats.files_new},
-                {"files_changed", s.stats.files_changed},
-                {"files_unchanged", s.stats.files_unchanged},
-                {"files_deleted", s.stats.files_deleted},
-                {"files_read", s.stats.files_read}};
+  j["stats"] = objstore::StatsJson(s.stats);
   j["excludes"] = s.excludes;
   j["source"] = s.source;
   j["errors"] = json::array();

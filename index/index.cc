@@ -121,11 +121,7 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
   // Address space only; the file grows as it is used.
   mdb_env_set_mapsize(impl->env, size_t{256} << 30);
   rc = mdb_env_open(impl->env, path.c_str(), MDB_NOSUBDIR | MDB_NOTLS, 0644);
-  if (rc != 0) {
-    Status st = FromLmdb(rc, "cannot open '" + path + "'");
-    if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED) return st;
-    return st;
-  }
+  if (rc != 0) return FromLmdb(rc, "cannot open '" + path + "'");
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl->env, 0));
   for (auto [name, dbi] : {std::pair{"blobs", &impl->blobs}, std::pair{"indexfiles", &impl->files},

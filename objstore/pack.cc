@@ -81,19 +81,6 @@ std::string PackName(const ObjectId& pack_id) {
   return "data/" + hex.substr(0, 2) + "/" + hex;
 }
 
-void PackBuilder::Add(const ObjectId& id, BlobType type, uint8_t flags, std::string_view stored,
-                      uint32_t raw_length) {
-  PackEntry e;
-  e.id = id;
-  e.type = type;
-  e.flags = flags;
-  e.offset = buf_.size();
-  e.stored_length = static_cast<uint32_t>(stored.size());
-  e.raw_length = raw_length;
-  buf_.append(stored);
-  entries_.push_back(e);
-}
-
 namespace {
 
 // Header and trailer of a pack whose blobs are `entries`.
@@ -172,17 +159,6 @@ Result<PackRecord> PackFileWriter::Finish() {
   rec.entries = std::move(entries_);
   finished_ = true;
   return rec;
-}
-
-std::string PackBuilder::Finish(PackRecord* record) {
-  std::string out = std::move(buf_);
-  out.append(PackTail(entries_));
-  record->pack_id = Sha256(out);
-  record->pack_size = out.size();
-  record->entries = std::move(entries_);
-  buf_.clear();
-  entries_.clear();
-  return out;
 }
 
 Status ParsePackTrailer(std::string_view trailer, uint64_t file_size, const std::string& name,

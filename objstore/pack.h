@@ -49,26 +49,6 @@ struct PackRecord {
 // Backend name of a pack: "data/ab/ab12…".
 std::string PackName(const ObjectId& pack_id);
 
-// Builds one pack in memory. Not thread-safe.
-class PackBuilder {
- public:
-  // Appends a blob whose stored bytes are `stored`.
-  void Add(const ObjectId& id, BlobType type, uint8_t flags, std::string_view stored,
-           uint32_t raw_length);
-  size_t size() const { return buf_.size(); }
-  size_t count() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
-
-  // Appends the header and trailer and returns the whole pack; *record gets
-  // its id (SHA-256 of the returned bytes), size and entries. The builder is
-  // empty afterwards.
-  std::string Finish(PackRecord* record);
-
- private:
-  std::string buf_;
-  std::vector<PackEntry> entries_;
-};
-
 // Writes one pack to a temporary file in a staging folder, hashing it as it
 // goes, so a pack never has to be held in memory. Not thread-safe.
 class PackFileWriter {

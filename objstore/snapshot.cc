@@ -23,6 +23,22 @@ std::string FormatTime(int64_t time_ns) {
   return buf;
 }
 
+json StatsJson(const SnapshotStats& s) {
+  return {{"files", s.files},
+          {"dirs", s.dirs},
+          {"bytes", s.bytes},
+          {"new_chunks", s.new_chunks},
+          {"new_trees", s.new_trees},
+          {"added_raw_bytes", s.added_raw_bytes},
+          {"added_bytes", s.added_bytes},
+          {"duration_ms", s.duration_ms},
+          {"files_new", s.files_new},
+          {"files_changed", s.files_changed},
+          {"files_unchanged", s.files_unchanged},
+          {"files_deleted", s.files_deleted},
+          {"files_read", s.files_read}};
+}
+
 std::string EncodeSnapshot(const Snapshot& s) {
   json j;
   j["v"] = 1;
@@ -36,19 +52,7 @@ std::string EncodeSnapshot(const Snapshot& s) {
   j["kind"] = s.kind;
   j["branch"] = s.branch;
   j["message"] = s.message;
-  j["stats"] = {{"files", s.stats.files},
-                {"dirs", s.stats.dirs},
-                {"bytes", s.stats.bytes},
-                {"new_chunks", s.stats.new_chunks},
-                {"new_trees", s.stats.new_trees},
-                {"added_raw_bytes", s.stats.added_raw_bytes},
-                {"added_bytes", s.stats.added_bytes},
-                {"duration_ms", s.stats.duration_ms},
-                {"files_new", s.stats.files_new},
-                {"files_changed", s.stats.files_changed},
-                {"files_unchanged", s.stats.files_unchanged},
-                {"files_deleted", s.stats.files_deleted},
-                {"files_read", s.stats.files_read}};
+  j["stats"] = StatsJson(s.stats);
   j["excludes"] = s.excludes;
   j["source"] = s.source;
   j["errors"] = json::array();

@@ -83,7 +83,10 @@ class Restorer {
       CAIRN_RETURN_IF_ERROR(Plan(what_.entry.subtree, ""));
     } else {
       // One non-directory entry: restored under its own name in the target.
-      Job job{"", {what_.entry}};
+      // A hard link alone is its content: a plain file here.
+      TreeEntry e = what_.entry;
+      if (e.type == EntryType::kHardlink) e.type = EntryType::kFile;
+      Job job{"", {e}};
       jobs_.push_back(std::move(job));
       if (opts_.progress) opts_.progress->files_total = 1;
     }
@@ -149,7 +152,9 @@ class Restorer {
   Status Plan(const ObjectId& tree_id, const std::string& rel) {
     auto tree = repo_.ReadTree(tree_id);
     if (!tree.ok()) {
-      Error(rel.empty() ? "." : rel, tree.status());
+      Error(rel.empty() ? "." : rel, tree.status().IsNotFound()
+                                         ? Status::Corruption("tree " + tree_id.ShortHex() + " is missing from the repository")
+                                         : tree.status());
       return Status::OK();
     }
     Job job{rel, {}};
@@ -318,7 +323,7 @@ class Restorer {
     Fd fd(::openat(dirfd.get(), big->entry->name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.ok()) return Status::FromErrno(errno, "cannot open file");
     for (size_t i = first; i < last && !big->failed; i++) {
-      CAIRN_ASSIGN_OR_RETURN(std::string data, repo_.ReadBlob(big->entry->chunks[i]));
+      CAIRN_ASSIGN_OR_RETURN(std::string data, Chunk(big->entry->chunks[i]));
       if (!AllZero(data)) CAIRN_RETURN_IF_ERROR(PWriteAll(fd.get(), data, big->offsets[i]));
       if (opts_.progress) opts_.progress->bytes_done += data.size();
     }
@@ -435,10 +440,20 @@ class Restorer {
     if (opts_.progress) opts_.progress->files_done++;
   }
 
+  // Reads a chunk; one the repository does not have is damage, not a
+  // missing path.
+  Result<std::string> Chunk(const ObjectId& id) {
+    auto data = repo_.ReadBlob(id);
+    if (!data.ok() && data.status().IsNotFound()) {
+      return Status::Corruption("chunk " + id.ShortHex() + " is missing from the repository");
+    }
+    return data;
+  }
+
   Status WriteContent(int fd, const TreeEntry& e) {
     uint64_t off = 0;
     for (const auto& id : e.chunks) {
-      CAIRN_ASSIGN_OR_RETURN(std::string data, repo_.ReadBlob(id));
+      CAIRN_ASSIGN_OR_RETURN(std::string data, Chunk(id));
       if (!AllZero(data)) CAIRN_RETURN_IF_ERROR(PWriteAll(fd, data, off));  // zero runs become holes
       off += data.size();
       if (opts_.progress) opts_.progress->bytes_done += data.size();
@@ -536,7 +551,7 @@ class Restorer {
 
   void Error(const std::string& rel, const Status& st) {
     std::lock_guard<std::mutex> l(mu_);
-    if (st.IsCorruption() || st.IsNotFound()) result_.damaged = true;
+    if (st.IsCorruption()) result_.damaged = true;
     result_.errors.push_back({rel, st.message()});
   }
 

@@ -44,6 +44,8 @@ expect_exit 0 $CAIRN restore latest:sub/deep --target part
 [ -f part/hardlink ] && [ "$(cat part/hardlink)" = "hello world" ] || fail "partial restore of a hard link"; ok
 expect_exit 0 $CAIRN restore latest:sub/text.txt --target onefile
 cmp onefile/text.txt src/sub/text.txt || fail "single-file restore"; ok
+expect_exit 0 $CAIRN restore latest:sub/deep/hardlink --target onelink
+assert_eq "$(cat onelink/hardlink)" "hello world" "restore of a single hard-link path"
 
 expect_exit 0 $CAIRN check --read-data
 out | grep -q "no errors found" || fail "check output: $(out)"

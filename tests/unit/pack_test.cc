@@ -3,6 +3,7 @@
 #include "objstore/pack.h"
 
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "objstore/compress.h"
 #include "objstore/core/bytes.h"
@@ -12,17 +13,21 @@ namespace cairn::objstore {
 namespace {
 
 std::string MakePack(PackRecord* rec, std::vector<std::string>* blobs) {
-  PackBuilder b;
+  testing::TempDir dir;
+  auto b = PackFileWriter::Create(dir.path()).value();
   for (int i = 0; i < 5; i++) {
     std::string data = testing::RandomData(1000 + 777 * static_cast<size_t>(i), "blob" + std::to_string(i));
     if (i % 2 == 0) data = std::string(3000, 'a') + data;  // compressible
     std::string z;
     bool zstd = CompressIfSmaller(data, 3, &z);
-    b.Add(Sha256(data), i == 4 ? BlobType::kTree : BlobType::kData, zstd ? kFlagZstd : 0,
-          zstd ? std::string_view(z) : std::string_view(data), static_cast<uint32_t>(data.size()));
+    REQUIRE(b->Add(Sha256(data), i == 4 ? BlobType::kTree : BlobType::kData, zstd ? kFlagZstd : 0,
+                   zstd ? std::string_view(z) : std::string_view(data), static_cast<uint32_t>(data.size()))
+                .ok());
     blobs->push_back(data);
   }
-  return b.Finish(rec);
+  *rec = b->Finish().value();
+  std::ifstream in(b->path(), std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 TEST_CASE("a pack's header lists its blobs and its id is the SHA-256 of the file", "[objstore][pack]") {
