@@ -16,24 +16,10 @@
 #include <unordered_map>
 
 #include "objstore/backend.h"
+#include "objstore/core/io.h"
 
 namespace cairn::objstore {
 namespace {
-
-Status WriteAll(int fd, std::string_view data, const std::string& path) {
-  const char* p = data.data();
-  size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno(errno, "cannot write '" + path + "'");
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  return Status::OK();
-}
 
 Status FsyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -12,6 +12,7 @@
 
 #include "objstore/compress.h"
 #include "objstore/core/bytes.h"
+#include "objstore/core/io.h"
 
 namespace cairn::objstore {
 namespace {
@@ -116,18 +117,8 @@ PackFileWriter::~PackFileWriter() {
 
 Status PackFileWriter::Write(std::string_view data) {
   if (!error_.ok()) return error_;
-  const char* p = data.data();
-  size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      error_ = Status::FromErrno(errno, "cannot write '" + path_ + "'");
-      return error_;
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  error_ = WriteAll(fd_, data, path_);
+  if (!error_.ok()) return error_;
   hasher_.Update(data);
   size_ += data.size();
   return Status::OK();

@@ -16,6 +16,8 @@
 #include <set>
 #include <thread>
 
+#include "objstore/core/io.h"
+
 namespace cairn::repo {
 namespace {
 
@@ -324,7 +326,7 @@ class Restorer {
     if (!fd.ok()) return Status::FromErrno(errno, "cannot open file");
     for (size_t i = first; i < last && !big->failed; i++) {
       CAIRN_ASSIGN_OR_RETURN(std::string data, Chunk(big->entry->chunks[i]));
-      if (!AllZero(data)) CAIRN_RETURN_IF_ERROR(PWriteAll(fd.get(), data, big->offsets[i]));
+      if (!AllZero(data)) CAIRN_RETURN_IF_ERROR(WriteAll(fd.get(), data, big->rel, big->offsets[i]));
       if (opts_.progress) opts_.progress->bytes_done += data.size();
     }
     return Status::OK();
@@ -399,22 +401,6 @@ class Restorer {
     }
   }
 
-  static Status PWriteAll(int fd, std::string_view data, uint64_t at) {
-    const char* p = data.data();
-    size_t left = data.size();
-    while (left > 0) {
-      ssize_t n = ::pwrite(fd, p, left, static_cast<off_t>(at));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Status::FromErrno(errno, "cannot write");
-      }
-      p += n;
-      at += static_cast<uint64_t>(n);
-      left -= static_cast<size_t>(n);
-    }
-    return Status::OK();
-  }
-
   // Writes one file's content; on any failure removes the partial file.
   void RestoreFile(int dirfd, const std::string& rel, const TreeEntry& e, const std::string& name) {
     Fd fd(::openat(dirfd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -454,7 +440,7 @@ class Restorer {
     uint64_t off = 0;
     for (const auto& id : e.chunks) {
       CAIRN_ASSIGN_OR_RETURN(std::string data, Chunk(id));
-      if (!AllZero(data)) CAIRN_RETURN_IF_ERROR(PWriteAll(fd, data, off));  // zero runs become holes
+      if (!AllZero(data)) CAIRN_RETURN_IF_ERROR(WriteAll(fd, data, e.name, off));  // zero runs become holes
       off += data.size();
       if (opts_.progress) opts_.progress->bytes_done += data.size();
     }
