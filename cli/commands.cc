@@ -14,6 +14,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <queue>
 #include <set>
 
 #include "cli/context.h"
@@ -264,9 +265,37 @@ int RunLog(Context& ctx, const LogCmd& o) {
     for (const auto& p : s->parents) todo.push_back(p);
     out.emplace_back(id, std::move(s).value());
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.second.time_ns != b.second.time_ns ? a.second.time_ns > b.second.time_ns : b.first < a.first;
-  });
+  // Children before parents (so --graph lines never cross back), and
+  // otherwise newest first, as git log does with --graph.
+  {
+    std::map<ObjectId, size_t> children;
+    for (const auto& [id, snap] : out) {
+      children.emplace(id, 0);
+      for (const auto& p : snap.parents) children[p]++;
+    }
+    auto newer = [&](size_t a, size_t b) {
+      const auto& x = out[a];
+      const auto& y = out[b];
+      return x.second.time_ns != y.second.time_ns ? x.second.time_ns < y.second.time_ns : x.first < y.first;
+    };
+    std::map<ObjectId, size_t> at;
+    for (size_t i = 0; i < out.size(); i++) at[out[i].first] = i;
+    std::priority_queue<size_t, std::vector<size_t>, decltype(newer)> ready(newer);
+    for (size_t i = 0; i < out.size(); i++) {
+      if (children[out[i].first] == 0) ready.push(i);
+    }
+    std::vector<std::pair<ObjectId, objstore::Snapshot>> ordered;
+    while (!ready.empty()) {
+      size_t i = ready.top();
+      ready.pop();
+      for (const auto& p : out[i].second.parents) {
+        auto it = at.find(p);
+        if (it != at.end() && --children[p] == 0) ready.push(it->second);
+      }
+      ordered.push_back(std::move(out[i]));
+    }
+    out = std::move(ordered);
+  }
   std::vector<std::pair<ObjectId, objstore::Snapshot>> shown;
   for (auto& [id, s] : out) {
     if (since && s.time_ns < *since) continue;

@@ -572,28 +572,34 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   // The parent: the branch head, or for a differential backup the newest
   // full snapshot of the branch.
   std::string ref = "branches/" + opts.branch;
-  CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> head, repo->ReadRef(ref));
-  std::optional<ObjectId> parent = head;
+  std::optional<ObjectId> head, parent;
   std::optional<Snapshot> parent_snap;
-  if (opts.kind == BackupKind::kDifferential) {
-    parent.reset();
-    std::optional<ObjectId> at = head;
-    while (at) {
-      CAIRN_ASSIGN_OR_RETURN(Snapshot s, repo->ReadSnapshot(*at));
-      if (s.kind == "full") {
-        parent = at;
-        parent_snap = std::move(s);
-        break;
+  auto find_parent = [&]() -> Status {
+    CAIRN_ASSIGN_OR_RETURN(head, repo->ReadRef(ref));
+    parent = head;
+    parent_snap.reset();
+    if (opts.kind == BackupKind::kDifferential) {
+      parent.reset();
+      std::optional<ObjectId> at = head;
+      while (at) {
+        CAIRN_ASSIGN_OR_RETURN(Snapshot s, repo->ReadSnapshot(*at));
+        if (s.kind == "full") {
+          parent = at;
+          parent_snap = std::move(s);
+          break;
+        }
+        at = s.parents.empty() ? std::nullopt : std::optional<ObjectId>(s.parents[0]);
       }
-      at = s.parents.empty() ? std::nullopt : std::optional<ObjectId>(s.parents[0]);
+      if (!parent) {
+        return Status::InvalidArgument("branch '" + opts.branch +
+                                       "' has no full snapshot to be differential to; take one with --type full");
+      }
+    } else if (parent) {
+      CAIRN_ASSIGN_OR_RETURN(parent_snap, repo->ReadSnapshot(*parent));
     }
-    if (!parent) {
-      return Status::InvalidArgument("branch '" + opts.branch +
-                                     "' has no full snapshot to be differential to; take one with --type full");
-    }
-  } else if (parent) {
-    CAIRN_ASSIGN_OR_RETURN(parent_snap, repo->ReadSnapshot(*parent));
-  }
+    return Status::OK();
+  };
+  CAIRN_RETURN_IF_ERROR(find_parent());
 
   Snapshot snap;
   // Exclusion rules given on the command line apply from the snapshot root.
@@ -858,7 +864,6 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   CAIRN_RETURN_IF_ERROR(writer.Flush());
 
   snap.tree = root_id;
-  if (parent) snap.parents.push_back(*parent);
   snap.time_ns = NowNs();
   char host[256] = {0};
   ::gethostname(host, sizeof(host) - 1);
@@ -867,7 +872,15 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   char pwbuf[4096];
   if (getpwuid_r(::getuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res != nullptr) snap.user = res->pw_name;
   snap.paths = sources;
-  snap.kind = parent ? BackupKindName(opts.kind) : "full";
+  // Parent, kind and the change counts against the parent; done again if
+  // another backup advances the branch before this one is committed.
+  auto relate_to_parent = [&] {
+    snap.parents.clear();
+    if (parent) snap.parents.push_back(*parent);
+    snap.kind = parent ? BackupKindName(opts.kind) : "full";
+    snap.stats.files_new = snap.stats.files_changed = snap.stats.files_unchanged = snap.stats.files_deleted = 0;
+    ChangeCounter(*repo, &snap.stats).Dir(root, parent_snap ? std::optional<ObjectId>(parent_snap->tree) : std::nullopt);
+  };
   snap.branch = opts.branch;
   snap.message = opts.message;
   auto ws = writer.stats();
@@ -879,7 +892,7 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   snap.stats.added_raw_bytes = ws.raw_bytes;
   snap.stats.added_bytes = ws.stored_bytes;
   snap.stats.files_read = files_read;
-  ChangeCounter(*repo, &snap.stats).Dir(root, parent_snap ? std::optional<ObjectId>(parent_snap->tree) : std::nullopt);
+  relate_to_parent();
   snap.stats.duration_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
 
@@ -894,11 +907,28 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
     r.snapshot = std::move(snap);
     return r;
   }
-  CAIRN_ASSIGN_OR_RETURN(ObjectId snap_id, repo->SaveSnapshot(snap));
-  Status st = repo->UpdateRef(ref, head, snap_id);
-  if (!st.ok()) {
-    return st.WithContext("snapshot " + snap_id.ShortHex() + " was saved but branch '" + opts.branch +
-                          "' was not advanced");
+  ObjectId snap_id;
+  for (int attempt = 0;; attempt++) {
+    CAIRN_ASSIGN_OR_RETURN(snap_id, repo->SaveSnapshot(snap));
+    Status st = repo->UpdateRef(ref, head, snap_id);
+    if (st.ok()) break;
+    if (st.code() != Code::kConflict || attempt >= 20) {
+      return st.WithContext("snapshot " + snap_id.ShortHex() + " was saved but branch '" + opts.branch +
+                            "' was not advanced");
+    }
+    // Another backup advanced the branch meanwhile (two hosts or jobs on one
+    // lineage): put this snapshot on top of the new head instead, as git
+    // would after a rebase, and drop the file no ref will ever reach.
+    (void)repo->backend()->Remove(objstore::SnapshotName(snap_id));
+    (void)repo->index()->RemoveSnapshot(snap_id);
+    CAIRN_RETURN_IF_ERROR(find_parent());
+    if (opts.skip_if_unchanged && parent_snap && parent_snap->tree == root_id) {
+      r.skipped = true;
+      r.snapshot = std::move(snap);
+      return r;
+    }
+    snap.time_ns = std::max(NowNs(), parent_snap ? parent_snap->time_ns + 1 : int64_t{0});
+    relate_to_parent();
   }
   r.snapshot_id = snap_id;
   r.snapshot = std::move(snap);

@@ -10,7 +10,7 @@ if ! mount -t tmpfs -o size=48m tmpfs fs 2>/dev/null; then
   finish
   exit 0
 fi
-trap 'umount "$WORK/fs" "$WORK/small" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'umount "$WORK/fs" 2>/dev/null || true; umount "$WORK/small" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 mkdir -p src/small
 for i in $(seq 1 50); do echo "file $i" > src/small/f$i; done
