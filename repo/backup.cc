@@ -565,6 +565,9 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
     return Status::InvalidArgument("--stdin, --stdin-from-command and --sqlite take no other paths");
   }
   if (special == 0 && opts.paths.empty()) return Status::InvalidArgument("backup needs at least one path");
+  if ((opts.read_stdin || !opts.stdin_command.empty()) && !objstore::ValidEntryName(opts.stream_name)) {
+    return Status::InvalidArgument("'" + opts.stream_name + "' is not a usable file name (no '/', not '.' or '..')");
+  }
   if (!ValidRefName(opts.branch)) {
     return Status::InvalidArgument("'" + opts.branch + "' is not a valid branch name");
   }
@@ -626,14 +629,21 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   root.entry.type = EntryType::kDir;
   bool single_dir = false;
   std::vector<std::string> sources;
-  std::string temp_copy;     // SQLite: the consistent copy, removed at the end
+  // SQLite: the consistent copy lives in a private folder of our own (made
+  // with mkdtemp, mode 0700), so no other user can plant a symlink where it
+  // is written; the folder and anything SQLite left in it go at the end.
+  std::string temp_dir;
   pid_t command_pid = -1;
   struct TempGuard {
-    std::string* path;
+    std::string* dir;
     ~TempGuard() {
-      if (!path->empty()) ::unlink(path->c_str());
+      if (dir->empty()) return;
+      for (const char* f : {"/copy.db", "/copy.db-journal", "/copy.db-wal", "/copy.db-shm"}) {
+        ::unlink((*dir + f).c_str());
+      }
+      ::rmdir(dir->c_str());
     }
-  } temp_guard{&temp_copy};
+  } temp_guard{&temp_dir};
 
   if (special == 1) {
     root.children.reserve(1);
@@ -650,8 +660,12 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
       struct stat st;
       if (::stat(abs.c_str(), &st) != 0) return Status::FromErrno(errno, "cannot back up '" + opts.sqlite_path + "'");
       const char* tmpdir = std::getenv("TMPDIR");
-      temp_copy = std::string(tmpdir ? tmpdir : "/tmp") + "/cairn-sqlite-" + std::to_string(::getpid()) + ".db";
-      ::unlink(temp_copy.c_str());
+      std::string tmpl = std::string(tmpdir ? tmpdir : "/tmp") + "/cairn-sqlite-XXXXXX";
+      if (::mkdtemp(tmpl.data()) == nullptr) {
+        return Status::FromErrno(errno, "cannot create a temporary folder for the copy of '" + abs + "'");
+      }
+      temp_dir = tmpl;
+      std::string temp_copy = temp_dir + "/copy.db";
       CAIRN_RETURN_IF_ERROR(SqliteCopy(abs, temp_copy));
       n.fd = ::open(temp_copy.c_str(), O_RDONLY | O_CLOEXEC);
       if (n.fd < 0) return Status::FromErrno(errno, "cannot read the copy of '" + abs + "'");
