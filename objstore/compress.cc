@@ -7,6 +7,7 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace cairn::objstore {
@@ -72,6 +73,30 @@ Result<std::string> Decompress(std::string_view in, size_t raw_length, ZstdFrame
     return Status::Corruption(std::string("zstd frame is damaged: ") + ZSTD_getErrorName(n));
   }
   if (n != raw_length) return Status::Corruption("zstd frame expands to the wrong length");
+  return out;
+}
+
+Result<std::string> DecompressBounded(std::string_view in, size_t max_length) {
+  std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
+  std::string out;
+  ZSTD_inBuffer src{in.data(), in.size(), 0};
+  size_t ret = 1;
+  while (ret != 0) {
+    if (out.size() >= max_length) return Status::Corruption("zstd frame expands beyond its limit");
+    size_t grow = std::min<size_t>(std::max<size_t>(out.size(), 64 << 10), max_length - out.size());
+    size_t old = out.size();
+    out.resize(old + grow);
+    ZSTD_outBuffer dst{out.data() + old, grow, 0};
+    ret = ZSTD_decompressStream(dctx.get(), &dst, &src);
+    out.resize(old + dst.pos);
+    if (ZSTD_isError(ret)) return Status::Corruption(std::string("zstd frame is damaged: ") + ZSTD_getErrorName(ret));
+    if (ret != 0 && src.pos == src.size && dst.pos < grow) return Status::Corruption("zstd frame is truncated");
+  }
+  if (src.pos != src.size) return Status::Corruption("bytes after the zstd frame");
+  unsigned long long declared = ZSTD_getFrameContentSize(in.data(), in.size());
+  if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != out.size()) {
+    return Status::Corruption("zstd frame declares the wrong length");
+  }
   return out;
 }
 

@@ -31,4 +31,10 @@ bool CompressIfSmaller(std::string_view in, int level, std::string* out,
 // length.
 Result<std::string> Decompress(std::string_view in, size_t raw_length, ZstdFrame frame = ZstdFrame::kBare);
 
+// Decompresses the standard zstd frame `in` whose size is not known from a
+// trusted source, growing the output as data actually comes out, up to
+// `max_length` bytes. Corruption for a damaged frame, trailing bytes, or more
+// output than allowed. A header that lies about the size allocates nothing.
+Result<std::string> DecompressBounded(std::string_view in, size_t max_length);
+
 }  // namespace cairn::objstore

@@ -8,8 +8,6 @@
 #include <atomic>
 #include <cerrno>
 
-#include <zstd.h>
-
 #include "objstore/compress.h"
 #include "objstore/core/bytes.h"
 #include "objstore/core/io.h"
@@ -260,11 +258,7 @@ Result<std::string> UnframeFile(std::string_view file, FileType type, const std:
   }
   std::string_view payload = file.substr(kFileHeaderSize);
   if (!(flags & kFileFlagZstd)) return std::string(payload);
-  unsigned long long size = ZSTD_getFrameContentSize(payload.data(), payload.size());
-  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > kMaxFilePayload) {
-    return Status::Corruption("'" + name + "' is damaged: its compressed content is unreadable");
-  }
-  auto plain = Decompress(payload, static_cast<size_t>(size), ZstdFrame::kStandard);
+  auto plain = DecompressBounded(payload, kMaxFilePayload);
   if (!plain.ok()) return Status::Corruption("'" + name + "' is damaged: " + plain.status().message());
   return plain;
 }

@@ -105,6 +105,26 @@ TEST_CASE("index files round-trip and reject damage", "[objstore][index-file]") 
   CHECK(DecodeIndexFile(bad, "i").status().code() == Code::kNotSupported);
 }
 
+TEST_CASE("a compressed file whose header lies about its size allocates nothing and is rejected",
+          "[objstore][compress]") {
+  std::string data(100000, 'q');
+  std::string z;
+  REQUIRE(CompressIfSmaller(data, 3, &z, ZstdFrame::kStandard));
+  auto ok = DecompressBounded(z, 1 << 20);
+  REQUIRE(ok.ok());
+  CHECK(*ok == data);
+  CHECK(DecompressBounded(z, 50000).status().code() == Code::kCorruption);  // over the limit
+  CHECK(DecompressBounded(z.substr(0, z.size() - 5), 1 << 20).status().code() == Code::kCorruption);
+  CHECK(DecompressBounded(z + "x", 1 << 20).status().code() == Code::kCorruption);
+  // A frame header declaring 1.5 GiB followed by nothing: rejected quickly.
+  std::string liar = z.substr(0, 4);                       // magic
+  liar += static_cast<char>(0xa0);                          // 8-byte content size, single segment off
+  liar += static_cast<char>(0x50);                          // window descriptor
+  uint64_t huge = uint64_t{3} << 29;
+  for (int i = 0; i < 8; i++) liar += static_cast<char>(huge >> (8 * i));
+  CHECK(DecompressBounded(liar, uint64_t{2} << 30).status().code() == Code::kCorruption);
+}
+
 TEST_CASE("decompression is capped at the declared length", "[objstore][compress]") {
   std::string big(1 << 20, 'x');
   std::string z;
