@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -221,26 +222,29 @@ class Restorer {
     return fd;
   }
 
-  void RunJobs() {
+  // Calls fn(0) … fn(count-1) on one thread per core (or opts_.threads).
+  void ParallelFor(size_t count, const std::function<void(size_t)>& fn) {
     unsigned n = opts_.threads ? opts_.threads : std::max(1u, std::thread::hardware_concurrency());
     std::atomic<size_t> next{0};
     auto work = [&] {
-      for (;;) {
-        size_t i = next++;
-        if (i >= jobs_.size()) return;
-        const Job& job = jobs_[i];
-        Fd dirfd = OpenDir(job.dir);
-        if (!dirfd.ok()) {
-          Error(job.dir.empty() ? "." : job.dir, Status::FromErrno(errno, "cannot open folder"));
-          continue;
-        }
-        for (const auto& e : job.entries) RestoreEntry(dirfd.get(), job.dir, e);
-      }
+      for (size_t i = next++; i < count; i = next++) fn(i);
     };
     std::vector<std::thread> pool;
     for (unsigned t = 1; t < n; t++) pool.emplace_back(work);
     work();
     for (auto& t : pool) t.join();
+  }
+
+  void RunJobs() {
+    ParallelFor(jobs_.size(), [&](size_t i) {
+      const Job& job = jobs_[i];
+      Fd dirfd = OpenDir(job.dir);
+      if (!dirfd.ok()) {
+        Error(job.dir.empty() ? "." : job.dir, Status::FromErrno(errno, "cannot open folder"));
+        return;
+      }
+      for (const auto& e : job.entries) RestoreEntry(dirfd.get(), job.dir, e);
+    });
   }
 
   // Removes what is at `name` (only with --force; never a folder).
@@ -349,25 +353,15 @@ class Restorer {
         }
       }
     }
-    unsigned n = opts_.threads ? opts_.threads : std::max(1u, std::thread::hardware_concurrency());
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-      for (;;) {
-        size_t i = next++;
-        if (i >= ranges.size()) return;
-        Range& r = ranges[i];
-        if (r.big->failed) continue;
-        Status st = WriteRange(r.big, r.first, r.last);
-        if (!st.ok() && !r.big->failed.exchange(true)) {
-          std::lock_guard<std::mutex> l(mu_);
-          r.big->error = st;
-        }
+    ParallelFor(ranges.size(), [&](size_t i) {
+      Range& r = ranges[i];
+      if (r.big->failed) return;
+      Status st = WriteRange(r.big, r.first, r.last);
+      if (!st.ok() && !r.big->failed.exchange(true)) {
+        std::lock_guard<std::mutex> l(mu_);
+        r.big->error = st;
       }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned t = 1; t < n; t++) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
+    });
     // Finish each file: size, verification and metadata, or removal.
     for (auto& b : big_files_) {
       Fd dirfd = OpenDir(b->dir);
