@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "objstore/snapshot_json.h"
+
 namespace cairn::cli {
 
 using nlohmann::json;
@@ -87,25 +89,13 @@ std::string IsoTimeNs(int64_t ns) {
 }
 
 json SnapshotJson(const ObjectId& id, const objstore::Snapshot& s) {
-  json j;
+  // The stored encoding, without its format version, plus the id and a
+  // readable time.
+  json j = objstore::SnapshotToJson(s);
+  j.erase("v");
   j["id"] = id.ToHex();
   j["short_id"] = id.ShortHex();
   j["time"] = IsoTimeNs(s.time_ns);
-  j["time_ns"] = s.time_ns;
-  j["parents"] = json::array();
-  for (const auto& p : s.parents) j["parents"].push_back(p.ToHex());
-  j["tree"] = s.tree.ToHex();
-  j["branch"] = s.branch;
-  j["kind"] = s.kind;
-  j["message"] = s.message;
-  j["host"] = s.host;
-  j["user"] = s.user;
-  j["paths"] = s.paths;
-  j["stats"] = objstore::StatsJson(s.stats);
-  j["excludes"] = s.excludes;
-  j["source"] = s.source;
-  j["errors"] = json::array();
-  for (const auto& e : s.errors) j["errors"].push_back({{"path", e.path}, {"error", e.error}});
   return j;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 
 #include "objstore/snapshot.h"
+#include "objstore/snapshot_json.h"
 
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -23,7 +24,7 @@ std::string FormatTime(int64_t time_ns) {
   return buf;
 }
 
-json StatsJson(const SnapshotStats& s) {
+json StatsToJson(const SnapshotStats& s) {
   return {{"files", s.files},
           {"dirs", s.dirs},
           {"bytes", s.bytes},
@@ -39,7 +40,7 @@ json StatsJson(const SnapshotStats& s) {
           {"files_read", s.files_read}};
 }
 
-std::string EncodeSnapshot(const Snapshot& s) {
+json SnapshotToJson(const Snapshot& s) {
   json j;
   j["v"] = 1;
   j["tree"] = s.tree.ToHex();
@@ -52,23 +53,34 @@ std::string EncodeSnapshot(const Snapshot& s) {
   j["kind"] = s.kind;
   j["branch"] = s.branch;
   j["message"] = s.message;
-  j["stats"] = StatsJson(s.stats);
+  j["stats"] = StatsToJson(s.stats);
   j["excludes"] = s.excludes;
   j["source"] = s.source;
   j["errors"] = json::array();
   for (const auto& e : s.errors) j["errors"].push_back({{"path", e.path}, {"error", e.error}});
+  return j;
+}
+
+std::string EncodeSnapshot(const Snapshot& s) {
   // Names that are not UTF-8 are replaced by U+FFFD here; the exact bytes
   // live in the trees.
-  return FrameFile(FileType::kSnapshot, j.dump(-1, ' ', false, json::error_handler_t::replace));
+  return FrameFile(FileType::kSnapshot, SnapshotToJson(s).dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 Result<Snapshot> DecodeSnapshot(std::string_view file, const std::string& name) {
   CAIRN_ASSIGN_OR_RETURN(std::string payload, UnframeFile(file, FileType::kSnapshot, name));
   json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::Corruption("snapshot '" + name + "' is damaged: not valid JSON");
+  }
+  return SnapshotFromJson(j, name);
+}
+
+Result<Snapshot> SnapshotFromJson(const json& j, const std::string& name) {
   auto bad = [&](const std::string& why) {
     return Status::Corruption("snapshot '" + name + "' is damaged: " + why);
   };
-  if (j.is_discarded() || !j.is_object()) return bad("not valid JSON");
+  if (!j.is_object()) return bad("not a JSON object");
   Snapshot s;
   try {
     if (j.at("v").get<int>() != 1) {

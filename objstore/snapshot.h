@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -49,9 +48,6 @@ struct Snapshot {
   std::vector<std::string> excludes;  // the exclusion rules the backup used
   std::string source = "files";       // files | stdin | command | sqlite
 };
-
-// The stats as the JSON object stored in snapshots (and shown by --json).
-nlohmann::json StatsJson(const SnapshotStats& s);
 
 // Returns the whole snapshot file (header + canonical JSON).
 std::string EncodeSnapshot(const Snapshot& s);
