@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/context.h"
 #include "objstore/config.h"
+#include "repo/location.h"
 
 namespace cairn::cli {
 
@@ -34,15 +35,11 @@ void Context::Warn(const std::string& msg) {
 }
 
 Result<std::unique_ptr<repo::Repository>> Context::Open() {
-  std::string path = g_->repo;
-  if (path.empty()) {
-    const char* env = std::getenv("CAIRN_REPO");
-    if (env != nullptr) path = env;
-  }
-  if (path.empty()) return Status::InvalidArgument("no repository given; use -r PATH or set CAIRN_REPO");
-  auto r = repo::Repository::Open(path);
+  CAIRN_ASSIGN_OR_RETURN(std::string location, repo::RepositoryFromFlagOrEnv(g_->repo));
+  auto r = repo::Repository::Open(location);
   if (r.ok()) {
     for (const auto& w : (*r)->warnings()) Warn(w);
+    (*r)->set_on_message([this](const std::string& m) { Warn(m); });
   }
   return r;
 }

@@ -23,6 +23,7 @@
 #include "repo/timespec.h"
 #include "repo/backup.h"
 #include "repo/check.h"
+#include "repo/location.h"
 #include "repo/repository.h"
 #include "repo/restore.h"
 
@@ -46,12 +47,9 @@ struct InitOptions {
 };
 
 int RunInit(Context& ctx, const InitOptions& o) {
-  std::string path = o.path.empty() ? ctx.g().repo : o.path;
-  if (path.empty()) {
-    const char* env = std::getenv("CAIRN_REPO");
-    if (env != nullptr) path = env;
-  }
-  if (path.empty()) return ctx.Fail(Status::InvalidArgument("init needs a path: cairn init PATH"));
+  auto where = repo::RepositoryFromFlagOrEnv(o.path.empty() ? ctx.g().repo : o.path);
+  if (!where.ok()) return ctx.Fail(Status::InvalidArgument("init needs a path: cairn init PATH"));
+  const std::string& path = *where;
   auto cfg = objstore::NewRepoConfig();
   cfg.compression_level = o.level;
   if (o.avg_chunk != 0) {

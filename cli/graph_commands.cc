@@ -360,7 +360,7 @@ int RunDiff(Context& ctx, const DiffCmd& o) {
   auto collect = [&](const diff::Change& c) { changes.push_back(c); };
   RepoTreeReader reader(r);
   Status s = live.empty() ? diff::DiffTrees(reader, a->entry.subtree, b->entry.subtree, opts, collect, &stats)
-                          : diff::DiffTreeDir(reader, a->entry.subtree, live, r.config().chunker, opts, collect, &stats);
+                          : diff::DiffTreeDir(reader, a->entry.subtree, live, r.config().chunker, r.hasher(), opts, collect, &stats);
   if (!s.ok()) return ctx.Fail(s);
   if (!o.no_renames) diff::DetectRenames(&changes);
   if (ctx.g().verbose) {
@@ -541,12 +541,12 @@ Result<Object> FindObject(const Repository& r, const std::string& spec) {
   return o;
 }
 
-std::string TreeLine(const TreeEntry& e, const std::string& path, bool long_form) {
+std::string TreeLine(const Repository& r, const TreeEntry& e, const std::string& path, bool long_form) {
   std::string type = objstore::EntryTypeName(e.type);
   ObjectId id;
   if (e.type == EntryType::kDir) id = e.subtree;
   else if (e.type == EntryType::kFile || e.type == EntryType::kHardlink) id = objstore::FileContentId(e.chunks);
-  else if (e.type == EntryType::kSymlink) id = Sha256(e.link_target);
+  else if (e.type == EntryType::kSymlink) id = r.hasher().Id(e.link_target);
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%04o %-8s ", e.mode, type.c_str());
   std::string out = buf + id.ToHex();
@@ -582,7 +582,7 @@ int RunCatFile(Context& ctx, const CatFileCmd& o) {
       for (const auto& e : t->entries) arr.push_back(EntryJson(e.name, e));
       std::cout << Dump(arr) << "\n";
     } else {
-      for (const auto& e : t->entries) std::cout << TreeLine(e, e.name, true) << "\n";
+      for (const auto& e : t->entries) std::cout << TreeLine(r, e, e.name, true) << "\n";
     }
   } else if (obj->type == "chunk") {
     auto d = r.ReadBlob(*obj->id);
@@ -610,10 +610,10 @@ int RunLsTree(Context& ctx, const LsTreeCmd& o) {
   auto emit = [&](const TreeEntry& e, const std::string& path) {
     if (ctx.g().json) {
       json j = EntryJson(path, e);
-      j["id"] = TreeLine(e, "", false).substr(14, 64);
+      j["id"] = TreeLine(r, e, "", false).substr(14, 64);
       arr.push_back(std::move(j));
     } else {
-      std::cout << TreeLine(e, path, o.long_form) << "\n";
+      std::cout << TreeLine(r, e, path, o.long_form) << "\n";
     }
   };
   if (t->entry.type != EntryType::kDir) {
@@ -661,7 +661,7 @@ int RunHashObject(Context& ctx, const HashObjectCmd& o) {
     std::vector<ObjectId> chunks;
     uint64_t size = 0;
     bool read_error;
-    Status s = objstore::ChunkFd(fd, r.config().chunker, &buf, [&](std::string_view chunk, const ObjectId& id) -> Status {
+    Status s = objstore::ChunkFd(fd, r.config().chunker, r.hasher(), &buf, [&](std::string_view chunk, const ObjectId& id) -> Status {
       chunks.push_back(id);
       size += chunk.size();
       if (!writer) return Status::OK();

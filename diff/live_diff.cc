@@ -83,9 +83,9 @@ Status ListDir(const std::string& dir, std::vector<DiskEntry>* out) {
 
 class LiveDiffer {
  public:
-  LiveDiffer(const TreeReader& r, const objstore::ChunkerParams& p, const DiffOptions& o,
-             const std::function<void(const Change&)>& fn, DiffStats* s)
-      : reader_(r), params_(p), opts_(o), fn_(fn), stats_(s) {}
+  LiveDiffer(const TreeReader& r, const objstore::ChunkerParams& p, const objstore::IdHasher& h,
+             const DiffOptions& o, const std::function<void(const Change&)>& fn, DiffStats* s)
+      : reader_(r), params_(p), hasher_(h), opts_(o), fn_(fn), stats_(s) {}
 
   Status Dir(const ObjectId& tree_id, const std::string& dir, const std::string& prefix) {
     stats_->trees_read++;
@@ -148,7 +148,7 @@ class LiveDiffer {
     stats_->files_read++;
     bool read_error;
     d->entry.chunks.clear();
-    Status st = objstore::ChunkFd(fd, params_, &buf_, [&](std::string_view, const ObjectId& id) {
+    Status st = objstore::ChunkFd(fd, params_, hasher_, &buf_, [&](std::string_view, const ObjectId& id) {
       d->entry.chunks.push_back(id);
       return Status::OK();
     }, &read_error);
@@ -193,6 +193,7 @@ class LiveDiffer {
 
   const TreeReader& reader_;
   const objstore::ChunkerParams& params_;
+  const objstore::IdHasher& hasher_;
   const DiffOptions& opts_;
   const std::function<void(const Change&)>& fn_;
   DiffStats* stats_;
@@ -202,10 +203,10 @@ class LiveDiffer {
 }  // namespace
 
 Status DiffTreeDir(const TreeReader& reader, const ObjectId& tree, const std::string& dir,
-                   const objstore::ChunkerParams& chunker, const DiffOptions& options,
-                   const std::function<void(const Change&)>& fn, DiffStats* stats) {
+                   const objstore::ChunkerParams& chunker, const objstore::IdHasher& hasher,
+                   const DiffOptions& options, const std::function<void(const Change&)>& fn, DiffStats* stats) {
   DiffStats local;
-  LiveDiffer d(reader, chunker, options, fn, stats ? stats : &local);
+  LiveDiffer d(reader, chunker, hasher, options, fn, stats ? stats : &local);
   return d.Dir(tree, dir, "");
 }
 

@@ -3,7 +3,8 @@
 // Diff of a restore point against a live folder ("what would a restore
 // change", "what changed since"). Files whose size and mtime (ns) equal the
 // snapshot's are taken as unchanged without being read; the others are read,
-// chunked with the repository's chunker and compared by chunk ids.
+// chunked with the repository's chunker, named with its id hasher and
+// compared by chunk ids.
 
 #pragma once
 
@@ -12,6 +13,7 @@
 
 #include "diff/tree_diff.h"
 #include "objstore/chunker.h"
+#include "objstore/id_hasher.h"
 
 namespace cairn::diff {
 
@@ -20,7 +22,8 @@ namespace cairn::diff {
 // chunk lists are filled only for files that were read. Returns IOError if
 // `dir` cannot be read.
 Status DiffTreeDir(const TreeReader& reader, const ObjectId& tree, const std::string& dir,
-                   const objstore::ChunkerParams& chunker, const DiffOptions& options,
+                   const objstore::ChunkerParams& chunker, const objstore::IdHasher& hasher,
+                   const DiffOptions& options,
                    const std::function<void(const Change&)>& fn, DiffStats* stats);
 
 }  // namespace cairn::diff

@@ -8,6 +8,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,14 +25,47 @@ class BackendLock {
   virtual ~BackendLock() = default;
 };
 
+// Who holds a lock: written into the lock object, so that another process,
+// on this host or another, can tell a live holder from a dead one.
+struct LockHolder {
+  std::string host;           // gethostname()
+  std::string boot_id;        // /proc/sys/kernel/random/boot_id ("" if unknown)
+  int64_t pid = 0;
+  uint64_t process_start = 0;  // /proc/PID/stat start time (clock ticks since boot)
+  int64_t acquired_ns = 0;    // Unix time
+  int64_t heartbeat_ns = 0;   // refreshed while held
+  std::string nonce;          // random: tells this holder from a later one
+};
+
+struct LockOptions {
+  // How long to wait for a live holder before giving up with Conflict.
+  std::chrono::milliseconds wait{std::chrono::seconds(60)};
+  // A holder on another host whose heartbeat is older than this is dead.
+  std::chrono::milliseconds stale_after{std::chrono::minutes(10)};
+  // The holder refreshes its heartbeat this often.
+  std::chrono::milliseconds heartbeat{std::chrono::seconds(30)};
+  // Told about a broken stale lock and about waiting (may be null).
+  std::function<void(const std::string& message)> on_message;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
+
+  // Prepares a new, empty store at the location (the local backend creates
+  // the folder and its layout). AlreadyExists, with a message that says
+  // what is there, if the location already holds anything.
+  virtual Status Create() = 0;
 
   // Stores `data` under `name` atomically: a reader sees the old object or the
   // whole new one, never a part, and once Put returns the object is durable.
   // An existing object of that name is replaced. Returns IOError on failure.
   virtual Status Put(std::string_view name, std::string_view data) = 0;
+
+  // Like Put, but only if there is no object `name` yet: AlreadyExists, and
+  // nothing written, otherwise. Atomic against concurrent callers (of any
+  // process): exactly one of them succeeds. Locks are built on it.
+  virtual Status PutIfAbsent(std::string_view name, std::string_view data) = 0;
 
   // Moves the finished local file `local_path` into the repository as
   // `name`, atomically; the file must already be fsynced, and is consumed.
@@ -63,18 +97,37 @@ class Backend {
   // Removes `name`. NotFound if there is none.
   virtual Status Remove(std::string_view name) = 0;
 
-  // Takes an exclusive lock named `name`, waiting for other holders. The lock
-  // dies with the process that holds it.
-  virtual Result<std::unique_ptr<BackendLock>> Lock(std::string_view name) = 0;
+  // Takes the exclusive lock `name` (the object "locks/NAME", holding a
+  // LockHolder as JSON), waiting up to options.wait for a live holder, then
+  // Conflict naming the holder. A holder that is dead is detected and its
+  // lock broken, with a message through options.on_message, never waited
+  // for: on this host, a holder whose process is gone (pid not running, or
+  // running with another start time, or from an earlier boot); on another
+  // host, a holder whose heartbeat is older than options.stale_after. While
+  // held, a thread refreshes the heartbeat. Implemented once for every
+  // backend (objstore/lock.cc) on PutIfAbsent, Get, Put and Remove.
+  Result<std::unique_ptr<BackendLock>> Lock(std::string_view name, const LockOptions& options = {});
 
   // A human-readable location, for messages.
   virtual std::string Location() const = 0;
 };
 
-// The local filesystem backend, rooted at `root` (which must exist).
+// The local filesystem backend, rooted at `root` (made by Create()).
 // Writes go to a temporary file in the destination folder, are fsynced,
 // renamed into place, and the folder is fsynced. Safe for concurrent use.
 std::unique_ptr<Backend> NewLocalBackend(const std::string& root);
+
+// A backend that keeps every object in memory, for fast tests of the layers
+// above. Safe for concurrent use. Its staging folder is a private temporary
+// folder on disk, removed with the backend.
+std::unique_ptr<Backend> NewMemoryBackend(const std::string& location = "memory:");
+
+// The JSON form of a lock object, and its parser (Corruption if damaged).
+std::string EncodeLockHolder(const LockHolder& h);
+Result<LockHolder> DecodeLockHolder(std::string_view data);
+
+// The LockHolder for this process now (host, boot id, pid, start time).
+LockHolder CurrentLockHolder();
 
 // Prefix of temporary file names; never a valid object name.
 inline constexpr std::string_view kTempPrefix = ".tmp-";

@@ -10,7 +10,7 @@
 
 namespace cairn::objstore {
 
-Status ChunkFd(int fd, const ChunkerParams& params, std::string* buf,
+Status ChunkFd(int fd, const ChunkerParams& params, const IdHasher& hasher, std::string* buf,
                const std::function<Status(std::string_view, const ObjectId&)>& emit, bool* read_error) {
   *read_error = false;
   // Room for a whole chunk plus a large read; chunks inside one block are
@@ -23,7 +23,7 @@ Status ChunkFd(int fd, const ChunkerParams& params, std::string* buf,
   bool eof = false;
   auto cut_at = [&](size_t end) -> Status {
     std::string_view chunk(buf->data() + start, end - start);
-    Status st = emit(chunk, Sha256(chunk));
+    Status st = emit(chunk, hasher.Id(chunk));
     start = end;
     return st;
   };

@@ -13,18 +13,20 @@
 #include "objstore/chunker.h"
 #include "objstore/core/object_id.h"
 #include "objstore/core/status.h"
+#include "objstore/id_hasher.h"
 
 namespace cairn::objstore {
 
-// Reads `fd` to its end, cuts the content into chunks, and calls
-// `emit(chunk, id)` for each, in order. `buf` is scratch space the caller
+// Reads `fd` to its end, cuts the content into chunks, names each with
+// `hasher`, and calls `emit(chunk, id)` for each, in order. `buf` is scratch space the caller
 // keeps between calls (resized as needed). A failure of `emit` is returned
 // as is; a read failure is returned with *read_error set.
-Status ChunkFd(int fd, const ChunkerParams& params, std::string* buf,
+Status ChunkFd(int fd, const ChunkerParams& params, const IdHasher& hasher, std::string* buf,
                const std::function<Status(std::string_view chunk, const ObjectId& id)>& emit,
                bool* read_error);
 
-// The content id of a file: SHA-256 of the concatenation of its chunk ids.
+// The content id of a file: SHA-256 of the concatenation of its chunk ids
+// (which the repository's IdHasher made, keyed or not).
 // Two files have the same content id exactly when they have the same
 // content (under one repository's chunker). Used by diff to detect renames
 // and printed by hash-object and ls-tree; it is not stored.

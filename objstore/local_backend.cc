@@ -4,7 +4,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,14 +30,20 @@ Status FsyncDir(const std::string& dir) {
   return Status::OK();
 }
 
-class FlockLock : public BackendLock {
- public:
-  explicit FlockLock(int fd) : fd_(fd) {}
-  ~FlockLock() override { ::close(fd_); }  // closing drops the flock
+Status MakeDir(const std::string& p) {
+  if (::mkdir(p.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status::FromErrno(errno, "cannot create folder '" + p + "'");
+  }
+  return Status::OK();
+}
 
- private:
-  int fd_;
-};
+// Creates `p` and its missing parents.
+Status MakeDirs(const std::string& p) {
+  for (size_t i = 1; i <= p.size(); i++) {
+    if (i == p.size() || p[i] == '/') CAIRN_RETURN_IF_ERROR(MakeDir(p.substr(0, i)));
+  }
+  return Status::OK();
+}
 
 class LocalBackend : public Backend {
  public:
@@ -47,24 +52,63 @@ class LocalBackend : public Backend {
     for (auto& [name, fd] : fds_) ::close(fd.first);
   }
 
+  Status Create() override {
+    struct stat st;
+    if (::stat(root_.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) {
+        return Status::AlreadyExists("'" + root_ + "' exists and is not a folder; choose another path");
+      }
+      DIR* d = ::opendir(root_.c_str());
+      if (d == nullptr) return Status::FromErrno(errno, "cannot list '" + root_ + "'");
+      bool empty = true;
+      while (struct dirent* e = ::readdir(d)) {
+        std::string_view n(e->d_name);
+        if (n != "." && n != "..") empty = false;
+      }
+      ::closedir(d);
+      if (!empty) {
+        return Status::AlreadyExists("'" + root_ + "' is not empty; create a repository in a new or empty folder");
+      }
+    } else if (errno != ENOENT) {
+      return Status::FromErrno(errno, "cannot use '" + root_ + "'");
+    }
+    CAIRN_RETURN_IF_ERROR(MakeDirs(root_));
+    for (const char* d : {"data", "index", "snapshots", "refs", "refs/branches", "refs/tags", "locks", "tmp"}) {
+      CAIRN_RETURN_IF_ERROR(MakeDir(root_ + "/" + d));
+    }
+    static const char kHex[] = "0123456789abcdef";
+    for (int i = 0; i < 256; i++) {
+      CAIRN_RETURN_IF_ERROR(MakeDir(root_ + "/data/" + kHex[i >> 4] + kHex[i & 15]));
+    }
+    return FsyncDir(root_);
+  }
+
   Status Put(std::string_view name, std::string_view data) override {
     std::string path = Path(name);
-    std::string dir = path.substr(0, path.rfind('/'));
-    std::string tmp = dir + "/" + std::string(kTempPrefix) + TempSuffix();
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return Status::FromErrno(errno, "cannot create '" + tmp + "'");
-    Status st = WriteAll(fd, data, tmp);
-    if (st.ok() && ::fsync(fd) != 0) st = Status::FromErrno(errno, "cannot fsync '" + tmp + "'");
-    if (::close(fd) != 0 && st.ok()) st = Status::FromErrno(errno, "cannot close '" + tmp + "'");
-    if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-      st = Status::FromErrno(errno, "cannot rename '" + tmp + "' to '" + path + "'");
-    }
-    if (!st.ok()) {
+    std::string tmp;
+    CAIRN_RETURN_IF_ERROR(WriteTemp(path, data, &tmp));
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      Status st = Status::FromErrno(errno, "cannot rename '" + tmp + "' to '" + path + "'");
       ::unlink(tmp.c_str());
       return st;
     }
     Forget(name);
-    return FsyncDir(dir);
+    return FsyncDir(path.substr(0, path.rfind('/')));
+  }
+
+  Status PutIfAbsent(std::string_view name, std::string_view data) override {
+    std::string path = Path(name);
+    std::string tmp;
+    CAIRN_RETURN_IF_ERROR(WriteTemp(path, data, &tmp));
+    // link() never replaces: exactly one of several racing writers wins.
+    int rc = ::link(tmp.c_str(), path.c_str());
+    int err = errno;
+    ::unlink(tmp.c_str());
+    if (rc != 0) {
+      if (err == EEXIST) return Status::AlreadyExists("'" + path + "' already exists");
+      return Status::FromErrno(err, "cannot create '" + path + "'");
+    }
+    return FsyncDir(path.substr(0, path.rfind('/')));
   }
 
   Status PutFile(std::string_view name, const std::string& local_path) override {
@@ -78,7 +122,11 @@ class LocalBackend : public Backend {
     return FsyncDir(path.substr(0, path.rfind('/')));
   }
 
-  std::string StagingDir() const override { return root_ + "/tmp"; }
+  std::string StagingDir() const override {
+    std::string dir = root_ + "/tmp";
+    (void)MakeDir(dir);  // repositories made before it existed; a failure shows when it is used
+    return dir;
+  }
 
   Result<std::string> Get(std::string_view name) override {
     std::string path = Path(name);
@@ -125,25 +173,30 @@ class LocalBackend : public Backend {
     return FsyncDir(path.substr(0, path.rfind('/')));
   }
 
-  Result<std::unique_ptr<BackendLock>> Lock(std::string_view name) override {
-    std::string path = Path(name);
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return Status::FromErrno(errno, "cannot open lock '" + path + "'");
-    while (::flock(fd, LOCK_EX) != 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno(err, "cannot lock '" + path + "'");
-    }
-    return std::unique_ptr<BackendLock>(new FlockLock(fd));
-  }
-
   std::string Location() const override { return root_; }
 
  private:
   using FdEntry = std::pair<int, int>;  // fd, users
 
   std::string Path(std::string_view name) const { return root_ + "/" + std::string(name); }
+
+  // Writes `data` to a new fsynced temporary file beside `path` (creating
+  // the folder if it is missing, e.g. locks/ in an older repository).
+  Status WriteTemp(const std::string& path, std::string_view data, std::string* tmp) {
+    std::string dir = path.substr(0, path.rfind('/'));
+    *tmp = dir + "/" + std::string(kTempPrefix) + TempSuffix();
+    int fd = ::open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT && dir.size() > root_.size() && ::access(root_.c_str(), F_OK) == 0 &&
+        MakeDirs(dir).ok()) {
+      fd = ::open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
+    if (fd < 0) return Status::FromErrno(errno, "cannot create '" + *tmp + "'");
+    Status st = WriteAll(fd, data, *tmp);
+    if (st.ok() && ::fsync(fd) != 0) st = Status::FromErrno(errno, "cannot fsync '" + *tmp + "'");
+    if (::close(fd) != 0 && st.ok()) st = Status::FromErrno(errno, "cannot close '" + *tmp + "'");
+    if (!st.ok()) ::unlink(tmp->c_str());
+    return st;
+  }
 
   static std::string TempSuffix() {
     static std::atomic<uint64_t> counter{0};

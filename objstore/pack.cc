@@ -21,9 +21,6 @@ constexpr uint8_t kPackVersion = 1;
 constexpr size_t kPackHeaderFixed = 12;  // magic, version, 3 reserved, count
 constexpr size_t kEntrySize = 52;
 
-constexpr std::string_view kFileMagic = "CRNF";
-constexpr uint8_t kFileVersion = 1;
-
 void PutEntry(std::string* out, const PackEntry& e) {
   PutU8(out, static_cast<uint8_t>(e.type));
   PutU8(out, e.flags);
@@ -210,6 +207,17 @@ Result<std::vector<PackEntry>> ParsePackHeader(std::string_view tail, uint64_t f
   return entries;
 }
 
+Result<std::vector<PackEntry>> ParsePackFile(std::string_view file, const std::string& name) {
+  if (file.size() < kPackTrailerSize) {
+    return Status::Corruption("pack '" + name + "' is damaged: file is too short (" + std::to_string(file.size()) +
+                              " bytes)");
+  }
+  uint32_t len;
+  CAIRN_RETURN_IF_ERROR(ParsePackTrailer(file.substr(file.size() - kPackTrailerSize), file.size(), name, &len));
+  uint64_t want = static_cast<uint64_t>(len) + kPackTrailerSize;
+  return ParsePackHeader(file.substr(file.size() - want), file.size(), name);
+}
+
 Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::string& name) {
   CAIRN_ASSIGN_OR_RETURN(uint64_t size, backend->Stat(name));
   if (size < kPackTrailerSize) {
@@ -225,45 +233,7 @@ Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::strin
   return ParsePackHeader(tail, size, name);
 }
 
-// Index files are at most this large uncompressed (about 40 million blobs);
-// a larger declared size is damage, not data.
-constexpr uint64_t kMaxFilePayload = uint64_t{2} << 30;
-
-std::string FrameFile(FileType type, std::string_view payload, bool compress) {
-  std::string z;
-  bool zstd = compress && CompressIfSmaller(payload, 3, &z, ZstdFrame::kStandard);
-  std::string out;
-  out.reserve(kFileHeaderSize + (zstd ? z.size() : payload.size()));
-  out.append(kFileMagic);
-  PutU8(&out, kFileVersion);
-  PutU8(&out, static_cast<uint8_t>(type));
-  PutU8(&out, zstd ? kFileFlagZstd : 0);
-  PutU64(&out, 0);  // key id: 0 in an unencrypted repository
-  out.append(zstd ? std::string_view(z) : payload);
-  return out;
-}
-
-Result<std::string> UnframeFile(std::string_view file, FileType type, const std::string& name) {
-  if (file.size() < kFileHeaderSize || file.substr(0, 4) != kFileMagic) {
-    return Status::Corruption("'" + name + "' is not a cairn file (bad header; truncated?)");
-  }
-  uint8_t version = static_cast<uint8_t>(file[4]);
-  uint8_t ftype = static_cast<uint8_t>(file[5]);
-  uint8_t flags = static_cast<uint8_t>(file[6]);
-  if (version != kFileVersion || (flags & ~kFileFlagZstd) != 0 || DecodeU64(file.data() + 7) != 0) {
-    return Status::NotSupported("'" + name + "' uses a file format this cairn does not know; upgrade cairn");
-  }
-  if (ftype != static_cast<uint8_t>(type)) {
-    return Status::Corruption("'" + name + "' holds the wrong kind of file");
-  }
-  std::string_view payload = file.substr(kFileHeaderSize);
-  if (!(flags & kFileFlagZstd)) return std::string(payload);
-  auto plain = DecompressBounded(payload, kMaxFilePayload);
-  if (!plain.ok()) return Status::Corruption("'" + name + "' is damaged: " + plain.status().message());
-  return plain;
-}
-
-std::string EncodeIndexFile(const std::vector<PackRecord>& packs) {
+std::string EncodeIndexPayload(const std::vector<PackRecord>& packs) {
   std::string p;
   PutU32(&p, static_cast<uint32_t>(packs.size()));
   for (const auto& pack : packs) {
@@ -272,14 +242,13 @@ std::string EncodeIndexFile(const std::vector<PackRecord>& packs) {
     PutU32(&p, static_cast<uint32_t>(pack.entries.size()));
     for (const auto& e : pack.entries) PutEntry(&p, e);
   }
-  return FrameFile(FileType::kIndex, p, /*compress=*/true);
+  return p;
 }
 
-Result<std::vector<PackRecord>> DecodeIndexFile(std::string_view file, const std::string& name) {
+Result<std::vector<PackRecord>> DecodeIndexPayload(std::string_view payload, const std::string& name) {
   auto bad = [&](const std::string& why) {
     return Status::Corruption("index file '" + name + "' is damaged: " + why);
   };
-  CAIRN_ASSIGN_OR_RETURN(std::string payload, UnframeFile(file, FileType::kIndex, name));
   Reader r(payload);
   uint32_t npacks;
   if (!r.GetU32(&npacks)) return bad("truncated");

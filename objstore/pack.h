@@ -96,10 +96,13 @@ Status ParsePackTrailer(std::string_view trailer, uint64_t file_size, const std:
 Result<std::vector<PackEntry>> ParsePackHeader(std::string_view header_and_trailer,
                                                uint64_t file_size, const std::string& name);
 
+// Parses the header of a whole pack file held in memory.
+Result<std::vector<PackEntry>> ParsePackFile(std::string_view file, const std::string& name);
+
 // Reads and parses the header of pack `name` through `backend`.
 Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::string& name);
 
-// --- Common file header (index files, snapshots) ---
+// --- Common file header (index files, snapshots); see ObjectCodec ---
 
 enum class FileType : uint8_t { kIndex = 1, kSnapshot = 2 };
 inline constexpr size_t kFileHeaderSize = 15;
@@ -107,20 +110,13 @@ inline constexpr size_t kFileHeaderSize = 15;
 // File header flags. Encryption will take bit 1.
 inline constexpr uint8_t kFileFlagZstd = 1;  // the payload is one zstd frame
 
-// Returns the 15-byte header followed by `payload`, zstd-compressed (and
-// flagged) when `compress` is set and that makes it smaller.
-std::string FrameFile(FileType type, std::string_view payload, bool compress = false);
-// Checks the header of `file` (named `name`, for messages) and returns the
-// payload, decompressed. Corruption if the header is wrong, of another type,
-// or the payload does not decompress; NotSupported for a newer version or
-// unknown flags.
-Result<std::string> UnframeFile(std::string_view file, FileType type, const std::string& name);
-
 // --- Index files ---
 
-std::string EncodeIndexFile(const std::vector<PackRecord>& packs);
-// Decodes an index file (the whole file, header included). Corruption on any
-// inconsistency, naming `name`.
-Result<std::vector<PackRecord>> DecodeIndexFile(std::string_view file, const std::string& name);
+// The payload of an index file (ObjectCodec::EncodeFile frames it,
+// compressed).
+std::string EncodeIndexPayload(const std::vector<PackRecord>& packs);
+// Decodes the payload of an index file. Corruption on any inconsistency,
+// naming `name`.
+Result<std::vector<PackRecord>> DecodeIndexPayload(std::string_view payload, const std::string& name);
 
 }  // namespace cairn::objstore

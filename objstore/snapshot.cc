@@ -61,14 +61,13 @@ json SnapshotToJson(const Snapshot& s) {
   return j;
 }
 
-std::string EncodeSnapshot(const Snapshot& s) {
+std::string EncodeSnapshotPayload(const Snapshot& s) {
   // Names that are not UTF-8 are replaced by U+FFFD here; the exact bytes
   // live in the trees.
-  return FrameFile(FileType::kSnapshot, SnapshotToJson(s).dump(-1, ' ', false, json::error_handler_t::replace));
+  return SnapshotToJson(s).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-Result<Snapshot> DecodeSnapshot(std::string_view file, const std::string& name) {
-  CAIRN_ASSIGN_OR_RETURN(std::string payload, UnframeFile(file, FileType::kSnapshot, name));
+Result<Snapshot> DecodeSnapshotPayload(std::string_view payload, const std::string& name) {
   json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     return Status::Corruption("snapshot '" + name + "' is damaged: not valid JSON");

@@ -49,10 +49,12 @@ struct Snapshot {
   std::string source = "files";       // files | stdin | command | sqlite
 };
 
-// Returns the whole snapshot file (header + canonical JSON).
-std::string EncodeSnapshot(const Snapshot& s);
-// Decodes a whole snapshot file. Corruption, naming `name`, if damaged.
-Result<Snapshot> DecodeSnapshot(std::string_view file, const std::string& name);
+// The payload of a snapshot file: canonical JSON (ObjectCodec::EncodeFile
+// frames it).
+std::string EncodeSnapshotPayload(const Snapshot& s);
+// Decodes the payload of a snapshot file. Corruption, naming `name`, if
+// damaged; NotSupported for a newer snapshot version.
+Result<Snapshot> DecodeSnapshotPayload(std::string_view payload, const std::string& name);
 
 // Backend name of a snapshot file.
 std::string SnapshotName(const ObjectId& id);

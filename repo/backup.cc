@@ -344,7 +344,7 @@ Status ChunkFile(Node* node, const objstore::ChunkerParams& params, BlobWriter* 
   e.chunks.clear();
   uint64_t total = 0;
   bool read_error = false;
-  Status s = objstore::ChunkFd(fd, params, buf, [&](std::string_view chunk, const ObjectId& id) -> Status {
+  Status s = objstore::ChunkFd(fd, params, writer->hasher(), buf, [&](std::string_view chunk, const ObjectId& id) -> Status {
     e.chunks.push_back(id);
     total += chunk.size();
     if (progress) progress->bytes_done += chunk.size();
@@ -869,7 +869,7 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
       tree.entries.push_back(c.entry);
     }
     std::string blob = objstore::EncodeTree(tree);
-    dir->entry.subtree = Sha256(blob);
+    dir->entry.subtree = repo->hasher().Id(blob);
     CAIRN_ASSIGN_OR_RETURN(bool added, writer.Add(objstore::BlobType::kTree, dir->entry.subtree, blob));
     (void)added;
     return dir->entry.subtree;

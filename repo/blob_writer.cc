@@ -21,7 +21,6 @@ size_t Slot(BlobType t) { return t == BlobType::kTree ? 1 : 0; }
 BlobWriter::BlobWriter(Repository* repo, unsigned threads, Mode mode)
     : repo_(repo),
       mode_(mode),
-      level_(repo->config().compression_level),
       pack_size_(repo->config().pack_size) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < threads; i++) workers_.emplace_back([this] { Worker(); });
@@ -96,9 +95,9 @@ void BlobWriter::Worker() {
 }
 
 void BlobWriter::Store(BlobType type, const ObjectId& id, std::string_view data) {
-  thread_local std::string compressed;
-  bool zstd = level_ > 0 && objstore::CompressIfSmaller(data, level_, &compressed);
-  std::string_view stored = zstd ? std::string_view(compressed) : data;
+  thread_local std::string scratch;
+  std::string_view stored;
+  uint8_t flags = repo_->codec().EncodeBlob(data, &scratch, &stored);
   std::unique_ptr<objstore::PackFileWriter> full;
   if (mode_ == Mode::kWrite) {
     std::lock_guard<std::mutex> l(pack_mu_);
@@ -111,7 +110,7 @@ void BlobWriter::Store(BlobType type, const ObjectId& id, std::string_view data)
       }
       pack = std::move(created).value();
     }
-    Status st = pack->Add(id, type, zstd ? objstore::kFlagZstd : 0, stored, static_cast<uint32_t>(data.size()));
+    Status st = pack->Add(id, type, flags, stored, static_cast<uint32_t>(data.size()));
     if (!st.ok()) {
       Fail(st);
       return;
@@ -150,8 +149,9 @@ Status BlobWriter::WritePack(std::unique_ptr<objstore::PackFileWriter> pack) {
 // REQUIRES: index_mu_ held.
 Status BlobWriter::WriteIndexLocked(std::vector<objstore::PackRecord> records) {
   if (records.empty()) return Status::OK();
-  std::string file = objstore::EncodeIndexFile(records);
-  std::string name = Sha256(file).ToHex();
+  const auto& codec = repo_->codec();
+  std::string file = codec.EncodeFile(objstore::FileType::kIndex, objstore::EncodeIndexPayload(records), true);
+  std::string name = codec.FileId(file).ToHex();
   CAIRN_RETURN_IF_ERROR(repo_->backend()->Put("index/" + name, file));
   CAIRN_RETURN_IF_ERROR(repo_->index()->AddPacks(name, records));
   // Now the local index answers for these blobs; drop them from memory.

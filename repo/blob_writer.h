@@ -54,7 +54,7 @@ class BlobWriter {
     kInline,  // compress in the calling thread (no hand-off when every core has its own file)
   };
 
-  // Stores `data` as blob `id` (REQUIRES: id == Sha256(data)) unless the
+  // Stores `data` as blob `id` (REQUIRES: id == repo->codec().BlobId(data)) unless the
   // repository or this session already has it. Returns true if it is new.
   // After a failure, every later call returns that failure (sticky).
   Result<bool> Add(BlobType type, const ObjectId& id, std::string_view data,
@@ -65,6 +65,8 @@ class BlobWriter {
   Status Flush();
 
   Stats stats() const;
+  // The repository's id hasher, which names what is Add()ed.
+  const objstore::IdHasher& hasher() const { return repo_->hasher(); }
 
  private:
   struct Job {
@@ -81,7 +83,6 @@ class BlobWriter {
 
   Repository* const repo_;
   const Mode mode_;
-  const int level_;
   const size_t pack_size_;
 
   mutable std::mutex mu_;  // pending_, error_, queue_, stats_

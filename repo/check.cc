@@ -2,12 +2,14 @@
 
 #include "repo/check.h"
 
+#include <algorithm>
+#include <cmath>
 #include <map>
+#include <random>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "objstore/compress.h"
 #include "objstore/pack.h"
 
 namespace cairn::repo {
@@ -15,128 +17,156 @@ namespace {
 
 std::string Basename(const std::string& n) { return n.substr(n.rfind('/') + 1); }
 
-}  // namespace
+// What the stages of a check share.
+class Checker {
+ public:
+  Checker(Repository* repo, const CheckOptions& opts, CheckReport* rep)
+      : repo_(repo), be_(repo->backend()), opts_(opts), rep_(*rep) {}
 
-Result<CheckReport> Check(Repository* repo, const CheckOptions& opts) {
-  CheckReport rep;
-  auto* be = repo->backend();
-  std::map<std::string, uint64_t> pack_files;
-  CAIRN_RETURN_IF_ERROR(be->List("data/", [&](const std::string& n, uint64_t size) { pack_files[n] = size; }));
+  Status Run() {
+    CAIRN_RETURN_IF_ERROR(be_->List("data/", [&](const std::string& n, uint64_t size) { pack_files_[n] = size; }));
+    CAIRN_RETURN_IF_ERROR(IndexFiles());
+    PackHeaders();
+    CAIRN_RETURN_IF_ERROR(Snapshots());
+    Refs();
+    if (opts_.read_data) ReadData();
+    return Status::OK();
+  }
 
+ private:
   // 1. Index files: each must be intact; collect where every blob lives.
-  std::unordered_map<ObjectId, index::BlobLocation, ObjectIdHash> blobs;
-  std::map<std::string, std::vector<objstore::PackEntry>> indexed;  // pack name -> entries
-  std::vector<std::string> index_files;
-  CAIRN_RETURN_IF_ERROR(be->List("index/", [&](const std::string& n, uint64_t) { index_files.push_back(n); }));
-  for (const auto& n : index_files) {
-    rep.index_files++;
-    auto data = be->Get(n);
-    if (!data.ok()) {
-      rep.errors.push_back(data.status().message());
-      continue;
-    }
-    if (Sha256(*data).ToHex() != Basename(n)) {
-      rep.errors.push_back("index file '" + n + "' is damaged: its content does not match its name");
-      continue;
-    }
-    auto packs = objstore::DecodeIndexFile(*data, n);
-    if (!packs.ok()) {
-      rep.errors.push_back(packs.status().message());
-      continue;
-    }
-    for (auto& p : *packs) {
-      std::string pname = objstore::PackName(p.pack_id);
-      auto it = pack_files.find(pname);
-      if (it == pack_files.end()) {
-        rep.errors.push_back("pack '" + pname + "' named by index file '" + n + "' is missing");
+  Status IndexFiles() {
+    std::vector<std::string> names;
+    CAIRN_RETURN_IF_ERROR(be_->List("index/", [&](const std::string& n, uint64_t) { names.push_back(n); }));
+    for (const auto& n : names) {
+      rep_.index_files++;
+      auto id = ObjectId::FromHex(Basename(n));
+      if (!id.ok()) {
+        rep_.warnings.push_back("'" + n + "' is not named like an index file; ignored");
         continue;
       }
-      if (it->second != p.pack_size) {
-        rep.errors.push_back("pack '" + pname + "' has " + std::to_string(it->second) +
-                             " bytes, but index file '" + n + "' says " + std::to_string(p.pack_size) +
-                             " (truncated?)");
+      auto data = be_->Get(n);
+      if (!data.ok()) {
+        rep_.errors.push_back(data.status().message());
         continue;
       }
-      for (const auto& e : p.entries) blobs.emplace(e.id, index::BlobLocation{p.pack_id, e});
-      indexed[pname] = std::move(p.entries);
+      auto payload = repo_->codec().DecodeFile(*data, objstore::FileType::kIndex, &*id, n);
+      if (!payload.ok()) {
+        rep_.errors.push_back("index file " + payload.status().message());
+        continue;
+      }
+      auto packs = objstore::DecodeIndexPayload(*payload, n);
+      if (!packs.ok()) {
+        rep_.errors.push_back(packs.status().message());
+        continue;
+      }
+      for (auto& p : *packs) AddIndexed(n, std::move(p));
     }
+    return Status::OK();
+  }
+
+  void AddIndexed(const std::string& index_file, objstore::PackRecord p) {
+    std::string pname = objstore::PackName(p.pack_id);
+    auto it = pack_files_.find(pname);
+    if (it == pack_files_.end()) {
+      rep_.errors.push_back("pack '" + pname + "' named by index file '" + index_file + "' is missing");
+      return;
+    }
+    if (it->second != p.pack_size) {
+      rep_.errors.push_back("pack '" + pname + "' has " + std::to_string(it->second) + " bytes, but index file '" +
+                            index_file + "' says " + std::to_string(p.pack_size) + " (truncated?)");
+      return;
+    }
+    for (const auto& e : p.entries) blobs_.emplace(e.id, index::BlobLocation{p.pack_id, e});
+    indexed_[pname] = std::move(p.entries);
   }
 
   // 2. Packs: every header must parse and agree with the index.
-  std::set<std::string> bad_packs;
-  for (const auto& [name, size] : pack_files) {
-    rep.packs++;
-    auto pid = ObjectId::FromHex(Basename(name));
-    if (!pid.ok() || objstore::PackName(*pid) != name) {
-      rep.warnings.push_back("'" + name + "' is not named like a pack; ignored");
-      continue;
-    }
-    auto entries = objstore::ReadPackHeader(be, name);
-    if (!entries.ok()) {
-      rep.errors.push_back(entries.status().message());
-      bad_packs.insert(name);
-      continue;
-    }
-    auto it = indexed.find(name);
-    if (it == indexed.end()) {
-      rep.warnings.push_back("pack '" + name +
-                             "' is not in any index file (left by an interrupted backup; "
-                             "'cairn repair index' adds it)");
-      continue;
-    }
-    const auto& want = it->second;
-    bool same = want.size() == entries->size();
-    for (size_t i = 0; same && i < want.size(); i++) {
-      const auto& a = want[i];
-      const auto& b = (*entries)[i];
-      same = a.id == b.id && a.offset == b.offset && a.stored_length == b.stored_length &&
-             a.raw_length == b.raw_length && a.type == b.type && a.flags == b.flags;
-    }
-    if (!same) {
-      rep.errors.push_back("pack '" + name + "' does not match its index entry; run 'cairn repair index'");
-      bad_packs.insert(name);
+  void PackHeaders() {
+    for (const auto& [name, size] : pack_files_) {
+      rep_.packs++;
+      auto pid = ObjectId::FromHex(Basename(name));
+      if (!pid.ok() || objstore::PackName(*pid) != name) {
+        rep_.warnings.push_back("'" + name + "' is not named like a pack; ignored");
+        continue;
+      }
+      auto entries = objstore::ReadPackHeader(be_, name);
+      if (!entries.ok()) {
+        rep_.errors.push_back(entries.status().message());
+        bad_packs_.insert(name);
+        continue;
+      }
+      auto it = indexed_.find(name);
+      if (it == indexed_.end()) {
+        rep_.unindexed_packs++;
+        rep_.warnings.push_back("pack '" + name +
+                                "' is not in any index file (left by an interrupted backup; "
+                                "'cairn repair index' adds it)");
+        continue;
+      }
+      if (!SameEntries(it->second, *entries)) {
+        rep_.errors.push_back("pack '" + name + "' does not match its index entry; run 'cairn repair index'");
+        bad_packs_.insert(name);
+      }
     }
   }
 
+  static bool SameEntries(const std::vector<objstore::PackEntry>& want, const std::vector<objstore::PackEntry>& got) {
+    if (want.size() != got.size()) return false;
+    for (size_t i = 0; i < want.size(); i++) {
+      const auto& a = want[i];
+      const auto& b = got[i];
+      if (!(a.id == b.id && a.offset == b.offset && a.stored_length == b.stored_length &&
+            a.raw_length == b.raw_length && a.type == b.type && a.flags == b.flags)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   // 3. Snapshots and the trees they reach.
-  std::vector<std::string> snap_files;
-  CAIRN_RETURN_IF_ERROR(be->List("snapshots/", [&](const std::string& n, uint64_t) { snap_files.push_back(n); }));
-  std::set<ObjectId> snapshot_ids;
-  std::unordered_set<ObjectId, ObjectIdHash> seen_trees;
-  std::unordered_set<ObjectId, ObjectIdHash> missing_chunks;
-  for (const auto& n : snap_files) {
-    rep.snapshots++;
-    auto id = ObjectId::FromHex(Basename(n));
-    if (!id.ok()) {
-      rep.warnings.push_back("'" + n + "' is not named like a snapshot; ignored");
-      continue;
+  Status Snapshots() {
+    std::vector<std::string> names;
+    CAIRN_RETURN_IF_ERROR(be_->List("snapshots/", [&](const std::string& n, uint64_t) { names.push_back(n); }));
+    for (const auto& n : names) {
+      rep_.snapshots++;
+      auto id = ObjectId::FromHex(Basename(n));
+      if (!id.ok()) {
+        rep_.warnings.push_back("'" + n + "' is not named like a snapshot; ignored");
+        continue;
+      }
+      auto snap = repo_->ReadSnapshot(*id);
+      if (!snap.ok()) {
+        rep_.errors.push_back(snap.status().message());
+        continue;
+      }
+      parents_[*id] = snap->parents;
+      Trees(*id, snap->tree);
     }
-    auto snap = repo->ReadSnapshot(*id);
-    if (!snap.ok()) {
-      rep.errors.push_back(snap.status().message());
-      continue;
-    }
-    snapshot_ids.insert(*id);
-    std::vector<std::pair<ObjectId, std::string>> stack{{snap->tree, ""}};
+    return Status::OK();
+  }
+
+  void Trees(const ObjectId& snap, const ObjectId& root) {
+    std::vector<std::pair<ObjectId, std::string>> stack{{root, ""}};
     while (!stack.empty()) {
       auto [tid, path] = stack.back();
       stack.pop_back();
-      if (!seen_trees.insert(tid).second) continue;
-      rep.trees++;
-      std::string where = "snapshot " + id->ShortHex() + " path '" + (path.empty() ? "/" : path) + "'";
-      auto loc = blobs.find(tid);
-      if (loc == blobs.end()) {
-        rep.errors.push_back("tree " + tid.ShortHex() + " (" + where + ") is missing");
+      if (!seen_trees_.insert(tid).second) continue;
+      rep_.trees++;
+      std::string where = "snapshot " + snap.ShortHex() + " path '" + (path.empty() ? "/" : path) + "'";
+      auto loc = blobs_.find(tid);
+      if (loc == blobs_.end()) {
+        rep_.errors.push_back("tree " + tid.ShortHex() + " (" + where + ") is missing");
         continue;
       }
-      auto blob = repo->ReadBlob(loc->second);
+      auto blob = repo_->ReadBlob(loc->second);
       if (!blob.ok()) {
-        rep.errors.push_back(blob.status().message() + " (" + where + ")");
+        rep_.errors.push_back(blob.status().message() + " (" + where + ")");
         continue;
       }
       auto tree = objstore::DecodeTree(*blob, tid);
       if (!tree.ok()) {
-        rep.errors.push_back(tree.status().message() + " (" + where + ")");
+        rep_.errors.push_back(tree.status().message() + " (" + where + ")");
         continue;
       }
       for (const auto& e : tree->entries) {
@@ -145,9 +175,9 @@ Result<CheckReport> Check(Repository* repo, const CheckOptions& opts) {
           stack.emplace_back(e.subtree, p);
         } else if (e.type == objstore::EntryType::kFile || e.type == objstore::EntryType::kHardlink) {
           for (const auto& c : e.chunks) {
-            if (blobs.count(c) == 0 && missing_chunks.insert(c).second) {
-              rep.errors.push_back("chunk " + c.ShortHex() + " of file '" + p + "' in snapshot " +
-                                   id->ShortHex() + " is missing");
+            if (blobs_.count(c) == 0 && missing_chunks_.insert(c).second) {
+              rep_.errors.push_back("chunk " + c.ShortHex() + " of file '" + p + "' in snapshot " + snap.ShortHex() +
+                                    " is missing");
             }
           }
         }
@@ -155,60 +185,140 @@ Result<CheckReport> Check(Repository* repo, const CheckOptions& opts) {
     }
   }
 
-  // 4. Refs.
-  for (const char* kind : {"branches", "tags"}) {
-    auto refs = repo->ListRefs(kind);
-    if (!refs.ok()) {
-      rep.errors.push_back(refs.status().message());
-      continue;
+  // 4. Refs point at intact snapshots; snapshots no ref reaches are named.
+  void Refs() {
+    std::vector<ObjectId> todo;
+    for (const char* kind : {"branches", "tags"}) {
+      auto refs = repo_->ListRefs(kind);
+      if (!refs.ok()) {
+        rep_.errors.push_back(refs.status().message());
+        continue;
+      }
+      for (const auto& [name, id] : *refs) {
+        if (parents_.count(id) == 0) {
+          rep_.errors.push_back(std::string(kind) + "/" + name + " points to snapshot " + id.ShortHex() +
+                                ", which is missing or damaged");
+        }
+        todo.push_back(id);
+      }
     }
-    for (const auto& [name, id] : *refs) {
-      if (snapshot_ids.count(id) == 0) {
-        rep.errors.push_back(std::string(kind) + "/" + name + " points to snapshot " + id.ShortHex() +
-                             ", which is missing or damaged");
+    std::set<ObjectId> reached;
+    while (!todo.empty()) {
+      ObjectId id = todo.back();
+      todo.pop_back();
+      if (!reached.insert(id).second) continue;
+      auto it = parents_.find(id);
+      if (it != parents_.end()) todo.insert(todo.end(), it->second.begin(), it->second.end());
+    }
+    for (const auto& [id, parents] : parents_) {
+      if (reached.count(id) != 0) continue;
+      rep_.unreachable_snapshots++;
+      rep_.warnings.push_back("snapshot " + id.ShortHex() +
+                              " is not reachable from any branch or tag (list it with 'cairn snapshots')");
+    }
+  }
+
+  // 5. Data: the chosen packs read whole, indexed or not, and every blob
+  // verified through the codec.
+  void ReadData() {
+    std::vector<std::pair<std::string, ObjectId>> chosen;
+    for (const auto& [name, size] : pack_files_) {
+      auto pid = ObjectId::FromHex(Basename(name));
+      if (!pid.ok() || objstore::PackName(*pid) != name) continue;
+      if (opts_.subset.kind == DataSubset::Kind::kSlice && !InSlice(*pid, opts_.subset.n, opts_.subset.m)) continue;
+      chosen.emplace_back(name, *pid);
+    }
+    if (opts_.subset.kind == DataSubset::Kind::kPercent) {
+      size_t keep = static_cast<size_t>(std::ceil(static_cast<double>(chosen.size()) * opts_.subset.percent / 100.0));
+      std::shuffle(chosen.begin(), chosen.end(), std::mt19937_64(std::random_device{}()));
+      chosen.resize(std::min(keep, chosen.size()));
+      std::sort(chosen.begin(), chosen.end());
+    }
+    for (const auto& [name, pid] : chosen) {
+      if (opts_.packs_done) (*opts_.packs_done)++;
+      auto data = be_->Get(name);
+      if (!data.ok()) {
+        rep_.errors.push_back(data.status().message());
+        continue;
+      }
+      rep_.packs_read++;
+      rep_.bytes_read += data->size();
+      auto verified = repo_->codec().VerifyPack(*data, pid, name);
+      rep_.blobs += verified.blobs_verified;
+      bool indexed = indexed_.count(name) != 0;
+      for (auto& e : verified.errors) {
+        // A damaged header was reported by stage 2 already.
+        if (bad_packs_.count(name) && verified.entries.empty()) continue;
+        rep_.errors.push_back(indexed ? e : e + " (a pack no index names)");
       }
     }
   }
 
-  // 5. Data: every pack read whole and every blob re-hashed.
-  if (opts.read_data) {
-    for (const auto& [name, size] : pack_files) {
-      if (opts.packs_done) (*opts.packs_done)++;
-      auto pid = ObjectId::FromHex(Basename(name));
-      if (!pid.ok() || indexed.count(name) == 0) continue;
-      auto data = be->Get(name);
-      if (!data.ok()) {
-        rep.errors.push_back(data.status().message());
-        continue;
-      }
-      rep.bytes_read += data->size();
-      if (Sha256(*data) != *pid) {
-        rep.errors.push_back("pack '" + name + "' is damaged: its content does not match its name");
-      }
-      if (bad_packs.count(name)) continue;
-      for (const auto& e : indexed[name]) {
-        rep.blobs++;
-        if (e.offset + e.stored_length > data->size()) continue;
-        std::string_view stored(data->data() + e.offset, e.stored_length);
-        std::string plain;
-        if (e.flags & objstore::kFlagZstd) {
-          auto out = objstore::Decompress(stored, e.raw_length);
-          if (!out.ok()) {
-            rep.errors.push_back(std::string(objstore::BlobTypeName(e.type)) + " " + e.id.ShortHex() +
-                                 " in pack '" + name + "' is damaged: " + out.status().message());
-            continue;
-          }
-          plain = std::move(out).value();
-        } else {
-          plain = stored;
-        }
-        if (Sha256(plain) != e.id) {
-          rep.errors.push_back(std::string(objstore::BlobTypeName(e.type)) + " " + e.id.ShortHex() +
-                               " in pack '" + name + "' is damaged: its content does not match its id");
-        }
-      }
+  Repository* repo_;
+  objstore::Backend* be_;
+  const CheckOptions& opts_;
+  CheckReport& rep_;
+  std::map<std::string, uint64_t> pack_files_;
+  std::unordered_map<ObjectId, index::BlobLocation, ObjectIdHash> blobs_;
+  std::map<std::string, std::vector<objstore::PackEntry>> indexed_;  // pack name -> entries
+  std::set<std::string> bad_packs_;
+  std::map<ObjectId, std::vector<ObjectId>> parents_;  // every intact snapshot
+  std::unordered_set<ObjectId, ObjectIdHash> seen_trees_, missing_chunks_;
+};
+
+}  // namespace
+
+Result<DataSubset> ParseDataSubset(std::string_view text) {
+  auto bad = [&] {
+    return Status::InvalidArgument("--read-data-subset must be N/M (e.g. 1/7) or a percentage (e.g. 10%), not '" +
+                                   std::string(text) + "'");
+  };
+  auto number = [](std::string_view s, uint64_t* v) {
+    if (s.empty() || s.size() > 9) return false;
+    *v = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return false;
+      *v = *v * 10 + static_cast<uint64_t>(c - '0');
     }
+    return true;
+  };
+  DataSubset d;
+  size_t slash = text.find('/');
+  if (slash != std::string_view::npos) {
+    uint64_t n, m;
+    if (!number(text.substr(0, slash), &n) || !number(text.substr(slash + 1), &m) || m == 0 || n == 0 || n > m) {
+      return bad();
+    }
+    d.kind = DataSubset::Kind::kSlice;
+    d.n = static_cast<uint32_t>(n);
+    d.m = static_cast<uint32_t>(m);
+    return d;
   }
+  if (!text.empty() && text.back() == '%') {
+    std::string_view num = text.substr(0, text.size() - 1);
+    size_t dot = num.find('.');
+    uint64_t whole = 0, frac = 0;
+    std::string_view fs = dot == std::string_view::npos ? "" : num.substr(dot + 1);
+    if (!number(num.substr(0, dot), &whole) || (dot != std::string_view::npos && !number(fs, &frac))) return bad();
+    double p = static_cast<double>(whole) + static_cast<double>(frac) / std::pow(10.0, static_cast<double>(fs.size()));
+    if (p <= 0 || p > 100) return bad();
+    d.kind = DataSubset::Kind::kPercent;
+    d.percent = p;
+    return d;
+  }
+  return bad();
+}
+
+bool InSlice(const ObjectId& pack_id, uint32_t n, uint32_t m) {
+  const uint8_t* b = pack_id.data();
+  uint32_t v = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+  return v % m == n - 1;
+}
+
+Result<CheckReport> Check(Repository* repo, const CheckOptions& opts) {
+  CheckReport rep;
+  Checker c(repo, opts, &rep);
+  CAIRN_RETURN_IF_ERROR(c.Run());
   return rep;
 }
 

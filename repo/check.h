@@ -2,23 +2,39 @@
 //
 // Check: verifies a repository from its files, not from the local index.
 // Structure: every index file, pack header, snapshot, tree and ref is
-// readable and consistent, and every chunk a snapshot needs is in a pack.
-// With read_data, additionally every pack is read whole, its SHA-256 is
-// compared with its name, and every blob is decompressed and re-hashed.
+// readable and consistent, and every chunk a snapshot needs is in a pack;
+// snapshots that no branch or tag reaches are reported. With read_data,
+// additionally every pack (or a chosen subset of them) is read whole,
+// indexed or not, compared with its name, and every blob is decompressed
+// and verified against its id, all through the repository's ObjectCodec.
 
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "repo/repository.h"
 
 namespace cairn::repo {
 
+// Which packs `check --read-data-subset` reads.
+struct DataSubset {
+  enum class Kind { kAll, kSlice, kPercent };
+  Kind kind = Kind::kAll;
+  uint32_t n = 1, m = 1;  // kSlice: the n-th of m slices (1 <= n <= m): deterministic
+  double percent = 100;   // kPercent: a random choice of this share of the packs
+};
+// Parses "N/M" or "P%" (restic's syntax). InvalidArgument otherwise.
+Result<DataSubset> ParseDataSubset(std::string_view text);
+// True if pack `pack_id` is in slice n of m. The slices partition the packs.
+bool InSlice(const ObjectId& pack_id, uint32_t n, uint32_t m);
+
 struct CheckOptions {
   bool read_data = false;
+  DataSubset subset;                            // with read_data
   std::atomic<uint64_t>* packs_done = nullptr;  // progress, may be null
 };
 
@@ -26,6 +42,7 @@ struct CheckReport {
   std::vector<std::string> errors;    // damage: check fails
   std::vector<std::string> warnings;  // harmless leftovers (prune removes them)
   uint64_t packs = 0, index_files = 0, snapshots = 0, trees = 0, blobs = 0;
+  uint64_t packs_read = 0, unindexed_packs = 0, unreachable_snapshots = 0;
   uint64_t bytes_read = 0;
 };
 

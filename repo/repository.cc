@@ -15,6 +15,7 @@
 
 #include "objstore/compress.h"
 #include "objstore/pack.h"
+#include "repo/location.h"
 #include "repo/timespec.h"
 
 namespace cairn::repo {
@@ -23,16 +24,9 @@ using objstore::Backend;
 
 namespace {
 
-constexpr std::string_view kCacheFile = "cache/index.mdb";
+constexpr std::string_view kCacheFile = "index.mdb";
 
 std::string Basename(const std::string& name) { return name.substr(name.rfind('/') + 1); }
-
-Status MakeDir(const std::string& p) {
-  if (::mkdir(p.c_str(), 0755) != 0 && errno != EEXIST) {
-    return Status::FromErrno(errno, "cannot create folder '" + p + "'");
-  }
-  return Status::OK();
-}
 
 }  // namespace
 
@@ -49,57 +43,52 @@ bool ValidRefName(std::string_view name) {
   return name != "latest" && name != "HEAD";
 }
 
-Status Repository::Init(const std::string& path, const objstore::RepoConfig& config) {
-  std::error_code ec;
-  if (fs::exists(path / fs::path("config"), ec)) {
-    return Status::AlreadyExists("a repository already exists at '" + path + "'");
+Status Repository::Init(objstore::Backend* backend, const objstore::RepoConfig& config) {
+  if (backend->Stat("config").ok()) {
+    return Status::AlreadyExists("a repository already exists at '" + backend->Location() + "'");
   }
-  if (fs::exists(path, ec)) {
-    if (!fs::is_directory(path, ec)) {
-      return Status::AlreadyExists("'" + path + "' exists and is not a folder; choose another path");
-    }
-    if (!fs::is_empty(path, ec)) {
-      return Status::AlreadyExists("'" + path +
-                                   "' is not empty; init a repository in a new or empty folder");
-    }
-  } else {
-    fs::create_directories(path, ec);
-    if (ec) return Status::IOError("cannot create folder '" + path + "': " + ec.message());
-  }
-  for (const char* d : {"data", "index", "snapshots", "refs", "refs/branches", "refs/tags", "cache", "tmp"}) {
-    CAIRN_RETURN_IF_ERROR(MakeDir(path + "/" + d));
-  }
-  static const char kHex[] = "0123456789abcdef";
-  for (int i = 0; i < 256; i++) {
-    std::string shard = {kHex[i >> 4], kHex[i & 15]};
-    CAIRN_RETURN_IF_ERROR(MakeDir(path + "/data/" + shard));
-  }
+  CAIRN_RETURN_IF_ERROR(backend->Create());
   // The config is written last: its presence is what makes a repository.
-  auto backend = objstore::NewLocalBackend(path);
   return backend->Put("config", objstore::EncodeConfig(config));
 }
 
-Result<std::unique_ptr<Repository>> Repository::Open(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path / fs::path("config"), ec)) {
-    if (fs::exists(path, ec) && fs::is_directory(path, ec) && !fs::is_empty(path, ec)) {
-      return Status::NotFound("'" + path + "' is not a cairn repository (no config file)");
-    }
-    return Status::NotFound("no repository at '" + path + "'; create one with 'cairn init " + path + "'");
+Status Repository::Init(const std::string& location, const objstore::RepoConfig& config) {
+  CAIRN_ASSIGN_OR_RETURN(Location loc, ParseLocation(location));
+  return Init(MakeBackend(loc).get(), config);
+}
+
+Result<std::unique_ptr<Repository>> Repository::Open(const std::string& location) {
+  CAIRN_ASSIGN_OR_RETURN(Location loc, ParseLocation(location));
+  return Open(MakeBackend(loc), CacheDir(loc));
+}
+
+Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<objstore::Backend> backend,
+                                                     const std::string& cache_dir) {
+  std::string where = backend->Location();
+  auto cfg = backend->Get("config");
+  if (!cfg.ok()) {
+    if (!cfg.status().IsNotFound()) return cfg.status();
+    bool anything = false;
+    CAIRN_RETURN_IF_ERROR(backend->List("", [&](const std::string&, uint64_t) { anything = true; }));
+    if (anything) return Status::NotFound("'" + where + "' is not a cairn repository (no config file)");
+    return Status::NotFound("no repository at '" + where + "'; create one with 'cairn init " + where + "'");
   }
   std::unique_ptr<Repository> repo(new Repository());
-  repo->path_ = path;
-  repo->backend_ = objstore::NewLocalBackend(path);
-  CAIRN_ASSIGN_OR_RETURN(std::string cfg, repo->backend_->Get("config"));
-  CAIRN_ASSIGN_OR_RETURN(repo->config_, objstore::DecodeConfig(cfg));
-  CAIRN_RETURN_IF_ERROR(MakeDir(path + "/cache"));
-  CAIRN_RETURN_IF_ERROR(MakeDir(path + "/tmp"));
-  std::string cache = path + "/" + std::string(kCacheFile);
+  repo->location_ = where;
+  CAIRN_ASSIGN_OR_RETURN(repo->config_, objstore::DecodeConfig(*cfg));
+  repo->backend_ = std::move(backend);
+  repo->hasher_ = objstore::NewSha256Hasher();
+  repo->codec_ = std::make_unique<objstore::ObjectCodec>(repo->hasher_.get(), repo->config_.compression_level);
+  // The cache is a folder of this machine's, not part of the repository.
+  std::error_code ec;
+  fs::create_directories(cache_dir, ec);
+  if (ec) return Status::IOError("cannot create the cache folder '" + cache_dir + "': " + ec.message());
+  std::string cache = cache_dir + "/" + std::string(kCacheFile);
   auto index = index::Index::Open(cache);
   if (!index.ok()) {
     // The local index is derived data: a damaged one is rebuilt, never trusted.
-    repo->warnings_.push_back("local index '" + cache + "' was unusable (" +
-                              index.status().message() + "); rebuilt it");
+    repo->warnings_.push_back("local index '" + cache + "' was unusable (" + index.status().message() +
+                              "); rebuilt it");
     ::unlink(cache.c_str());
     ::unlink((cache + "-lock").c_str());
     index = index::Index::Open(cache);
@@ -108,6 +97,23 @@ Result<std::unique_ptr<Repository>> Repository::Open(const std::string& path) {
   repo->index_ = std::move(index).value();
   CAIRN_RETURN_IF_ERROR(repo->SyncIndex());
   return repo;
+}
+
+Status Repository::Refresh() { return SyncIndex(); }
+
+void Repository::Message(const std::string& msg) {
+  std::lock_guard<std::mutex> l(message_mu_);
+  if (on_message_) {
+    on_message_(msg);
+  } else {
+    warnings_.push_back(msg);
+  }
+}
+
+objstore::LockOptions Repository::RefLockOptions() {
+  objstore::LockOptions o;
+  o.on_message = [this](const std::string& m) { Message(m); };
+  return o;
 }
 
 Status Repository::SyncIndex() {
@@ -126,17 +132,22 @@ Status Repository::SyncIndex() {
   for (const auto& name : listed) {
     if (loaded.count(name) != 0) continue;
     std::string full = "index/" + name;
+    auto id = ObjectId::FromHex(name);
+    if (!id.ok()) {
+      warnings_.push_back("'" + full + "' is not named like an index file; ignored");
+      continue;
+    }
     auto data = backend_->Get(full);
     if (!data.ok()) {
       warnings_.push_back(data.status().message());
       continue;
     }
-    if (Sha256(*data).ToHex() != name) {
-      warnings_.push_back("index file '" + full +
-                          "' is damaged (content does not match its name); run 'cairn repair index'");
+    auto payload = codec_->DecodeFile(*data, objstore::FileType::kIndex, &*id, full);
+    if (!payload.ok()) {
+      warnings_.push_back("index file " + payload.status().message() + "; run 'cairn repair index'");
       continue;
     }
-    auto packs = objstore::DecodeIndexFile(*data, full);
+    auto packs = objstore::DecodeIndexPayload(*payload, full);
     if (!packs.ok()) {
       warnings_.push_back(packs.status().message() + "; run 'cairn repair index'");
       continue;
@@ -170,11 +181,7 @@ Status Repository::SyncIndex() {
       warnings_.push_back(data.status().message());
       continue;
     }
-    if (Sha256(*data) != *id) {
-      warnings_.push_back("snapshot " + id->ShortHex() + " is damaged (content does not match its id)");
-      continue;
-    }
-    auto snap = objstore::DecodeSnapshot(*data, "snapshots/" + hex);
+    auto snap = DecodeSnapshotFile(*data, &*id, "snapshots/" + hex);
     if (!snap.ok()) {
       warnings_.push_back(snap.status().message());
       continue;
@@ -182,6 +189,18 @@ Status Repository::SyncIndex() {
     CAIRN_RETURN_IF_ERROR(index_->PutSnapshot(*id, *data));
   }
   return Status::OK();
+}
+
+Result<Snapshot> Repository::DecodeSnapshotFile(std::string_view file, const ObjectId* id,
+                                                const std::string& name) const {
+  auto payload = codec_->DecodeFile(file, objstore::FileType::kSnapshot, id, name);
+  if (!payload.ok()) {
+    if (payload.status().code() == Code::kCorruption && id != nullptr) {
+      return Status::Corruption("snapshot " + id->ShortHex() + " is damaged (" + payload.status().message() + ")");
+    }
+    return payload.status();
+  }
+  return objstore::DecodeSnapshotPayload(*payload, name);
 }
 
 Result<std::string> Repository::ReadBlob(const ObjectId& id) const {
@@ -193,27 +212,15 @@ Result<std::string> Repository::ReadBlob(const ObjectId& id) const {
 Result<std::string> Repository::ReadBlob(const index::BlobLocation& loc) const {
   const auto& e = loc.entry;
   std::string pack = objstore::PackName(loc.pack_id);
-  std::string what = std::string(objstore::BlobTypeName(e.type)) + " " + e.id.ShortHex() +
-                     " in pack '" + pack + "'";
   auto stored = backend_->GetRange(pack, e.offset, e.stored_length);
   if (!stored.ok()) {
+    std::string what = std::string(objstore::BlobTypeName(e.type)) + " " + e.id.ShortHex() + " in pack '" + pack + "'";
     if (stored.status().IsNotFound()) {
       return Status::Corruption("cannot read " + what + ": the pack is missing");
     }
     return stored.status().WithContext("cannot read " + what);
   }
-  std::string plain;
-  if (e.flags & objstore::kFlagZstd) {
-    auto out = objstore::Decompress(*stored, e.raw_length);
-    if (!out.ok()) return Status::Corruption(what + " is damaged: " + out.status().message());
-    plain = std::move(out).value();
-  } else {
-    plain = std::move(stored).value();
-  }
-  if (Sha256(plain) != e.id) {
-    return Status::Corruption(what + " is damaged: its content does not match its id");
-  }
-  return plain;
+  return codec_->DecodeBlob(e, *stored, pack);
 }
 
 Result<Tree> Repository::ReadTree(const ObjectId& id) const {
@@ -228,17 +235,14 @@ Result<Snapshot> Repository::ReadSnapshot(const ObjectId& id) const {
     if (data.status().IsNotFound()) return Status::NotFound("no snapshot " + id.ShortHex());
     return data.status();
   }
-  if (Sha256(*data) != id) {
-    return Status::Corruption("snapshot " + id.ShortHex() + " is damaged (content does not match its id)");
-  }
-  return objstore::DecodeSnapshot(*data, name);
+  return DecodeSnapshotFile(*data, &id, name);
 }
 
 Result<std::vector<std::pair<ObjectId, Snapshot>>> Repository::ListSnapshots() const {
   CAIRN_ASSIGN_OR_RETURN(auto catalog, index_->Snapshots());
   std::vector<std::pair<ObjectId, Snapshot>> out;
   for (const auto& [id, file] : catalog) {
-    auto s = objstore::DecodeSnapshot(file, objstore::SnapshotName(id));
+    auto s = DecodeSnapshotFile(file, nullptr, objstore::SnapshotName(id));
     if (s.ok()) out.emplace_back(id, std::move(s).value());
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
@@ -263,7 +267,7 @@ Result<std::optional<ObjectId>> Repository::ReadRef(const std::string& ref) cons
 
 Status Repository::UpdateRef(const std::string& ref, const std::optional<ObjectId>& expected,
                              const ObjectId& new_id, const std::string& annotation) {
-  CAIRN_ASSIGN_OR_RETURN(auto lock, backend_->Lock("refs/.lock"));
+  CAIRN_ASSIGN_OR_RETURN(auto lock, backend_->Lock("refs", RefLockOptions()));
   CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> cur, ReadRef(ref));
   if (cur != expected) {
     return Status::Conflict("ref '" + ref + "' was changed by another process; retry");
@@ -274,7 +278,7 @@ Status Repository::UpdateRef(const std::string& ref, const std::optional<ObjectI
 }
 
 Status Repository::DeleteRef(const std::string& ref, const ObjectId& expected) {
-  CAIRN_ASSIGN_OR_RETURN(auto lock, backend_->Lock("refs/.lock"));
+  CAIRN_ASSIGN_OR_RETURN(auto lock, backend_->Lock("refs", RefLockOptions()));
   CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> cur, ReadRef(ref));
   if (!cur) return Status::NotFound("no ref '" + ref + "'");
   if (*cur != expected) return Status::Conflict("ref '" + ref + "' was changed by another process; retry");
@@ -466,8 +470,8 @@ Result<Repository::PathTarget> Repository::ResolvePath(std::string_view spec) co
 }
 
 Result<ObjectId> Repository::SaveSnapshot(const Snapshot& s) {
-  std::string file = objstore::EncodeSnapshot(s);
-  ObjectId id = Sha256(file);
+  std::string file = codec_->EncodeFile(objstore::FileType::kSnapshot, objstore::EncodeSnapshotPayload(s), false);
+  ObjectId id = codec_->FileId(file);
   CAIRN_RETURN_IF_ERROR(backend_->Put(objstore::SnapshotName(id), file));
   CAIRN_RETURN_IF_ERROR(index_->PutSnapshot(id, file));
   return id;
@@ -486,15 +490,26 @@ Status Repository::RebuildIndexFromPacks(std::vector<std::string>* problems, siz
       problems->push_back("'" + n + "' is not named like a pack; left out");
       continue;
     }
-    auto entries = objstore::ReadPackHeader(backend_.get(), n);
-    if (!entries.ok()) {
-      problems->push_back(entries.status().message() + "; its blobs are left out of the index");
+    // Trust nothing: the whole pack must match its name and every blob its
+    // id before any of it is indexed.
+    auto data = backend_->Get(n);
+    if (!data.ok()) {
+      problems->push_back(data.status().message() + "; its blobs are left out of the index");
+      continue;
+    }
+    auto verified = codec_->VerifyPack(*data, *id, n);
+    if (!verified.errors.empty()) {
+      problems->push_back(verified.errors.front() +
+                          (verified.errors.size() > 1
+                               ? " (and " + std::to_string(verified.errors.size() - 1) + " more problem(s))"
+                               : "") +
+                          "; the pack is left out of the index");
       continue;
     }
     objstore::PackRecord rec;
     rec.pack_id = *id;
-    CAIRN_ASSIGN_OR_RETURN(rec.pack_size, backend_->Stat(n));
-    rec.entries = std::move(entries).value();
+    rec.pack_size = data->size();
+    rec.entries = std::move(verified.entries);
     *blobs += rec.entries.size();
     records.push_back(std::move(rec));
   }
@@ -503,8 +518,8 @@ Status Repository::RebuildIndexFromPacks(std::vector<std::string>* problems, siz
   CAIRN_RETURN_IF_ERROR(backend_->List("index/", [&](const std::string& n, uint64_t) { old.push_back(n); }));
   // New index file first, then remove the old ones: a crash in between
   // leaves duplicates, never a gap.
-  std::string file = objstore::EncodeIndexFile(records);
-  std::string name = Sha256(file).ToHex();
+  std::string file = codec_->EncodeFile(objstore::FileType::kIndex, objstore::EncodeIndexPayload(records), true);
+  std::string name = codec_->FileId(file).ToHex();
   CAIRN_RETURN_IF_ERROR(backend_->Put("index/" + name, file));
   for (const auto& o : old) {
     if (Basename(o) != name) CAIRN_RETURN_IF_ERROR(backend_->Remove(o));

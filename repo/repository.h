@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: MIT
 //
-// Repository: one cairn repository: its config, its backend, its local
-// index, and the object graph on top (blobs, trees, snapshots, refs,
-// revisions). Every command goes through here.
+// Repository: one cairn repository: its config, its backend, its object
+// codec and id hasher, its local index (in a local cache folder), and the
+// object graph on top (blobs, trees, snapshots, refs, revisions). Every
+// command goes through here. It reaches storage only through its Backend.
+//
+// Thread safety: the const methods (reads, revisions, refs) may be called
+// from many threads at once; UpdateRef and DeleteRef may too (they take the
+// repository's "refs" lock). SaveSnapshot, Refresh and
+// RebuildIndexFromPacks must not run concurrently with other calls on the
+// same Repository object. Several processes may use one repository at once:
+// objects are immutable, refs change by compare-and-swap under a lock.
 //
 // Write order (crash safety, docs/architecture.md): packs, then index files,
 // then the snapshot file, then the ref. A crash at any point leaves at most
@@ -10,7 +18,9 @@
 
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +29,7 @@
 
 #include "index/index.h"
 #include "objstore/backend.h"
+#include "objstore/codec.h"
 #include "objstore/config.h"
 #include "objstore/core/object_id.h"
 #include "objstore/snapshot.h"
@@ -35,21 +46,41 @@ inline constexpr std::string_view kDefaultBranch = "main";
 
 class Repository {
  public:
-  // Creates a repository at `path`, which must not exist or be an empty
-  // folder. AlreadyExists if a repository or other files are there.
-  static Status Init(const std::string& path, const objstore::RepoConfig& config);
+  // Creates a repository in `backend` (Backend::Create, then the config,
+  // last: its presence is what makes a repository). AlreadyExists if a
+  // repository or anything else is there.
+  static Status Init(objstore::Backend* backend, const objstore::RepoConfig& config);
+  // The same at a location string (repo/location.h): a local folder that
+  // must not exist or be empty. InvalidArgument for a remote scheme.
+  static Status Init(const std::string& location, const objstore::RepoConfig& config);
 
-  // Opens the repository at `path` and brings its local index up to date.
+  // Opens the repository in `backend`, with its local index in the folder
+  // `cache_dir` (created if missing), and brings the index up to date.
   // NotFound if there is no repository there; Corruption if its config is
   // damaged; NotSupported if it is of a newer format.
-  static Result<std::unique_ptr<Repository>> Open(const std::string& path);
+  static Result<std::unique_ptr<Repository>> Open(std::unique_ptr<objstore::Backend> backend,
+                                                  const std::string& cache_dir);
+  // The same at a location string; the cache folder comes from the location.
+  static Result<std::unique_ptr<Repository>> Open(const std::string& location);
+
+  // Picks up what other processes wrote since Open (or the last Refresh):
+  // new index files, new and removed snapshots. Refs are always read fresh.
+  Status Refresh();
 
   const objstore::RepoConfig& config() const { return config_; }
   objstore::Backend* backend() const { return backend_.get(); }
   index::Index* index() const { return index_.get(); }
-  const std::string& path() const { return path_; }
-  // Problems met while opening (damaged index or snapshot files skipped).
+  // Compressing, checksumming and hashing of every stored object.
+  const objstore::ObjectCodec& codec() const { return *codec_; }
+  const objstore::IdHasher& hasher() const { return *hasher_; }
+  // The location as given (for messages).
+  const std::string& location() const { return location_; }
+  // Problems met while opening or refreshing (damaged index or snapshot
+  // files skipped).
   const std::vector<std::string>& warnings() const { return warnings_; }
+  // Where messages met later go (a stale lock broken, waiting for a lock);
+  // by default they are added to warnings().
+  void set_on_message(std::function<void(const std::string&)> fn) { on_message_ = std::move(fn); }
 
   // --- Reading (every read is verified against the id) ---
 
@@ -113,20 +144,30 @@ class Repository {
   // adds it to the catalog. Returns its id.
   Result<ObjectId> SaveSnapshot(const Snapshot& s);
 
-  // Rebuilds the local index from the pack headers alone, writes one new
-  // index file that covers every readable pack and removes the old index
-  // files. Damaged packs are reported in *problems and left out.
+  // Rebuilds the local index from the packs alone: every pack is read whole
+  // and verified against its name, its header parsed and every blob opened
+  // and verified against its id; then one new index file covering the
+  // verified packs is written and the old index files removed. A damaged
+  // or foreign pack is reported in *problems and left out (never indexed).
   Status RebuildIndexFromPacks(std::vector<std::string>* problems, size_t* packs, size_t* blobs);
 
  private:
   Repository() = default;
   Status SyncIndex();
+  // Opens a snapshot file: verified against *id unless id is null.
+  Result<Snapshot> DecodeSnapshotFile(std::string_view file, const ObjectId* id, const std::string& name) const;
+  void Message(const std::string& msg);
+  objstore::LockOptions RefLockOptions();
 
-  std::string path_;
+  std::string location_;
   objstore::RepoConfig config_;
   std::unique_ptr<objstore::Backend> backend_;
+  std::unique_ptr<objstore::IdHasher> hasher_;
+  std::unique_ptr<objstore::ObjectCodec> codec_;
   std::unique_ptr<index::Index> index_;
+  std::mutex message_mu_;  // warnings_, calls of on_message_
   std::vector<std::string> warnings_;
+  std::function<void(const std::string&)> on_message_;
 };
 
 // True if `name` is a valid branch or tag name: [A-Za-z0-9._-], not

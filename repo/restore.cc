@@ -454,7 +454,7 @@ class Restorer {
       if (!loc) return Status::Corruption("chunk " + id.ShortHex() + " is missing");
       buf.resize(loc->entry.raw_length);
       ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
-      if (n != static_cast<ssize_t>(buf.size()) || Sha256(buf) != id) {
+      if (n != static_cast<ssize_t>(buf.size()) || repo_.hasher().Id(buf) != id) {
         return Status::Corruption("verification failed: restored content differs at offset " +
                                   std::to_string(off));
       }

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "objstore/codec.h"
 #include "objstore/compress.h"
 #include "objstore/config.h"
 #include "objstore/core/bytes.h"
@@ -22,6 +23,14 @@
 #include "objstore/tree.h"
 #include "repo/exclude.h"
 #include "repo/timespec.h"
+
+namespace {
+const cairn::objstore::ObjectCodec& Codec() {
+  static auto hasher = cairn::objstore::NewSha256Hasher();
+  static cairn::objstore::ObjectCodec codec(hasher.get(), 3);
+  return codec;
+}
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cairn;
@@ -41,10 +50,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)objstore::ParsePackHeader(in, in.size(), "fuzz");
       break;
     case 2:
-      (void)objstore::DecodeIndexFile(in, "fuzz");
+      if (auto p = Codec().DecodeFile(in, objstore::FileType::kIndex, nullptr, "fuzz"); p.ok()) {
+        (void)objstore::DecodeIndexPayload(*p, "fuzz");
+      }
       break;
     case 3:
-      (void)objstore::DecodeSnapshot(in, "fuzz");
+      if (auto p = Codec().DecodeFile(in, objstore::FileType::kSnapshot, nullptr, "fuzz"); p.ok()) {
+        (void)objstore::DecodeSnapshotPayload(*p, "fuzz");
+      }
       break;
     case 4:
       (void)objstore::DecodeConfig(in);

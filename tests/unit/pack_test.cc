@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "objstore/codec.h"
 #include "objstore/compress.h"
 #include "objstore/core/bytes.h"
 #include "test_util.h"
@@ -82,6 +83,20 @@ TEST_CASE("every flipped byte in a pack's header or trailer is detected", "[objs
   bad[10] ^= 1;
   CHECK(Sha256(bad) != rec.pack_id);
 }
+
+namespace {
+// An index file as the repository writes and reads it: through the codec.
+std::string EncodeIndexFile(const std::vector<PackRecord>& packs) {
+  static auto hasher = NewSha256Hasher();
+  return ObjectCodec(hasher.get(), 3).EncodeFile(FileType::kIndex, EncodeIndexPayload(packs), true);
+}
+Result<std::vector<PackRecord>> DecodeIndexFile(std::string_view file, const std::string& name) {
+  static auto hasher = NewSha256Hasher();
+  CAIRN_ASSIGN_OR_RETURN(std::string payload,
+                         ObjectCodec(hasher.get(), 3).DecodeFile(file, FileType::kIndex, nullptr, name));
+  return DecodeIndexPayload(payload, name);
+}
+}  // namespace
 
 TEST_CASE("index files round-trip and reject damage", "[objstore][index-file]") {
   PackRecord rec;

@@ -192,7 +192,9 @@ TEST_CASE("the local index is rebuilt from the packs alone", "[repo][index]") {
   REQUIRE(res.ok());
   CHECK(res->errors.empty());
   CHECK(ReadFile(t / "out/big") == big);
-  auto rep = Check(r.value().get(), CheckOptions{true, nullptr});
+  CheckOptions copts;
+  copts.read_data = true;
+  auto rep = Check(r.value().get(), copts);
   REQUIRE(rep.ok());
   CHECK(rep->errors.empty());
 }

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "objstore/codec.h"
 #include "objstore/config.h"
 #include "objstore/core/bytes.h"
 #include "objstore/snapshot.h"
@@ -135,16 +136,27 @@ TEST_CASE("snapshots round-trip and their id is the hash of the file", "[objstor
   s.stats.files = 3;
   s.stats.added_bytes = 99;
   s.errors = {{"/x/y", "Permission denied"}};
-  std::string file = EncodeSnapshot(s);
-  auto back = DecodeSnapshot(file, "s");
+  auto hasher = NewSha256Hasher();
+  ObjectCodec codec(hasher.get(), 3);
+  auto encode = [&](const Snapshot& x) { return codec.EncodeFile(FileType::kSnapshot, EncodeSnapshotPayload(x), false); };
+  auto decode = [&](std::string_view f) -> Result<Snapshot> {
+    CAIRN_ASSIGN_OR_RETURN(std::string payload, codec.DecodeFile(f, FileType::kSnapshot, nullptr, "s"));
+    return DecodeSnapshotPayload(payload, "s");
+  };
+  std::string file = encode(s);
+  auto back = decode(file);
   REQUIRE(back.ok());
   CHECK(back->tree == s.tree);
   CHECK(back->parents == s.parents);
   CHECK(back->time_ns == s.time_ns);
   CHECK(back->stats.added_bytes == 99);
   CHECK(back->errors.size() == 1);
-  CHECK(EncodeSnapshot(*back) == file);
-  CHECK(DecodeSnapshot(file.substr(0, file.size() - 1), "s").status().code() == Code::kCorruption);
+  CHECK(encode(*back) == file);
+  CHECK(decode(file.substr(0, file.size() - 1)).status().code() == Code::kCorruption);
+  ObjectId wrong = Sha256("another name");
+  CHECK(codec.DecodeFile(file, FileType::kSnapshot, &wrong, "s").status().code() == Code::kCorruption);
+  ObjectId right = codec.FileId(file);
+  CHECK(codec.DecodeFile(file, FileType::kSnapshot, &right, "s").ok());
 }
 
 TEST_CASE("the config refuses newer formats and unknown features", "[objstore][config]") {

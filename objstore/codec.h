@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+//
+// The object codec: the one place where stored bytes are made from content
+// and content is recovered from stored bytes. Every blob written into a
+// pack, every standalone file (index files, snapshots) and every read of
+// them goes through an ObjectCodec, and so does every content id (through
+// its IdHasher). The blob writer, the repository's reads, check, repair and
+// restore's verification all use it; none of them compresses, frames,
+// checksums or hashes on its own.
+//
+//   blob:  plaintext --(zstd if smaller)--> stored bytes in a pack
+//          id = hasher.Id(plaintext)
+//   file:  payload --(zstd if asked and smaller)--> 15-byte header + payload
+//          name = SHA-256 of the whole file (docs/format.md#file-header)
+//
+// Encryption (a later format step) seals stored bytes here and makes the
+// hasher keyed; callers do not change.
+
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "objstore/core/object_id.h"
+#include "objstore/core/status.h"
+#include "objstore/id_hasher.h"
+#include "objstore/pack.h"
+
+namespace cairn::objstore {
+
+class ObjectCodec {
+ public:
+  // `hasher` must outlive the codec. `compression_level` is zstd's (0: store
+  // everything raw).
+  ObjectCodec(const IdHasher* hasher, int compression_level);
+
+  const IdHasher& hasher() const { return *hasher_; }
+  ObjectId BlobId(std::string_view plaintext) const { return hasher_->Id(plaintext); }
+
+  // --- Blobs in packs ---
+
+  // Makes the stored form of blob `plaintext` and returns its pack entry
+  // flags (kFlagZstd when compressed). *stored views either `scratch` (which
+  // the caller keeps between calls) or, when stored raw, `plaintext` itself:
+  // no copy. Thread-safe.
+  uint8_t EncodeBlob(std::string_view plaintext, std::string* scratch, std::string_view* stored) const;
+
+  // Recovers the plaintext of the blob described by `entry` from its stored
+  // bytes and verifies it against entry.id. Corruption, naming the blob and
+  // `pack` ("chunk 1a2b… in pack 'data/1a/…'"), if the bytes do not decode
+  // or do not hash to the id. Thread-safe.
+  Result<std::string> DecodeBlob(const PackEntry& entry, std::string_view stored,
+                                 const std::string& pack) const;
+
+  // Verifies a whole pack file: its bytes against its name (`pack_id`), its
+  // header, and every blob against its id. Returns the header's entries
+  // (empty if the header is unreadable) and one message per problem.
+  struct PackCheck {
+    std::vector<PackEntry> entries;
+    std::vector<std::string> errors;
+    uint64_t blobs_verified = 0;
+  };
+  PackCheck VerifyPack(std::string_view file, const ObjectId& pack_id, const std::string& name) const;
+
+  // --- Standalone files (index files, snapshots) ---
+
+  // The whole file for `payload`: header, then the payload, compressed when
+  // `compress` is set and that makes it smaller.
+  std::string EncodeFile(FileType type, std::string_view payload, bool compress) const;
+
+  // The name a file is stored under: the SHA-256 of its bytes.
+  ObjectId FileId(std::string_view file) const;
+
+  // Verifies `file` against `expected_id` (the id its name says; skipped when
+  // null, for bytes verified before, such as the local snapshot catalog),
+  // checks its header and returns the payload. Corruption, naming `name`, for
+  // a mismatch or damage; NotSupported for a newer version or unknown flags.
+  Result<std::string> DecodeFile(std::string_view file, FileType type, const ObjectId* expected_id,
+                                 const std::string& name) const;
+
+ private:
+  const IdHasher* hasher_;
+  int level_;
+};
+
+}  // namespace cairn::objstore

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+
+#include "repo/location.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace cairn::repo {
+namespace {
+
+// Schemes of stores cairn has (or will have) backends for; a location that
+// starts with one of them followed by ':' is never a local path.
+constexpr std::string_view kRemoteSchemes[] = {"s3", "sftp", "rest", "b2", "gs", "azure", "swift", "rclone",
+                                               "http", "https", "ftp", "webdav"};
+
+bool SchemeChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+         c == '.';
+}
+
+}  // namespace
+
+Result<Location> ParseLocation(std::string_view spec) {
+  if (spec.empty()) return Status::InvalidArgument("the repository location is empty; give a folder with -r PATH");
+  Location loc;
+  loc.spec = spec;
+  size_t colon = spec.find(':');
+  if (colon != std::string_view::npos && colon > 0) {
+    std::string_view scheme = spec.substr(0, colon);
+    bool word = std::all_of(scheme.begin(), scheme.end(), SchemeChar) && scheme.find('/') == std::string_view::npos;
+    if (word && scheme == "local") {
+      loc.path = spec.substr(colon + 1);
+      if (loc.path.empty()) return Status::InvalidArgument("'local:' needs a folder: local:PATH");
+      return loc;
+    }
+    bool known = false;
+    for (auto s : kRemoteSchemes) known = known || scheme == s;
+    if (word && (known || spec.substr(colon + 1, 2) == "//")) {
+      return Status::InvalidArgument("'" + std::string(spec) + "': " + std::string(scheme) +
+                                  " repositories are not supported yet; use a local folder (write './" +
+                                  std::string(spec) + "' for a folder of that name)");
+    }
+  }
+  loc.path = spec;
+  return loc;
+}
+
+Result<std::string> RepositoryFromFlagOrEnv(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* env = std::getenv("CAIRN_REPO");
+  if (env != nullptr && *env != '\0') return std::string(env);
+  return Status::InvalidArgument("no repository given; use -r PATH or set CAIRN_REPO");
+}
+
+std::unique_ptr<objstore::Backend> MakeBackend(const Location& loc) { return objstore::NewLocalBackend(loc.path); }
+
+std::string CacheDir(const Location& loc) { return loc.path + "/cache"; }
+
+}  // namespace cairn::repo
