@@ -513,10 +513,21 @@ int RunRestore(Context& ctx, const RestoreCmd& o) {
 
 // --- check ---
 
-int RunCheck(Context& ctx, bool read_data) {
+struct CheckCmd {
+  bool read_data = false;
+  std::string subset;
+};
+
+int RunCheck(Context& ctx, const CheckCmd& o) {
+  repo::CheckOptions opts;
+  if (!o.subset.empty()) {
+    auto subset = repo::ParseDataSubset(o.subset);
+    if (!subset.ok()) return ctx.Fail(subset.status());
+    opts.subset = *subset;
+  }
+  const bool read_data = o.read_data || !o.subset.empty();
   CAIRN_OPEN_OR_FAIL(ctx, r);
   std::atomic<uint64_t> done{0};
-  repo::CheckOptions opts;
   opts.read_data = read_data;
   opts.packs_done = &done;
   Result<repo::CheckReport> rep = Status::IOError("not run");
@@ -531,12 +542,16 @@ int RunCheck(Context& ctx, bool read_data) {
     json j{{"ok", rep->errors.empty()}, {"errors", rep->errors}, {"warnings", rep->warnings},
            {"packs", rep->packs}, {"index_files", rep->index_files}, {"snapshots", rep->snapshots},
            {"trees", rep->trees}, {"blobs_read", rep->blobs}, {"bytes_read", rep->bytes_read},
-           {"read_data", read_data}};
+           {"read_data", read_data}, {"packs_read", rep->packs_read}, {"unindexed_packs", rep->unindexed_packs},
+           {"unreachable_snapshots", rep->unreachable_snapshots}};
     std::cout << Dump(j) << "\n";
   } else if (!ctx.g().quiet) {
     std::cout << "checked " << rep->packs << " packs, " << rep->index_files << " index files, "
               << rep->snapshots << " snapshots, " << rep->trees << " trees";
-    if (read_data) std::cout << ", " << rep->blobs << " blobs (" << HumanBytes(rep->bytes_read) << " read)";
+    if (read_data) {
+      std::cout << ", read " << rep->packs_read << " of " << rep->packs << " packs and " << rep->blobs << " blobs ("
+                << HumanBytes(rep->bytes_read) << ")";
+    }
     std::cout << ": " << (rep->errors.empty() ? "no errors found" : std::to_string(rep->errors.size()) + " error(s) found")
               << "\n";
   }
@@ -663,10 +678,12 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx, Action* action) {
   c_restore->add_option("--threads", restore->threads, "worker threads (default: one per core)");
   c_restore->callback([&ctx, action, restore] { *action = [&ctx, restore] { return RunRestore(ctx, *restore); }; });
 
-  auto read_data = std::make_shared<bool>(false);
+  auto check = std::make_shared<CheckCmd>();
   auto* c_check = app.add_subcommand("check", "verify the repository");
-  c_check->add_flag("--read-data", *read_data, "also read every pack and re-hash every object");
-  c_check->callback([&ctx, action, read_data] { *action = [&ctx, read_data] { return RunCheck(ctx, *read_data); }; });
+  c_check->add_flag("--read-data", check->read_data, "also read every pack and re-hash every object");
+  c_check->add_option("--read-data-subset", check->subset,
+                      "read only part of the packs: N/M (the N-th of M slices) or P% (a random share)");
+  c_check->callback([&ctx, action, check] { *action = [&ctx, check] { return RunCheck(ctx, *check); }; });
 
   auto* c_stats = app.add_subcommand("stats", "sizes, deduplication and compression");
   c_stats->callback([&ctx, action] { *action = [&ctx] { return RunStats(ctx); }; });

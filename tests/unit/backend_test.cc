@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: MIT
+//
+// The Backend contract, run against every backend (local folder, memory),
+// the lock objects built on it, repository locations, and a repository on
+// the in-memory backend (Refresh picks up another writer's work).
+
+#include "objstore/backend.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "repo/backup.h"
+#include "repo/check.h"
+#include "repo/location.h"
+#include "repo/repository.h"
+#include "test_util.h"
+
+namespace cairn {
+namespace {
+
+using objstore::Backend;
+using objstore::LockHolder;
+using objstore::LockOptions;
+namespace fs = std::filesystem;
+
+// Runs `body` once with a fresh local backend and once with a memory backend.
+template <typename F>
+void ForEachBackend(F body) {
+  {
+    testing::TempDir t;
+    auto b = objstore::NewLocalBackend(t / "store");
+    REQUIRE(b->Create().ok());
+    body(b.get(), "local");
+  }
+  {
+    auto b = objstore::NewMemoryBackend();
+    REQUIRE(b->Create().ok());
+    body(b.get(), "memory");
+  }
+}
+
+// A pid that is certainly not running: a child that has exited and been
+// reaped.
+int64_t DeadPid() {
+  pid_t p = ::fork();
+  if (p == 0) ::_exit(0);
+  int st;
+  ::waitpid(p, &st, 0);
+  return p;
+}
+
+LockOptions Quick(std::vector<std::string>* messages) {
+  LockOptions o;
+  o.wait = std::chrono::milliseconds(300);
+  o.on_message = [messages](const std::string& m) { messages->push_back(m); };
+  return o;
+}
+
+TEST_CASE("every backend keeps the object contract", "[objstore][backend]") {
+  ForEachBackend([](Backend* b, const char* kind) {
+    INFO(kind);
+    REQUIRE(b->Put("index/aa", "first").ok());
+    REQUIRE(b->Put("index/aa", "second").ok());  // replaced
+    CHECK(*b->Get("index/aa") == "second");
+    CHECK(*b->Stat("index/aa") == 6);
+    CHECK(*b->GetRange("index/aa", 1, 3) == "eco");
+    CHECK(b->GetRange("index/aa", 4, 5).status().code() == Code::kCorruption);
+    CHECK(b->Get("index/none").status().IsNotFound());
+    CHECK(b->Stat("index/none").status().IsNotFound());
+    CHECK(b->Remove("index/none").IsNotFound());
+
+    REQUIRE(b->PutIfAbsent("refs/x", "1").ok());
+    CHECK(b->PutIfAbsent("refs/x", "2").code() == Code::kAlreadyExists);
+    CHECK(*b->Get("refs/x") == "1");  // the loser wrote nothing
+
+    std::set<std::string> listed;
+    REQUIRE(b->List("index/", [&](const std::string& n, uint64_t) { listed.insert(n); }).ok());
+    CHECK(listed == std::set<std::string>{"index/aa"});
+    listed.clear();
+    REQUIRE(b->List("", [&](const std::string& n, uint64_t) { listed.insert(n); }).ok());
+    CHECK(listed.count("refs/x") == 1);
+
+    // A staged file is consumed by PutFile.
+    std::string staged = b->StagingDir() + "/pack-test";
+    std::ofstream(staged) << "pack bytes";
+    REQUIRE(b->PutFile("data/ab/abcd", staged).ok());
+    CHECK(*b->Get("data/ab/abcd") == "pack bytes");
+    CHECK_FALSE(fs::exists(staged));
+
+    REQUIRE(b->Remove("index/aa").ok());
+    CHECK(b->Get("index/aa").status().IsNotFound());
+    CHECK(b->Create().code() == Code::kAlreadyExists);  // no longer empty
+  });
+}
+
+TEST_CASE("exactly one of many racing PutIfAbsent calls wins", "[objstore][backend]") {
+  ForEachBackend([](Backend* b, const char* kind) {
+    INFO(kind);
+    std::atomic<int> won{0}, lost{0};
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 8; i++) {
+      ts.emplace_back([&, i] {
+        Status st = b->PutIfAbsent("locks/race", std::to_string(i));
+        (st.ok() ? won : lost)++;
+      });
+    }
+    for (auto& t : ts) t.join();
+    CHECK(won == 1);
+    CHECK(lost == 7);
+  });
+}
+
+TEST_CASE("a lock is exclusive while held and gone when released", "[objstore][lock]") {
+  ForEachBackend([](Backend* b, const char* kind) {
+    INFO(kind);
+    std::vector<std::string> msgs;
+    {
+      auto l = b->Lock("refs", Quick(&msgs));
+      REQUIRE(l.ok());
+      auto holder = objstore::DecodeLockHolder(*b->Get("locks/refs"));
+      REQUIRE(holder.ok());
+      CHECK(holder->pid == ::getpid());
+      CHECK_FALSE(holder->host.empty());
+      CHECK_FALSE(holder->nonce.empty());
+      // A live holder (this process) is waited for, then named in the error.
+      auto second = b->Lock("refs", Quick(&msgs));
+      REQUIRE_FALSE(second.ok());
+      CHECK(second.status().code() == Code::kConflict);
+      CHECK(second.status().message().find("pid " + std::to_string(::getpid())) != std::string::npos);
+    }
+    CHECK(b->Get("locks/refs").status().IsNotFound());
+    CHECK(b->Lock("refs", Quick(&msgs)).ok());
+  });
+}
+
+TEST_CASE("a lock held by a dead process on this host is broken with a message", "[objstore][lock]") {
+  ForEachBackend([](Backend* b, const char* kind) {
+    INFO(kind);
+    LockHolder dead = objstore::CurrentLockHolder();
+    dead.pid = DeadPid();
+    dead.nonce = "old";
+    REQUIRE(b->Put("locks/refs", objstore::EncodeLockHolder(dead)).ok());
+    std::vector<std::string> msgs;
+    auto l = b->Lock("refs", Quick(&msgs));
+    REQUIRE(l.ok());
+    REQUIRE(msgs.size() == 1);
+    CHECK(msgs[0].find("broke the stale lock 'refs' held by pid " + std::to_string(dead.pid)) != std::string::npos);
+    CHECK(msgs[0].find("no longer exists") != std::string::npos);
+  });
+}
+
+TEST_CASE("a reused pid, an earlier boot or a damaged lock object is not a live holder", "[objstore][lock]") {
+  ForEachBackend([](Backend* b, const char* kind) {
+    INFO(kind);
+    std::vector<std::string> msgs;
+    LockHolder h = objstore::CurrentLockHolder();
+    h.process_start += 12345;  // this pid, but another process
+    REQUIRE(b->Put("locks/a", objstore::EncodeLockHolder(h)).ok());
+    CHECK(b->Lock("a", Quick(&msgs)).ok());
+    h = objstore::CurrentLockHolder();
+    h.boot_id = "another-boot";
+    REQUIRE(b->Put("locks/b", objstore::EncodeLockHolder(h)).ok());
+    CHECK(b->Lock("b", Quick(&msgs)).ok());
+    REQUIRE(b->Put("locks/c", "{not json").ok());
+    CHECK(b->Lock("c", Quick(&msgs)).ok());
+    REQUIRE(msgs.size() == 3);
+    CHECK(msgs[0].find("another process") != std::string::npos);
+    CHECK(msgs[1].find("before this host last booted") != std::string::npos);
+    CHECK(msgs[2].find("damaged") != std::string::npos);
+  });
+}
+
+TEST_CASE("a lock of another host is broken only when its heartbeat is stale", "[objstore][lock]") {
+  ForEachBackend([](Backend* b, const char* kind) {
+    INFO(kind);
+    std::vector<std::string> msgs;
+    LockHolder other = objstore::CurrentLockHolder();
+    other.host = "elsewhere.example";
+    other.pid = 1;
+    other.nonce = "theirs";
+    auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+    other.heartbeat_ns = now - int64_t{11} * 60 * 1000000000;  // 11 minutes ago
+    REQUIRE(b->Put("locks/refs", objstore::EncodeLockHolder(other)).ok());
+    CHECK(b->Lock("refs", Quick(&msgs)).ok());
+    REQUIRE(msgs.size() == 1);
+    CHECK(msgs[0].find("host 'elsewhere.example'") != std::string::npos);
+    CHECK(msgs[0].find("heartbeat") != std::string::npos);
+
+    other.heartbeat_ns = now;  // fresh: it may be alive, so it is waited for
+    REQUIRE(b->Put("locks/refs", objstore::EncodeLockHolder(other)).ok());
+    auto l = b->Lock("refs", Quick(&msgs));
+    REQUIRE_FALSE(l.ok());
+    CHECK(l.status().code() == Code::kConflict);
+    CHECK(l.status().message().find("elsewhere.example") != std::string::npos);
+    CHECK(*b->Get("locks/refs") == objstore::EncodeLockHolder(other));  // untouched
+  });
+}
+
+TEST_CASE("a held lock refreshes its heartbeat", "[objstore][lock]") {
+  auto b = objstore::NewMemoryBackend();
+  LockOptions o;
+  o.heartbeat = std::chrono::milliseconds(20);
+  auto l = b->Lock("long", o);
+  REQUIRE(l.ok());
+  int64_t first = objstore::DecodeLockHolder(*b->Get("locks/long"))->heartbeat_ns;
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  int64_t later = objstore::DecodeLockHolder(*b->Get("locks/long"))->heartbeat_ns;
+  CHECK(later > first);
+}
+
+TEST_CASE("repository locations: local paths, and remote schemes refused", "[repo][location]") {
+  auto l = repo::ParseLocation("/backups/r");
+  REQUIRE(l.ok());
+  CHECK(l->path == "/backups/r");
+  CHECK(repo::ParseLocation("local:/x")->path == "/x");
+  CHECK(repo::ParseLocation("./s3:odd")->path == "./s3:odd");
+  CHECK(repo::ParseLocation("name:with-colon")->path == "name:with-colon");  // no scheme of a store
+  for (const char* remote : {"s3:http://127.0.0.1:7480/b/p", "s3:https://h/b", "sftp:host:/p", "rest:http://h/",
+                             "https://h/x", "foo://bar"}) {
+    INFO(remote);
+    auto r = repo::ParseLocation(remote);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Code::kInvalidArgument);
+    CHECK(r.status().message().find("not supported yet") != std::string::npos);
+  }
+  CHECK(repo::ParseLocation("").status().code() == Code::kInvalidArgument);
+
+  testing::TempDir t;
+  std::string spec = "s3:" + (t / "bucket");
+  CHECK_FALSE(repo::Repository::Init(spec, objstore::NewRepoConfig()).ok());
+  CHECK_FALSE(fs::exists(spec));  // no local folder named "s3:…" appears
+  CHECK(fs::is_empty(t.path()));
+}
+
+// Forwards to a shared backend, so two Repository objects (two "processes")
+// can use one store.
+class SharedBackend : public Backend {
+ public:
+  explicit SharedBackend(Backend* b) : b_(b) {}
+  Status Create() override { return b_->Create(); }
+  Status Put(std::string_view n, std::string_view d) override { return b_->Put(n, d); }
+  Status PutIfAbsent(std::string_view n, std::string_view d) override { return b_->PutIfAbsent(n, d); }
+  Status PutFile(std::string_view n, const std::string& p) override { return b_->PutFile(n, p); }
+  std::string StagingDir() const override { return b_->StagingDir(); }
+  Result<std::string> Get(std::string_view n) override { return b_->Get(n); }
+  Result<std::string> GetRange(std::string_view n, uint64_t o, uint64_t l) override { return b_->GetRange(n, o, l); }
+  Result<uint64_t> Stat(std::string_view n) override { return b_->Stat(n); }
+  Status List(std::string_view p, const std::function<void(const std::string&, uint64_t)>& fn) override {
+    return b_->List(p, fn);
+  }
+  Status Remove(std::string_view n) override { return b_->Remove(n); }
+  std::string Location() const override { return b_->Location(); }
+
+ private:
+  Backend* b_;
+};
+
+TEST_CASE("a repository on the memory backend: backup, check, and Refresh sees another writer",
+          "[repo][memory]") {
+  testing::TempDir t;
+  auto store = objstore::NewMemoryBackend("memory:test");
+  REQUIRE(repo::Repository::Init(store.get(), objstore::NewRepoConfig()).ok());
+  CHECK(repo::Repository::Init(store.get(), objstore::NewRepoConfig()).code() == Code::kAlreadyExists);
+  auto a = repo::Repository::Open(std::make_unique<SharedBackend>(store.get()), t / "cache-a");
+  auto b = repo::Repository::Open(std::make_unique<SharedBackend>(store.get()), t / "cache-b");
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+
+  fs::create_directories(t / "src/d");
+  std::ofstream(t / "src/d/f") << testing::RandomData(300000);
+  repo::BackupOptions o;
+  o.paths = {t / "src"};
+  auto res = repo::Backup(a->get(), o);
+  REQUIRE(res.ok());
+  REQUIRE(res->snapshot_id);
+
+  // b opened before the backup: it sees the ref (read fresh) but not yet the
+  // snapshot in its catalog or the blobs in its index, until Refresh.
+  CHECK((*b)->ResolveRevision("latest").ok());
+  CHECK((*b)->ListSnapshots()->empty());
+  REQUIRE((*b)->Refresh().ok());
+  auto snaps = (*b)->ListSnapshots();
+  REQUIRE(snaps->size() == 1);
+  CHECK(snaps->front().first == *res->snapshot_id);
+  auto file = (*b)->ResolvePath("latest:d/f");
+  REQUIRE(file.ok());
+  std::string content;
+  for (const auto& c : file->entry.chunks) content += *(*b)->ReadBlob(c);
+  CHECK(content == testing::RandomData(300000));
+
+  repo::CheckOptions co;
+  co.read_data = true;
+  auto rep = repo::Check(b->get(), co);
+  REQUIRE(rep.ok());
+  CHECK(rep->errors.empty());
+  CHECK(rep->blobs > 0);
+  CHECK(rep->packs_read == rep->packs);
+}
+
+}  // namespace
+}  // namespace cairn
