@@ -14,6 +14,7 @@
 # mandatory encryption; borg with zstd,3 and repokey-blake2 (borg cannot turn
 # authentication off); bup with its defaults (no encryption); cairn with its
 # defaults (no encryption yet). bup has no diff step.
+# TOOL cairn_before runs cairn's steps with the binary $CAIRN_BEFORE (before/after).
 # Results: $BENCH_DIR/results/pass-N/TOOL.tsv; then bench/summarize.py prints
 # the medians, cairn's ratios and the machine's limits.
 set -euo pipefail
@@ -91,26 +92,32 @@ reset() {
   CUR_REPO=$REPOS/$1; CUR_CACHE=$CACHE/$1
 }
 
-run_cairn() {
-  reset cairn
-  CUR_CACHE=$REPOS/cairn/cache
-  local C="$CAIRN -q -r $REPOS/cairn"
+run_cairn() { cairn_steps cairn "$CAIRN"; }
+# cairn_before: the same steps with the binary $CAIRN_BEFORE (an older build,
+# for before/after tables of a change).
+run_cairn_before() { cairn_steps cairn_before "${CAIRN_BEFORE:?set CAIRN_BEFORE to the older cairn binary}"; }
+
+cairn_steps() {
+  local T=$1 BIN=$2
+  reset "$T"
+  CUR_CACHE=$REPOS/$T/cache
+  local C="$BIN -q -r $REPOS/$T"
   set_src src-v1
-  step cairn a-init 0 $CAIRN -q init "$REPOS/cairn"
-  warm "$DATA/src"; step cairn b-src-v1 "$SRC1" $C backup "$DATA/src"
-  warm "$DATA/src"; step cairn c-src-v1-again "$SRC1" $C backup "$DATA/src"
-  set_src src-v2; warm "$DATA/src"; step cairn d-src-v2 "$SRC2" $C backup "$DATA/src"
-  set_blob blob-v1; warm "$DATA/blob"; step cairn e1-blob-v1 "$BLOB1" $C backup --branch blob "$DATA/blob/state.bin"
-  set_blob blob-v2; warm "$DATA/blob"; step cairn e2-blob-v2 "$BLOB2" $C backup --branch blob "$DATA/blob/state.bin"
-  step cairn f-restore-src-v2 "$SRC2" $C restore main --target "$RESTORE/cairn"
-  verify cairn "$RESTORE/cairn"
-  step cairn g-diff-v1-v2 0 $C diff main~2 main
+  step "$T" a-init 0 "$BIN" -q init "$REPOS/$T"
+  warm "$DATA/src"; step "$T" b-src-v1 "$SRC1" $C backup "$DATA/src"
+  warm "$DATA/src"; step "$T" c-src-v1-again "$SRC1" $C backup "$DATA/src"
+  set_src src-v2; warm "$DATA/src"; step "$T" d-src-v2 "$SRC2" $C backup "$DATA/src"
+  set_blob blob-v1; warm "$DATA/blob"; step "$T" e1-blob-v1 "$BLOB1" $C backup --branch blob "$DATA/blob/state.bin"
+  set_blob blob-v2; warm "$DATA/blob"; step "$T" e2-blob-v2 "$BLOB2" $C backup --branch blob "$DATA/blob/state.bin"
+  step "$T" f-restore-src-v2 "$SRC2" $C restore main --target "$RESTORE/$T"
+  verify "$T" "$RESTORE/$T"
+  step "$T" g-diff-v1-v2 0 $C diff main~2 main
   # How much of the tree the diff had to read (subtree pruning).
   local reads; reads=$($C -v diff main~2 main 2>&1 >/dev/null | grep -o '[0-9]* tree objects read' | cut -d' ' -f1)
   local total; total=$($C --json stats | python3 -c "import json,sys; print(json.load(sys.stdin)['trees'])")
-  printf 'cairn\tdiff-trees\t%s of %s trees in the repository, %s changed paths\n' "$reads" "$total" \
-    "$($C diff main~2 main | wc -l)" >> "$RES/cairn.tsv"
-  echo "  cairn diff read $reads of $total trees"
+  printf '%s\tdiff-trees\t%s of %s trees in the repository, %s changed paths\n' "$T" "$reads" "$total" \
+    "$($C diff main~2 main | wc -l)" >> "$RES/$T.tsv"
+  echo "  $T diff read $reads of $total trees"
 }
 
 run_restic() {
