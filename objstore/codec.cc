@@ -41,6 +41,16 @@ uint8_t ObjectCodec::EncodeBlob(std::string_view plaintext, std::string* scratch
 
 Result<std::string> ObjectCodec::DecodeBlob(const PackEntry& e, std::string_view stored,
                                             const std::string& pack) const {
+  return Open(e, stored, nullptr, pack);
+}
+
+Result<std::string> ObjectCodec::DecodeBlob(const PackEntry& e, std::string&& stored, const std::string& pack) const {
+  return Open(e, stored, &stored, pack);
+}
+
+// `owned`, if not null, holds the bytes `stored` views and may be taken.
+Result<std::string> ObjectCodec::Open(const PackEntry& e, std::string_view stored, std::string* owned,
+                                      const std::string& pack) const {
   auto what = [&] {
     return std::string(BlobTypeName(e.type)) + " " + e.id.ShortHex() + " in pack '" + pack + "'";
   };
@@ -54,7 +64,11 @@ Result<std::string> ObjectCodec::DecodeBlob(const PackEntry& e, std::string_view
       return Status::Corruption(what() + " is damaged: it has " + std::to_string(stored.size()) +
                                 " bytes, not " + std::to_string(e.raw_length));
     }
-    plain.assign(stored);
+    if (owned != nullptr) {
+      plain = std::move(*owned);
+    } else {
+      plain.assign(stored);
+    }
   }
   if (hasher_->Id(plain) != e.id) {
     return Status::Corruption(what() + " is damaged: its content does not match its id");

@@ -54,6 +54,9 @@ class ObjectCodec {
   // or do not hash to the id. Thread-safe.
   Result<std::string> DecodeBlob(const PackEntry& entry, std::string_view stored,
                                  const std::string& pack) const;
+  // The same for stored bytes the caller no longer needs: a blob stored raw
+  // is returned without a copy.
+  Result<std::string> DecodeBlob(const PackEntry& entry, std::string&& stored, const std::string& pack) const;
 
   // Verifies a whole pack file: its bytes against its name (`pack_id`), its
   // header, and every blob against its id. Returns the header's entries
@@ -82,6 +85,9 @@ class ObjectCodec {
                                  const std::string& name) const;
 
  private:
+  Result<std::string> Open(const PackEntry& e, std::string_view stored, std::string* owned,
+                           const std::string& pack) const;
+
   const IdHasher* hasher_;
   int level_;
 };

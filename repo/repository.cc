@@ -220,7 +220,7 @@ Result<std::string> Repository::ReadBlob(const index::BlobLocation& loc) const {
     }
     return stored.status().WithContext("cannot read " + what);
   }
-  return codec_->DecodeBlob(e, *stored, pack);
+  return codec_->DecodeBlob(e, std::move(stored).value(), pack);
 }
 
 Result<Tree> Repository::ReadTree(const ObjectId& id) const {
