@@ -454,22 +454,6 @@ TEST_CASE("everything persists across close and reopen", "[index]") {
   CHECK((*f)->chunks == std::vector<ObjectId>{Sha256("chunk")});
 }
 
-TEST_CASE("two Index objects on one file see each other's writes", "[index]") {
-  testing::TempDir t;
-  std::string path = t / "index.lmdb";
-  auto one = OpenIndex(path);
-  auto two = OpenIndex(path);
-  ObjectId a = Sha256("a");
-  REQUIRE(one->AddPacks("index/1", {Pack("1", {Entry(a, 15, 1, 1)})}).ok());
-  auto l = two->Lookup(a);
-  REQUIRE(l.ok());
-  CHECK(l->has_value());
-  REQUIRE(two->PutSnapshot(Sha256("s"), "x").ok());
-  auto snaps = one->Snapshots();
-  REQUIRE(snaps.ok());
-  CHECK(snaps->size() == 1);
-}
-
 TEST_CASE("a damaged index file gives an error from Open, not a crash", "[index]") {
   testing::TempDir t;
   std::string path = t / "index.lmdb";
