@@ -132,14 +132,13 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
   }
   MDB_val k = Val("version"), v;
   rc = mdb_get(txn.get(), impl->meta, &k, &v);
+  if (rc != 0 && rc != MDB_NOTFOUND) return FromLmdb(rc, "cannot read version");
   if (rc == MDB_NOTFOUND || View(v) != kCacheVersion) {
     // New, or written by another cache version: start empty.
     for (MDB_dbi dbi : {impl->blobs, impl->files, impl->snaps, impl->filecache}) mdb_drop(txn.get(), dbi, 0);
     MDB_val nv = Val(kCacheVersion);
     rc = mdb_put(txn.get(), impl->meta, &k, &nv, 0);
     if (rc != 0) return FromLmdb(rc, "cannot write version");
-  } else if (rc != 0) {
-    return FromLmdb(rc, "cannot read version");
   }
   CAIRN_RETURN_IF_ERROR(txn.Commit());
   return std::unique_ptr<Index>(new Index(std::move(impl)));
@@ -313,12 +312,15 @@ Status Index::PutFiles(const std::vector<std::pair<std::string, FileCacheEntry>>
 }
 
 Result<std::vector<ObjectId>> Index::BlobsWithPrefix(std::string_view hex_prefix, size_t limit) const {
-  // Seek to the first id >= the prefix's whole bytes, then scan while the
-  // hex form still matches.
+  // Seek to the smallest id with this prefix (an odd last digit is the high
+  // half of a byte whose low half is 0), then scan while the hex form still
+  // matches.
+  if (limit == 0) return std::vector<ObjectId>();
   std::string start;
-  for (size_t i = 0; i + 1 < hex_prefix.size(); i += 2) {
-    auto nib = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-    start.push_back(static_cast<char>(nib(hex_prefix[i]) << 4 | nib(hex_prefix[i + 1])));
+  auto nib = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  for (size_t i = 0; i < hex_prefix.size(); i += 2) {
+    int lo = i + 1 < hex_prefix.size() ? nib(hex_prefix[i + 1]) : 0;
+    start.push_back(static_cast<char>(nib(hex_prefix[i]) << 4 | lo));
   }
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, MDB_RDONLY));
