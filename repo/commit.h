@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+//
+// The commit step of a backup (internal to repo/backup*): choosing the
+// parents from the branch, counting the changes against the parent, saving
+// the snapshot and advancing the branch by compare-and-swap; when another
+// backup advanced the branch first, the snapshot is re-parented onto the
+// new head and the swap retried.
+
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "repo/backup.h"
+#include "repo/walker.h"
+
+namespace cairn::repo {
+
+// Where a new snapshot goes in the graph, chosen from the branch as it is.
+struct Lineage {
+  std::optional<ObjectId> head;          // the branch head it was chosen against
+  std::vector<ObjectId> parents;         // first parent first
+  std::optional<Snapshot> first_parent;  // the snapshot of parents[0]
+  std::optional<ObjectId> base_tree;     // the root tree the change counts are against
+};
+
+// Reads the branch head and chooses the parents. InvalidArgument for a
+// differential backup without a full snapshot to be differential to.
+Result<Lineage> ChooseLineage(const Repository& repo, const BackupOptions& opts);
+
+// Sets the parents, the kind and the change counts (files new, changed,
+// unchanged, deleted) of `snap`, whose trees were built from `root`.
+void RelateToLineage(const Repository& repo, const Lineage& lineage, BackupKind kind, const Node& root,
+                     Snapshot* snap);
+
+struct CommitOutcome {
+  std::optional<ObjectId> snapshot_id;  // none when skipped
+  bool skipped = false;                 // --skip-if-unchanged and the tree equals the first parent's
+};
+
+// Saves `snap` (already related to `*lineage`) and advances the branch from
+// lineage->head to it. On a lost swap, removes the saved file, chooses the
+// lineage again from the new head, relates `snap` to it and retries.
+// Everything `snap` references must be durable already.
+Result<CommitOutcome> Commit(Repository* repo, const BackupOptions& opts, const Node& root, Lineage* lineage,
+                             Snapshot* snap);
+
+}  // namespace cairn::repo
