@@ -358,7 +358,9 @@ Result<uint64_t> ParseSize(std::string_view text) {
 Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   auto t0 = std::chrono::steady_clock::now();
   CAIRN_RETURN_IF_ERROR(ValidateOptions(opts));
-  CAIRN_ASSIGN_OR_RETURN(Lineage lineage, ChooseLineage(*repo, opts));
+  CAIRN_ASSIGN_OR_RETURN(ParentRequest parent_req, MakeParentRequest(*repo, opts));
+  CAIRN_ASSIGN_OR_RETURN(Lineage lineage, ChooseLineage(*repo, parent_req));
+  if (!lineage.warning.empty() && opts.on_warning) opts.on_warning(lineage.warning);
 
   Snapshot snap;
   CAIRN_ASSIGN_OR_RETURN(std::vector<ExcludeRule> rules, CommandLineRules(opts, &snap));
@@ -423,7 +425,7 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   BackupResult r;
   r.packs_written = ws.packs;
   if (!opts.dry_run) {
-    CAIRN_ASSIGN_OR_RETURN(CommitOutcome c, Commit(repo, opts, root, &lineage, &snap));
+    CAIRN_ASSIGN_OR_RETURN(CommitOutcome c, Commit(repo, opts, parent_req, root, &lineage, &snap));
     r.snapshot_id = c.snapshot_id;
     r.skipped = c.skipped;
   }

@@ -72,16 +72,41 @@ class ChangeCounter {
 
 }  // namespace
 
-Result<Lineage> ChooseLineage(const Repository& repo, const BackupOptions& opts) {
-  // The parent: the branch head, or for a differential backup the newest
-  // full snapshot of the branch.
+Result<ParentRequest> MakeParentRequest(const Repository& repo, const BackupOptions& opts) {
+  ParentRequest req;
+  req.branch = opts.branch;
+  req.kind = opts.kind;
+  req.sources = SourcesOf(opts);
+  if (!opts.parent.empty()) {
+    if (opts.kind == BackupKind::kDifferential) {
+      return Status::InvalidArgument(
+          "--parent cannot be used with --type differential (its parent is the newest full snapshot of its "
+          "sources)");
+    }
+    auto id = repo.ResolveRevision(opts.parent);
+    if (!id.ok()) return id.status().WithContext("--parent");
+    req.parent = *id;
+  }
+  return req;
+}
+
+Result<Lineage> ChooseLineage(const Repository& repo, const ParentRequest& req) {
   Lineage l;
-  CAIRN_ASSIGN_OR_RETURN(l.head, repo.ReadRef("branches/" + opts.branch));
-  if (opts.kind == BackupKind::kDifferential) {
+  CAIRN_ASSIGN_OR_RETURN(l.head, repo.ReadRef("branches/" + req.branch));
+  auto add_head = [&] {
+    if (l.head && *l.head != l.parents[0]) l.parents.push_back(*l.head);
+  };
+  if (req.parent) {
+    l.parents.push_back(*req.parent);
+    CAIRN_ASSIGN_OR_RETURN(l.first_parent, repo.ReadSnapshot(*req.parent));
+    l.base_tree = l.first_parent->tree;
+    add_head();
+  } else if (req.kind == BackupKind::kDifferential) {
+    // The newest full snapshot of these sources on the first-parent line.
     std::optional<ObjectId> at = l.head;
     while (at) {
       CAIRN_ASSIGN_OR_RETURN(Snapshot s, repo.ReadSnapshot(*at));
-      if (s.kind == "full") {
+      if (s.kind == "full" && SameSources(SourcesOf(repo, s), req.sources)) {
         l.parents.push_back(*at);
         l.first_parent = std::move(s);
         break;
@@ -89,14 +114,24 @@ Result<Lineage> ChooseLineage(const Repository& repo, const BackupOptions& opts)
       at = s.parents.empty() ? std::nullopt : std::optional<ObjectId>(s.parents[0]);
     }
     if (l.parents.empty()) {
-      return Status::InvalidArgument("branch '" + opts.branch +
-                                     "' has no full snapshot to be differential to; take one with --type full");
+      return Status::InvalidArgument("branch '" + req.branch + "' has no full snapshot of " +
+                                     DescribeSources(req.sources) +
+                                     " to be differential to; take one with --type full");
     }
+    l.base_tree = l.first_parent->tree;
+    add_head();
   } else if (l.head) {
     l.parents.push_back(*l.head);
     CAIRN_ASSIGN_OR_RETURN(l.first_parent, repo.ReadSnapshot(*l.head));
+    SourceSet theirs = SourcesOf(repo, *l.first_parent);
+    if (SameSources(theirs, req.sources)) {
+      l.base_tree = l.first_parent->tree;
+    } else {
+      l.warning = "the head of branch '" + req.branch + "' (" + l.head->ShortHex() + ") is a backup of " +
+                  DescribeSources(theirs) + ", not of " + DescribeSources(req.sources) +
+                  "; the change counts are against no snapshot (every file new; --parent REV counts against REV)";
+    }
   }
-  if (l.first_parent) l.base_tree = l.first_parent->tree;
   return l;
 }
 
@@ -109,8 +144,8 @@ void RelateToLineage(const Repository& repo, const Lineage& lineage, BackupKind 
   ChangeCounter(repo, &st).Dir(root, lineage.base_tree);
 }
 
-Result<CommitOutcome> Commit(Repository* repo, const BackupOptions& opts, const Node& root, Lineage* lineage,
-                             Snapshot* snap) {
+Result<CommitOutcome> Commit(Repository* repo, const BackupOptions& opts, const ParentRequest& req,
+                             const Node& root, Lineage* lineage, Snapshot* snap) {
   CommitOutcome out;
   auto unchanged = [&] {
     return opts.skip_if_unchanged && lineage->first_parent && lineage->first_parent->tree == snap->tree;
@@ -136,7 +171,11 @@ Result<CommitOutcome> Commit(Repository* repo, const BackupOptions& opts, const 
     // would after a rebase, and drop the file no ref will ever reach.
     (void)repo->backend()->Remove(objstore::SnapshotName(id));
     (void)repo->index()->RemoveSnapshot(id);
-    CAIRN_ASSIGN_OR_RETURN(*lineage, ChooseLineage(*repo, opts));
+    std::string warned = lineage->warning;
+    CAIRN_ASSIGN_OR_RETURN(*lineage, ChooseLineage(*repo, req));
+    if (!lineage->warning.empty() && lineage->warning != warned && opts.on_warning) {
+      opts.on_warning(lineage->warning);
+    }
     if (unchanged()) {
       out.skipped = true;
       return out;

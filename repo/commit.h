@@ -12,21 +12,41 @@
 #include <vector>
 
 #include "repo/backup.h"
+#include "repo/sources.h"
 #include "repo/walker.h"
 
 namespace cairn::repo {
 
-// Where a new snapshot goes in the graph, chosen from the branch as it is.
+// What the parents are chosen from; fixed for the whole backup.
+struct ParentRequest {
+  std::string branch;
+  BackupKind kind = BackupKind::kIncremental;
+  SourceSet sources;               // this backup's
+  std::optional<ObjectId> parent;  // --parent, resolved
+};
+// Resolves opts.parent (NotFound for an unknown revision, InvalidArgument
+// for a malformed one or one given with a differential backup).
+Result<ParentRequest> MakeParentRequest(const Repository& repo, const BackupOptions& opts);
+
+// Where a new snapshot goes in the graph, chosen from the branch as it is:
+// - with --parent REV: parents REV, then the head (if another snapshot);
+//   the counts are against REV;
+// - differential: parents the newest full snapshot of the branch (on the
+//   first-parent line) with the same sources, then the head (if another
+//   snapshot); the counts are against that full snapshot;
+// - otherwise: parent the head; the counts are against it when it has the
+//   same sources, else against nothing (and `warning` says so).
 struct Lineage {
   std::optional<ObjectId> head;          // the branch head it was chosen against
   std::vector<ObjectId> parents;         // first parent first
   std::optional<Snapshot> first_parent;  // the snapshot of parents[0]
   std::optional<ObjectId> base_tree;     // the root tree the change counts are against
+  std::string warning;                   // for the user, or empty
 };
 
-// Reads the branch head and chooses the parents. InvalidArgument for a
-// differential backup without a full snapshot to be differential to.
-Result<Lineage> ChooseLineage(const Repository& repo, const BackupOptions& opts);
+// Reads the branch head and chooses. InvalidArgument for a differential
+// backup without a full snapshot of the same sources.
+Result<Lineage> ChooseLineage(const Repository& repo, const ParentRequest& req);
 
 // Sets the parents, the kind and the change counts (files new, changed,
 // unchanged, deleted) of `snap`, whose trees were built from `root`.
@@ -40,9 +60,10 @@ struct CommitOutcome {
 
 // Saves `snap` (already related to `*lineage`) and advances the branch from
 // lineage->head to it. On a lost swap, removes the saved file, chooses the
-// lineage again from the new head, relates `snap` to it and retries.
-// Everything `snap` references must be durable already.
-Result<CommitOutcome> Commit(Repository* repo, const BackupOptions& opts, const Node& root, Lineage* lineage,
-                             Snapshot* snap);
+// lineage again from the new head, relates `snap` to it and retries (a new
+// warning goes to opts.on_warning). Everything `snap` references must be
+// durable already.
+Result<CommitOutcome> Commit(Repository* repo, const BackupOptions& opts, const ParentRequest& req,
+                             const Node& root, Lineage* lineage, Snapshot* snap);
 
 }  // namespace cairn::repo

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 namespace cairn::repo {
@@ -145,6 +146,63 @@ Result<PathSources> ResolvePaths(const std::vector<std::string>& paths) {
     struct stat st;
     out.single_dir = ::lstat(out.paths[0].c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   }
+  return out;
+}
+
+SourceSet SourcesOf(const BackupOptions& opts) {
+  SourceSet s;
+  if (!opts.sqlite_path.empty()) {
+    s.kind = "sqlite";
+    s.paths.push_back(CleanAbsolute(opts.sqlite_path));
+  } else if (!opts.stdin_command.empty()) {
+    s.kind = "command";
+    s.paths.push_back(opts.stdin_command);
+    s.stream_name = opts.stream_name;
+  } else if (opts.read_stdin) {
+    s.kind = "stdin";
+    s.paths.push_back("-");
+    s.stream_name = opts.stream_name;
+  } else {
+    s.kind = "files";
+    for (const auto& p : opts.paths) s.paths.push_back(CleanAbsolute(p));
+  }
+  return s;
+}
+
+SourceSet SourcesOf(const Repository& repo, const Snapshot& snap) {
+  SourceSet s;
+  s.kind = snap.source;
+  s.paths = snap.paths;
+  if (s.kind == "stdin" || s.kind == "command") {
+    auto tree = repo.ReadTree(snap.tree);
+    if (tree.ok() && tree->entries.size() == 1) s.stream_name = tree->entries[0].name;
+  }
+  return s;
+}
+
+bool SameSources(const SourceSet& a, const SourceSet& b) {
+  if (a.kind != b.kind || a.stream_name != b.stream_name || a.paths.size() != b.paths.size()) return false;
+  // As the snapshot file stores them: names that are not UTF-8 are kept
+  // there with U+FFFD in place of the invalid bytes.
+  auto stored = [](const std::vector<std::string>& paths) {
+    std::vector<std::string> out;
+    out.reserve(paths.size());
+    for (const auto& p : paths) {
+      out.push_back(nlohmann::json(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  return stored(a.paths) == stored(b.paths);
+}
+
+std::string DescribeSources(const SourceSet& s) {
+  std::string out = s.kind;
+  for (size_t i = 0; i < s.paths.size(); i++) {
+    out += (i == 0 ? " " : ", ");
+    out += s.kind == "command" ? "'" + s.paths[i] + "'" : s.paths[i];
+  }
+  if (!s.stream_name.empty()) out += " as " + s.stream_name;
   return out;
 }
 

@@ -40,6 +40,24 @@ Result<PathSources> ResolvePaths(const std::vector<std::string>& paths);
 // the single folder itself cannot be read.
 Status WalkPaths(Walker* walker, const PathSources& sources, Node* root);
 
+// What a snapshot was taken from: its `source` kind, its `paths`, and for
+// stdin and command sources the stream's name (the root's only entry).
+struct SourceSet {
+  std::string kind;                // files | stdin | command | sqlite
+  std::vector<std::string> paths;  // as the snapshot records them
+  std::string stream_name;         // stdin and command only
+};
+// The sources `opts` name (nothing is read; the paths are made absolute).
+SourceSet SourcesOf(const BackupOptions& opts);
+// The sources of a stored snapshot; reads its root tree for a stream's
+// name (an unreadable tree leaves the name empty).
+SourceSet SourcesOf(const Repository& repo, const Snapshot& snap);
+// Same kind, same paths in any order (compared as the snapshot file stores
+// them), same stream name.
+bool SameSources(const SourceSet& a, const SourceSet& b);
+// "files /a/b, /c", "command 'pg_dump db' as db.sql", "stdin as x".
+std::string DescribeSources(const SourceSet& s);
+
 // One stream as the only file of the snapshot root.
 class StreamSource {
  public:
