@@ -268,7 +268,8 @@ void ResolveHardlinks(const std::vector<Node*>& hardlinks) {
 // what is kept.
 class TreeBuilder {
  public:
-  TreeBuilder(const BackupOptions& opts, BlobWriter* writer, Snapshot* snap) : opts_(opts), writer_(writer), snap_(snap) {}
+  TreeBuilder(const BackupOptions& opts, BlobWriter* writer, Snapshot* snap)
+      : opts_(opts), writer_(writer), snap_(snap) {}
 
   Result<ObjectId> Build(Node* dir) {
     Tree tree;
