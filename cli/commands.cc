@@ -82,6 +82,7 @@ struct BackupCmd {
   std::string exclude_larger_than;
   bool use_stdin = false;
   std::string stdin_name, stdin_command, sqlite;
+  std::string parent;
 };
 
 int RunBackup(Context& ctx, const BackupCmd& o) {
@@ -122,6 +123,8 @@ int RunBackup(Context& ctx, const BackupCmd& o) {
   opts.exclude_caches = o.exclude_caches;
   opts.one_file_system = o.one_file_system;
   opts.sqlite_path = o.sqlite;
+  opts.parent = o.parent;
+  opts.on_warning = [&](const std::string& msg) { ctx.Warn(msg); };
   opts.progress = &prog;
   opts.on_error = [&](const std::string& path, const std::string& err) {
     std::fprintf(stderr, "cairn: cannot read '%s': %s\n", path.c_str(), err.c_str());
@@ -623,6 +626,7 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx, Action* action) {
   c_backup->add_option("-m,--message", backup->message, "a message recorded in the snapshot");
   c_backup->add_option("--branch", backup->branch, "the branch to advance (default: main)");
   c_backup->add_option("--type", backup->type, "incremental (default), differential or full");
+  c_backup->add_option("--parent", backup->parent, "count the changes against REV and make it the first parent");
   c_backup->add_flag("--skip-if-unchanged", backup->skip_if_unchanged, "no snapshot when nothing changed");
   c_backup->add_flag("--dry-run", backup->dry_run, "report what would be added; write nothing");
   c_backup->add_flag("--ignore-ctime", backup->ignore_ctime, "a ctime change alone does not re-read a file");

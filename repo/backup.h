@@ -23,9 +23,11 @@ struct BackupProgress {
   std::atomic<uint64_t> files_done{0}, bytes_done{0};
 };
 
+// The parents and what the change counts are against: docs/cli.md#backup.
 enum class BackupKind {
   kIncremental,   // parent: the branch head; unchanged files come from the cache
-  kDifferential,  // parent: the newest full snapshot of the branch
+  kDifferential,  // parents: the newest full snapshot of the branch with the
+                  // same sources, then the branch head (if it is another one)
   kFull,          // parent: the branch head; every file is read again
 };
 const char* BackupKindName(BackupKind k);
@@ -35,6 +37,11 @@ struct BackupOptions {
   std::string branch = std::string(kDefaultBranch);
   std::string message;
   BackupKind kind = BackupKind::kIncremental;
+  // A revision (Repository::ResolveRevision) to count the changes against
+  // and record as the first parent, whatever its sources; the branch head,
+  // if it is another snapshot, becomes the second parent. Empty: the
+  // branch head (or for a differential backup, its full snapshot).
+  std::string parent;
   unsigned threads = 0;  // 0: one per core
 
   // Change detection: a file is taken from the cache when its size, mtime,
@@ -65,6 +72,10 @@ struct BackupOptions {
   std::function<void(const std::string& path, const std::string& error)> on_error;
   // Called for each file that is read, with the reason (verbose output).
   std::function<void(const std::string& path, const std::string& reason)> on_read;
+  // Called (from the calling thread) with a one-line warning, e.g. when the
+  // branch head was taken from other sources, so the change counts are
+  // against no parent.
+  std::function<void(const std::string& message)> on_warning;
 };
 
 struct BackupResult {
@@ -76,9 +87,11 @@ struct BackupResult {
 
 // Takes a snapshot (see docs/cli.md#backup for how paths map to the root).
 // InvalidArgument for unusable options (clashing names, invalid branch, a
-// differential backup without a full one), NotFound for a path that does
-// not exist, IOError for repository write failures (then no snapshot is
-// written), and IOError for a failed --stdin-from-command.
+// differential backup without a full one of the same sources, a malformed
+// `parent`, `parent` with a differential backup), NotFound for a path that
+// does not exist or an unknown `parent` (both before anything is read),
+// IOError for repository write failures (then no snapshot is written), and
+// IOError for a failed --stdin-from-command.
 Result<BackupResult> Backup(Repository* repo, const BackupOptions& options);
 
 // Parses "10M", "2G", "512K", "1000" (powers of 1024). InvalidArgument otherwise.

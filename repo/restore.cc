@@ -99,7 +99,10 @@ class Restorer {
     // Folder metadata last and deepest first, so that setting a folder's
     // mtime or a read-only mode does not disturb the restore of its content.
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
-      if (it->first.empty()) continue;  // the target itself keeps its metadata
+      if (it->first.empty()) {
+        RestoreTargetMetadata();
+        continue;
+      }
       Fd fd = OpenDir(it->first);
       if (!fd.ok()) {
         Error(it->first, Status::FromErrno(errno, "cannot open folder"));
@@ -138,6 +141,7 @@ class Restorer {
     if (::stat(opts_.target.c_str(), &st) != 0) {
       fs::create_directories(opts_.target, ec);
       if (ec) return Status::IOError("cannot create restore target '" + opts_.target + "': " + ec.message());
+      created_target_ = true;
       return Status::OK();
     }
     if (!S_ISDIR(st.st_mode)) {
@@ -481,6 +485,31 @@ class Restorer {
     if (rc != 0) Error(rel, Status::FromErrno(errno, "cannot set modification time"));
   }
 
+  // The target folder stands for the restored folder. A folder of the
+  // snapshot (REV:PATH) has its stored metadata: the target gets its mtime
+  // and, if this restore created the target, its mode (and owner, as root)
+  // like every other folder. The snapshot root has no metadata of its own
+  // in the format (a single-folder backup keeps the folder's content, not
+  // its mode or mtime; a multi-path root is no folder on disk): the target
+  // gets the snapshot's time as its mtime, and its mode is left alone.
+  // See docs/cli.md#restore.
+  void RestoreTargetMetadata() {
+    if (!what_.path.empty()) {
+      if (created_target_) {
+        ApplyMetadata(root_.get(), nullptr, what_.entry, ".");
+        return;
+      }
+      SetMtime(what_.entry.mtime_ns);
+      return;
+    }
+    SetMtime(what_.snapshot.time_ns);
+  }
+
+  void SetMtime(int64_t mtime_ns) {
+    struct timespec ts[2] = {ToTimespec(mtime_ns), ToTimespec(mtime_ns)};
+    if (::futimens(root_.get(), ts) != 0) Error(".", Status::FromErrno(errno, "cannot set modification time"));
+  }
+
   // Hard links are made after every file exists. A link whose first name is
   // outside the restored part gets a copy of the content instead.
   void RestoreHardlinks() {
@@ -539,6 +568,7 @@ class Restorer {
   const Repository::PathTarget& what_;
   const RestoreOptions& opts_;
   const bool is_root_;
+  bool created_target_ = false;  // the target did not exist before this restore
   Fd root_;
   std::mutex mu_;
   RestoreResult result_;

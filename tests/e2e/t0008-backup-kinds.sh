@@ -27,14 +27,14 @@ assert_eq "$(stat_of files_new) $(stat_of files_deleted)" "1 1" "new and deleted
 expect_exit 0 $CAIRN --json backup --type differential -m diff src
 diffsnap=$(json_get "j['snapshot']")
 assert_eq "$(json_get "j['kind']")" "differential" "differential kind"
-assert_eq "$(json_get "j['parents']")" "['$full']" "differential parent is the full snapshot"
+assert_eq "$(json_get "j['parents'][0]")" "$full" "differential first parent is the full snapshot"
 assert_eq "$(stat_of files_new) $(stat_of files_changed) $(stat_of files_deleted)" "1 1 1" "differential counts against the full"
 expect_exit 0 $CAIRN restore "$diffsnap" --target out-diff
 $TREECMP src out-diff > /dev/null || fail "differential snapshot differs from the live tree"; ok
 # The next differential is still against the same full snapshot.
 echo two >> src/e/k
 expect_exit 0 $CAIRN --json backup --type differential src
-assert_eq "$(json_get "j['parents']")" "['$full']" "second differential parent"
+assert_eq "$(json_get "j['parents']")" "['$full', '$diffsnap']" "second differential parents: the full, then the head"
 assert_eq "$(stat_of files_changed)" "2" "second differential counts both changes since the full"
 # --type full reads everything again but stores nothing twice.
 expect_exit 0 $CAIRN --json backup --type full src

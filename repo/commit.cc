@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+
+#include "repo/commit.h"
+
+#include <algorithm>
+
+namespace cairn::repo {
+namespace {
+
+using objstore::EntryType;
+
+// Counts files new, changed, unchanged and deleted against the parent,
+// reading parent trees only where the new tree differs.
+class ChangeCounter {
+ public:
+  ChangeCounter(const Repository& repo, objstore::SnapshotStats* stats) : repo_(repo), stats_(stats) {}
+
+  void Dir(const Node& dir, const std::optional<ObjectId>& parent_tree) {
+    if (parent_tree && *parent_tree == dir.entry.subtree) {
+      stats_->files_unchanged += dir.files_under;
+      return;
+    }
+    Tree old;
+    if (parent_tree) {
+      auto t = repo_.ReadTree(*parent_tree);
+      if (t.ok()) old = std::move(t).value();
+    }
+    std::vector<bool> seen(old.entries.size(), false);
+    for (const auto& c : dir.children) {
+      if (!c.error.ok()) continue;
+      auto it = std::lower_bound(old.entries.begin(), old.entries.end(), c.entry.name,
+                                 [](const TreeEntry& e, const std::string& n) { return e.name < n; });
+      const TreeEntry* pe = (it != old.entries.end() && it->name == c.entry.name) ? &*it : nullptr;
+      if (pe) seen[static_cast<size_t>(it - old.entries.begin())] = true;
+      if (c.entry.type == EntryType::kDir) {
+        Dir(c, pe && pe->type == EntryType::kDir ? std::optional<ObjectId>(pe->subtree) : std::nullopt);
+        if (pe && FileLike(pe->type)) stats_->files_deleted++;
+      } else if (FileLike(c.entry.type)) {
+        if (!pe || !FileLike(pe->type)) {
+          stats_->files_new++;
+          if (pe && pe->type == EntryType::kDir) stats_->files_deleted += Files(pe->subtree);
+        } else if (pe->chunks == c.entry.chunks) {
+          stats_->files_unchanged++;
+        } else {
+          stats_->files_changed++;
+        }
+      }
+    }
+    for (size_t i = 0; i < old.entries.size(); i++) {
+      if (seen[i]) continue;
+      const TreeEntry& e = old.entries[i];
+      if (FileLike(e.type)) stats_->files_deleted++;
+      if (e.type == EntryType::kDir) stats_->files_deleted += Files(e.subtree);
+    }
+  }
+
+ private:
+  uint64_t Files(const ObjectId& tree) {
+    auto t = repo_.ReadTree(tree);
+    if (!t.ok()) return 0;
+    uint64_t n = 0;
+    for (const auto& e : t->entries) {
+      if (FileLike(e.type)) n++;
+      if (e.type == EntryType::kDir) n += Files(e.subtree);
+    }
+    return n;
+  }
+
+  const Repository& repo_;
+  objstore::SnapshotStats* stats_;
+};
+
+}  // namespace
+
+Result<ParentRequest> MakeParentRequest(const Repository& repo, const BackupOptions& opts) {
+  ParentRequest req;
+  req.branch = opts.branch;
+  req.kind = opts.kind;
+  req.sources = SourcesOf(opts);
+  if (!opts.parent.empty()) {
+    if (opts.kind == BackupKind::kDifferential) {
+      return Status::InvalidArgument(
+          "--parent cannot be used with --type differential (its parent is the newest full snapshot of its "
+          "sources)");
+    }
+    auto id = repo.ResolveRevision(opts.parent);
+    if (!id.ok()) return id.status().WithContext("--parent");
+    req.parent = *id;
+  }
+  return req;
+}
+
+Result<Lineage> ChooseLineage(const Repository& repo, const ParentRequest& req) {
+  Lineage l;
+  CAIRN_ASSIGN_OR_RETURN(l.head, repo.ReadRef("branches/" + req.branch));
+  auto add_head = [&] {
+    if (l.head && *l.head != l.parents[0]) l.parents.push_back(*l.head);
+  };
+  if (req.parent) {
+    l.parents.push_back(*req.parent);
+    CAIRN_ASSIGN_OR_RETURN(l.first_parent, repo.ReadSnapshot(*req.parent));
+    l.base_tree = l.first_parent->tree;
+    add_head();
+  } else if (req.kind == BackupKind::kDifferential) {
+    // The newest full snapshot of these sources on the first-parent line.
+    std::optional<ObjectId> at = l.head;
+    while (at) {
+      CAIRN_ASSIGN_OR_RETURN(Snapshot s, repo.ReadSnapshot(*at));
+      if (s.kind == "full" && SameSources(SourcesOf(repo, s), req.sources)) {
+        l.parents.push_back(*at);
+        l.first_parent = std::move(s);
+        break;
+      }
+      at = s.parents.empty() ? std::nullopt : std::optional<ObjectId>(s.parents[0]);
+    }
+    if (l.parents.empty()) {
+      return Status::InvalidArgument("branch '" + req.branch + "' has no full snapshot of " +
+                                     DescribeSources(req.sources) +
+                                     " to be differential to; take one with --type full");
+    }
+    l.base_tree = l.first_parent->tree;
+    add_head();
+  } else if (l.head) {
+    l.parents.push_back(*l.head);
+    CAIRN_ASSIGN_OR_RETURN(l.first_parent, repo.ReadSnapshot(*l.head));
+    SourceSet theirs = SourcesOf(repo, *l.first_parent);
+    if (SameSources(theirs, req.sources)) {
+      l.base_tree = l.first_parent->tree;
+    } else {
+      l.warning = "the head of branch '" + req.branch + "' (" + l.head->ShortHex() + ") is a backup of " +
+                  DescribeSources(theirs) + ", not of " + DescribeSources(req.sources) +
+                  "; the change counts are against no snapshot (every file new; --parent REV counts against REV)";
+    }
+  }
+  return l;
+}
+
+void RelateToLineage(const Repository& repo, const Lineage& lineage, BackupKind kind, const Node& root,
+                     Snapshot* snap) {
+  snap->parents = lineage.parents;
+  snap->kind = lineage.parents.empty() ? "full" : BackupKindName(kind);
+  auto& st = snap->stats;
+  st.files_new = st.files_changed = st.files_unchanged = st.files_deleted = 0;
+  ChangeCounter(repo, &st).Dir(root, lineage.base_tree);
+}
+
+Result<CommitOutcome> Commit(Repository* repo, const BackupOptions& opts, const ParentRequest& req,
+                             const Node& root, Lineage* lineage, Snapshot* snap) {
+  CommitOutcome out;
+  auto unchanged = [&] {
+    return opts.skip_if_unchanged && lineage->first_parent && lineage->first_parent->tree == snap->tree;
+  };
+  if (unchanged()) {
+    out.skipped = true;
+    return out;
+  }
+  const std::string ref = "branches/" + opts.branch;
+  for (int attempt = 0;; attempt++) {
+    CAIRN_ASSIGN_OR_RETURN(ObjectId id, repo->SaveSnapshot(*snap));
+    Status st = repo->UpdateRef(ref, lineage->head, id);
+    if (st.ok()) {
+      out.snapshot_id = id;
+      return out;
+    }
+    if (st.code() != Code::kConflict || attempt >= 20) {
+      return st.WithContext("snapshot " + id.ShortHex() + " was saved but branch '" + opts.branch +
+                            "' was not advanced");
+    }
+    // Another backup advanced the branch meanwhile (two hosts or jobs on one
+    // lineage): put this snapshot on top of the new head instead, as git
+    // would after a rebase, and drop the file no ref will ever reach.
+    (void)repo->backend()->Remove(objstore::SnapshotName(id));
+    (void)repo->index()->RemoveSnapshot(id);
+    std::string warned = lineage->warning;
+    CAIRN_ASSIGN_OR_RETURN(*lineage, ChooseLineage(*repo, req));
+    if (!lineage->warning.empty() && lineage->warning != warned && opts.on_warning) {
+      opts.on_warning(lineage->warning);
+    }
+    if (unchanged()) {
+      out.skipped = true;
+      return out;
+    }
+    snap->time_ns = std::max(NowNs(), lineage->first_parent ? lineage->first_parent->time_ns + 1 : int64_t{0});
+    RelateToLineage(*repo, *lineage, opts.kind, root, snap);
+  }
+}
+
+}  // namespace cairn::repo
