@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+//
+// init: create a repository.
+
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace cairn::cli {
+namespace {
+
+using nlohmann::json;
+using objstore::EntryType;
+using objstore::TreeEntry;
+using repo::Repository;
+
+// --- init ---
+
+struct InitOptions {
+  std::string path;
+  int level = 3;
+  uint32_t avg_chunk = 0;
+};
+
+int RunInit(Context& ctx, const InitOptions& o) {
+  std::string path = o.path.empty() ? ctx.g().repo : o.path;
+  if (path.empty()) {
+    const char* env = std::getenv("CAIRN_REPO");
+    if (env != nullptr) path = env;
+  }
+  if (path.empty()) return ctx.Fail(Status::InvalidArgument("init needs a path: cairn init PATH"));
+  auto cfg = objstore::NewRepoConfig();
+  cfg.compression_level = o.level;
+  if (o.avg_chunk != 0) {
+    cfg.chunker.avg_size = o.avg_chunk;
+    cfg.chunker.min_size = o.avg_chunk / 4;
+    cfg.chunker.max_size = o.avg_chunk * 4;
+    if (!objstore::ValidChunkerParams(cfg.chunker)) {
+      return ctx.Fail(Status::InvalidArgument("--avg-chunk must be a power of two from 256 to 4194304"));
+    }
+  }
+  Status st = Repository::Init(path, cfg);
+  if (!st.ok()) return ctx.Fail(st);
+  if (ctx.g().json) {
+    std::cout << Dump(json{{"repository", path}, {"id", cfg.repo_id.ToHex()}, {"format", cfg.format}}) << "\n";
+  } else if (!ctx.g().quiet) {
+    std::cout << "created cairn repository " << cfg.repo_id.ShortHex() << " at " << path << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterInit(CLI::App& app, Context& ctx, Action* action) {
+  auto init = std::make_shared<InitOptions>();
+  auto* c_init = app.add_subcommand("init", "create a repository");
+  c_init->add_option("path", init->path, "where to create it (default: -r or $CAIRN_REPO)");
+  c_init->add_option("--compression-level", init->level, "zstd level 0-19 (0: store raw)")->check(CLI::Range(0, 19));
+  c_init->add_option("--avg-chunk", init->avg_chunk, "average chunk size in bytes (power of two)");
+  c_init->callback([&ctx, action, init] { *action = [&ctx, init] { return RunInit(ctx, *init); }; });
+}
+
+}  // namespace cairn::cli
