@@ -34,6 +34,10 @@ struct BackupCmd {
 };
 
 int RunBackup(Context& ctx, const BackupCmd& o) {
+  if (o.paths.empty() && !o.use_stdin && o.stdin_command.empty() && o.sqlite.empty()) {
+    return ctx.Fail(Status::InvalidArgument(
+        "backup needs what to back up: cairn backup PATH..., or --stdin, --stdin-from-command CMD, --sqlite DB"));
+  }
   repo::BackupOptions opts;
   if (o.type == "incremental") {
     opts.kind = repo::BackupKind::kIncremental;
@@ -141,7 +145,7 @@ int RunBackup(Context& ctx, const BackupCmd& o) {
 void RegisterBackup(CLI::App& app, Context& ctx, Action* action) {
   auto backup = std::make_shared<BackupCmd>();
   auto* c_backup = app.add_subcommand("backup", "take a snapshot of files and folders");
-  c_backup->add_option("paths", backup->paths, "files and folders to back up");
+  c_backup->add_option("PATH", backup->paths, "files and folders to back up");
   c_backup->add_option("-m,--message", backup->message, "a message recorded in the snapshot");
   c_backup->add_option("--branch", backup->branch, "the branch to advance (default: main)");
   c_backup->add_option("--type", backup->type, "incremental (default), differential or full");

@@ -2,13 +2,11 @@
 
 #include "cli/cmd_common.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <map>
 
 #include "cli/output.h"
+#include "repo/file_reader.h"
 
 namespace cairn::cli {
 
@@ -23,24 +21,17 @@ double Seconds(std::chrono::steady_clock::time_point t0) {
 uint64_t OldSize(const diff::Change& c) { return c.old_entry ? c.old_entry->size : 0; }
 uint64_t NewSize(const diff::Change& c) { return c.new_entry ? c.new_entry->size : 0; }
 
-Result<std::string> Content(const Repository& r, const TreeEntry& e, const std::string& live_path) {
+Result<std::string> Content(const Repository& r, const TreeEntry& e, const std::string& path,
+                            const std::string& live_path) {
   if (e.type == EntryType::kSymlink) return e.link_target;
   if (e.type != EntryType::kFile && e.type != EntryType::kHardlink) return std::string();
-  if (!live_path.empty()) {
-    int fd = ::open(live_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return Status::FromErrno(errno, "cannot open '" + live_path + "'");
-    std::string out;
-    char buf[1 << 16];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-    ::close(fd);
-    return out;
-  }
   std::string out;
-  for (const auto& c : e.chunks) {
-    CAIRN_ASSIGN_OR_RETURN(std::string d, r.ReadBlob(c));
-    out += d;
-  }
+  auto append = [&](std::string_view piece) {
+    out.append(piece);
+    return Status::OK();
+  };
+  Status st = live_path.empty() ? repo::ReadEntryContent(r, e, path, append) : repo::ReadLiveFile(live_path, append);
+  if (!st.ok()) return st;
   return out;
 }
 

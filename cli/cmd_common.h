@@ -31,8 +31,10 @@ class RepoTreeReader : public diff::TreeReader {
 uint64_t OldSize(const diff::Change& c);
 uint64_t NewSize(const diff::Change& c);
 
-// Content of one side of a change: from the repository, or (live) from disk.
-Result<std::string> Content(const repo::Repository& r, const objstore::TreeEntry& e, const std::string& live_path);
+// Content of one side of a change, whole (for diff -p): from the repository,
+// or (`live_path` not empty) from disk. `path` names the entry in messages.
+Result<std::string> Content(const repo::Repository& r, const objstore::TreeEntry& e, const std::string& path,
+                            const std::string& live_path);
 
 // ` PATH | STATUS OLD-SIZE -> NEW-SIZE` per change and a summary line.
 void PrintStat(const std::vector<diff::Change>& changes);

@@ -41,10 +41,10 @@ Status Patch(const Repository& r, const diff::Change& c, const std::string& live
   }
   std::string a, b;
   if (c.old_entry) {
-    CAIRN_ASSIGN_OR_RETURN(a, Content(r, *c.old_entry, ""));
+    CAIRN_ASSIGN_OR_RETURN(a, Content(r, *c.old_entry, a_path, ""));
   }
   if (c.new_entry) {
-    CAIRN_ASSIGN_OR_RETURN(b, Content(r, *c.new_entry, live_root.empty() ? "" : live_root + "/" + c.path));
+    CAIRN_ASSIGN_OR_RETURN(b, Content(r, *c.new_entry, c.path, live_root.empty() ? "" : live_root + "/" + c.path));
   }
   if (a == b) return Status::OK();
   if (diff::LooksBinary(a) || diff::LooksBinary(b)) {
@@ -88,6 +88,11 @@ Result<Repository::PathTarget> FolderSide(const Repository& r, const std::string
 }
 
 int RunDiff(Context& ctx, const DiffCmd& o) {
+  if (o.a.empty() || o.b.empty()) {
+    return ctx.Fail(Status::InvalidArgument(std::string(o.a.empty() ? "diff needs two revisions"
+                                                                     : "diff needs a second revision or a folder") +
+                                            ": cairn diff A B, or cairn diff REV DIR"));
+  }
   CAIRN_OPEN_OR_FAIL(ctx, r);
   auto a = FolderSide(r, o.a);
   if (!a.ok()) return ctx.Fail(a.status());
@@ -167,8 +172,8 @@ int RunDiff(Context& ctx, const DiffCmd& o) {
 void RegisterDiff(CLI::App& app, Context& ctx, Action* action) {
   auto d = std::make_shared<DiffCmd>();
   auto* c_diff = app.add_subcommand("diff", "what changed between two restore points, or a restore point and a folder");
-  c_diff->add_option("a", d->a, "REV or REV:PATH")->required();
-  c_diff->add_option("b", d->b, "REV, REV:PATH, or a folder on disk")->required();
+  c_diff->add_option("A", d->a, "REV or REV:PATH");
+  c_diff->add_option("B", d->b, "REV, REV:PATH, or a folder on disk");
   c_diff->footer("cairn diff A B -- PATH...: only these paths");
   c_diff->add_flag("--name-status", d->name_status, "STATUS<TAB>PATH lines (the default)");
   c_diff->add_flag("--stat", d->stat, "one line per path with sizes, and a summary");

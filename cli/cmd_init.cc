@@ -33,12 +33,9 @@ int RunInit(Context& ctx, const InitOptions& o) {
   auto cfg = objstore::NewRepoConfig();
   cfg.compression_level = o.level;
   if (o.avg_chunk != 0) {
-    cfg.chunker.avg_size = o.avg_chunk;
-    cfg.chunker.min_size = o.avg_chunk / 4;
-    cfg.chunker.max_size = o.avg_chunk * 4;
-    if (!objstore::ValidChunkerParams(cfg.chunker)) {
-      return ctx.Fail(Status::InvalidArgument("--avg-chunk must be a power of two from 256 to 4194304"));
-    }
+    auto params = objstore::ChunkerParamsForAverage(o.avg_chunk, cfg.chunker);
+    if (!params.ok()) return ctx.Fail(params.status());
+    cfg.chunker = *params;
   }
   Status st = Repository::Init(path, cfg);
   if (!st.ok()) return ctx.Fail(st);
@@ -55,7 +52,7 @@ int RunInit(Context& ctx, const InitOptions& o) {
 void RegisterInit(CLI::App& app, Context& ctx, Action* action) {
   auto init = std::make_shared<InitOptions>();
   auto* c_init = app.add_subcommand("init", "create a repository");
-  c_init->add_option("path", init->path, "where to create it (default: -r or $CAIRN_REPO)");
+  c_init->add_option("PATH", init->path, "where to create it (default: -r or $CAIRN_REPO)");
   c_init->add_option("--compression-level", init->level, "zstd level 0-19 (0: store raw)")->check(CLI::Range(0, 19));
   c_init->add_option("--avg-chunk", init->avg_chunk, "average chunk size in bytes (power of two)");
   c_init->callback([&ctx, action, init] { *action = [&ctx, init] { return RunInit(ctx, *init); }; });

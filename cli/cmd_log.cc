@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: MIT
 //
-// log and show: the history of a snapshot and one snapshot in detail.
+// log, show and snapshots: the history of a snapshot, one snapshot in
+// detail, and every snapshot in the repository.
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <map>
 #include <optional>
-#include <queue>
-#include <set>
 
 #include "cli/commands.h"
 #include "diff/tree_diff.h"
+#include "repo/history.h"
+#include "repo/refs.h"
 #include "repo/timespec.h"
 
 namespace cairn::cli {
@@ -27,128 +29,97 @@ using repo::Repository;
 struct LogCmd {
   std::string rev;
   int max_count = -1;
-  bool oneline = false, graph = false;
+  bool oneline = false, graph = false, all = false;
   std::string since, until;
   std::vector<std::string> paths;
 };
 
-// True if the entry at `path` differs between snapshot `id` and its first
-// parent (or exists at all, for a snapshot without parents).
-Result<bool> TouchesPath(const repo::Repository& r, const ObjectId& id, const objstore::Snapshot& s,
-                         const std::string& path) {
-  auto now = r.ResolvePath(id.ToHex() + ":" + path);
-  if (!now.ok() && !now.status().IsNotFound()) return now.status();
-  if (s.parents.empty()) return now.ok();
-  auto before = r.ResolvePath(s.parents[0].ToHex() + ":" + path);
-  if (!before.ok() && !before.status().IsNotFound()) return before.status();
-  if (now.ok() != before.ok()) return true;
-  if (!now.ok()) return false;
-  const auto& a = before->entry;
-  const auto& b = now->entry;
-  return a.type != b.type || a.subtree != b.subtree || a.chunks != b.chunks || a.link_target != b.link_target ||
-         a.mode != b.mode || a.mtime_ns != b.mtime_ns;
+// "branch: main", "tag: v1": the decoration of a snapshot.
+std::vector<std::string> Decorations(const std::vector<repo::RefName>& refs) {
+  std::vector<std::string> out;
+  for (const auto& n : refs) out.push_back(n.kind + ": " + n.name);
+  return out;
 }
 
-// "branch: main, tag: v1" for the refs that point at each snapshot.
-std::map<ObjectId, std::vector<std::string>> RefNames(const repo::Repository& r) {
-  std::map<ObjectId, std::vector<std::string>> out;
-  for (const char* kind : {"branches", "tags"}) {
-    auto refs = r.ListRefs(kind);
-    if (!refs.ok()) continue;
-    for (const auto& [name, id] : *refs) out[id].push_back(std::string(kind[0] == 'b' ? "branch: " : "tag: ") + name);
+// The tags among `refs` with their messages, for --json.
+json TagsJson(const std::vector<repo::RefName>& refs, const std::map<std::string, repo::Tag>& tags) {
+  json arr = json::array();
+  for (const auto& n : refs) {
+    if (n.kind != "tag") continue;
+    auto it = tags.find(n.name);
+    arr.push_back({{"name", n.name}, {"message", it == tags.end() ? "" : it->second.annotation.message}});
   }
+  return arr;
+}
+
+Result<std::map<std::string, repo::Tag>> TagsByName(const Repository& r) {
+  CAIRN_ASSIGN_OR_RETURN(auto list, repo::ListTags(r));
+  std::map<std::string, repo::Tag> out;
+  for (auto& t : list) out.emplace(t.name, std::move(t));
   return out;
+}
+
+// Why `cairn log` without REV (or with the default branch) has nothing to
+// show: the default branch has no snapshot yet.
+Status NoDefaultBranch(const Repository& r) {
+  std::string msg = "branch '" + std::string(repo::kDefaultBranch) + "' has no snapshots yet";
+  auto branches = repo::ListBranches(r);
+  std::string others;
+  if (branches.ok()) {
+    for (const auto& b : *branches) others += (others.empty() ? "" : ", ") + b.name;
+  }
+  if (others.empty()) return Status::NotFound(msg + "; take one with 'cairn backup PATH'");
+  return Status::NotFound(msg + " (other branches: " + others + "); use 'cairn log NAME' or 'cairn log --all'");
 }
 
 int RunLog(Context& ctx, const LogCmd& o) {
   CAIRN_OPEN_OR_FAIL(ctx, r);
-  std::vector<std::pair<ObjectId, objstore::Snapshot>> out;
-  std::string rev = o.rev.empty() ? "latest" : o.rev;
-  auto head = r.ResolveRevision(rev);
-  if (!head.ok()) {
-    // An empty repository has an empty history, not an error.
-    auto branch = r.ReadRef("branches/" + std::string(repo::kDefaultBranch));
-    if (o.rev.empty() && branch.ok() && !*branch) {
-      if (ctx.g().json) std::cout << "[]\n";
-      return kExitOk;
+  repo::HistoryOptions h;
+  h.all = o.all;
+  h.paths = o.paths;
+  h.max_count = o.max_count;
+  if (!o.all || !o.rev.empty()) {
+    std::string rev = o.rev.empty() ? "latest" : o.rev;
+    auto head = r.ResolveRevision(rev);
+    if (!head.ok()) {
+      if (head.status().IsNotFound() &&
+          (rev == "latest" || rev == "HEAD" || rev == repo::kDefaultBranch)) {
+        auto main = r.ReadRef("branches/" + std::string(repo::kDefaultBranch));
+        if (main.ok() && !*main) return ctx.Fail(NoDefaultBranch(r));
+      }
+      return ctx.Fail(head.status());
     }
-    return ctx.Fail(head.status());
+    h.heads.push_back(*head);
   }
   int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                     std::chrono::system_clock::now().time_since_epoch()).count();
-  std::optional<int64_t> since, until;
   if (!o.since.empty()) {
     auto t = repo::ParseTime(o.since, now);
     if (!t.ok()) return ctx.Fail(t.status());
-    since = *t;
+    h.since = *t;
   }
   if (!o.until.empty()) {
     auto t = repo::ParseTime(o.until, now);
     if (!t.ok()) return ctx.Fail(t.status());
-    until = *t;
+    h.until = *t;
   }
-  std::set<ObjectId> seen;
-  std::vector<ObjectId> todo{*head};
-  while (!todo.empty()) {
-    ObjectId id = todo.back();
-    todo.pop_back();
-    if (!seen.insert(id).second) continue;
-    auto s = r.ReadSnapshot(id);
-    if (!s.ok()) return ctx.Fail(s.status());
-    for (const auto& p : s->parents) todo.push_back(p);
-    out.emplace_back(id, std::move(s).value());
-  }
-  // Children before parents (so --graph lines never cross back), and
-  // otherwise newest first, as git log does with --graph.
-  {
-    std::map<ObjectId, size_t> children;
-    for (const auto& [id, snap] : out) {
-      children.emplace(id, 0);
-      for (const auto& p : snap.parents) children[p]++;
-    }
-    auto newer = [&](size_t a, size_t b) {
-      const auto& x = out[a];
-      const auto& y = out[b];
-      return x.second.time_ns != y.second.time_ns ? x.second.time_ns < y.second.time_ns : x.first < y.first;
-    };
-    std::map<ObjectId, size_t> at;
-    for (size_t i = 0; i < out.size(); i++) at[out[i].first] = i;
-    std::priority_queue<size_t, std::vector<size_t>, decltype(newer)> ready(newer);
-    for (size_t i = 0; i < out.size(); i++) {
-      if (children[out[i].first] == 0) ready.push(i);
-    }
-    std::vector<std::pair<ObjectId, objstore::Snapshot>> ordered;
-    while (!ready.empty()) {
-      size_t i = ready.top();
-      ready.pop();
-      for (const auto& p : out[i].second.parents) {
-        auto it = at.find(p);
-        if (it != at.end() && --children[p] == 0) ready.push(it->second);
-      }
-      ordered.push_back(std::move(out[i]));
-    }
-    out = std::move(ordered);
-  }
-  std::vector<std::pair<ObjectId, objstore::Snapshot>> shown;
-  for (auto& [id, s] : out) {
-    if (since && s.time_ns < *since) continue;
-    if (until && s.time_ns > *until) continue;
-    bool keep = o.paths.empty();
-    for (const auto& p : o.paths) {
-      auto t = TouchesPath(r, id, s, p);
-      if (!t.ok()) return ctx.Fail(t.status());
-      keep = keep || *t;
-    }
-    if (!keep) continue;
-    shown.emplace_back(id, std::move(s));
-    if (o.max_count >= 0 && shown.size() >= static_cast<size_t>(o.max_count)) break;
-  }
-  auto refs = RefNames(r);
+  auto shown_r = repo::History(r, h);
+  if (!shown_r.ok()) return ctx.Fail(shown_r.status());
+  const auto& shown = *shown_r;
+  auto refs_r = repo::RefsBySnapshot(r);
+  if (!refs_r.ok()) return ctx.Fail(refs_r.status());
+  auto& refs = *refs_r;
+  auto tags = TagsByName(r);
+  if (!tags.ok()) return ctx.Fail(tags.status());
   if (ctx.g().json) {
     json arr = json::array();
     for (const auto& [id, s] : shown) {
       json j = SnapshotJson(id, s);
-      j["refs"] = refs.count(id) ? refs[id] : std::vector<std::string>{};
+      auto it = refs.find(id);
+      const std::vector<repo::RefName> none;
+      const auto& names = it == refs.end() ? none : it->second;
+      j["refs"] = Decorations(names);
+      j["tags"] = TagsJson(names, *tags);
       arr.push_back(std::move(j));
     }
     std::cout << Dump(arr) << "\n";
@@ -167,9 +138,17 @@ int RunLog(Context& ctx, const LogCmd& o) {
     std::string star = o.graph ? prefix(&id) : "";
     std::string bar = o.graph ? prefix(nullptr) : "";
     std::string deco;
-    if (refs.count(id)) {
-      for (const auto& n : refs[id]) deco += (deco.empty() ? "" : ", ") + n;
+    std::vector<std::pair<std::string, std::string>> tag_lines;  // name, message
+    if (auto it = refs.find(id); it != refs.end()) {
+      for (const auto& n : Decorations(it->second)) deco += (deco.empty() ? "" : ", ") + n;
       deco = " (" + deco + ")";
+      for (const auto& n : it->second) {
+        if (n.kind != "tag") continue;
+        auto t = tags->find(n.name);
+        if (t != tags->end() && !t->second.annotation.message.empty()) {
+          tag_lines.emplace_back(n.name, t->second.annotation.message);
+        }
+      }
     }
     if (o.oneline) {
       std::cout << star << id.ShortHex() << deco << " " << FormatTimeNs(s.time_ns) << " "
@@ -182,6 +161,7 @@ int RunLog(Context& ctx, const LogCmd& o) {
         for (const auto& p : s.parents) std::cout << p.ShortHex() << " ";
         std::cout << "\n";
       }
+      for (const auto& [tname, tmsg] : tag_lines) std::cout << bar << "Tag:     " << tname << ": " << tmsg << "\n";
       std::cout << bar << "Branch:  " << s.branch << "\n"
                 << bar << "Date:    " << FormatTimeNs(s.time_ns) << " UTC\n"
                 << bar << "Source:  " << s.user << "@" << s.host;
@@ -223,14 +203,14 @@ int RunShow(Context& ctx, const std::string& rev) {
   if (!id.ok()) return ctx.Fail(id.status());
   auto s = r.ReadSnapshot(*id);
   if (!s.ok()) return ctx.Fail(s.status());
-  std::vector<std::string> refs;
-  for (const char* kind : {"branches", "tags"}) {
-    auto list = r.ListRefs(kind);
-    if (!list.ok()) return ctx.Fail(list.status());
-    for (const auto& [name, rid] : *list) {
-      if (rid == *id) refs.push_back(std::string(kind) + "/" + name);
-    }
-  }
+  auto by_snapshot = repo::RefsBySnapshot(r);
+  if (!by_snapshot.ok()) return ctx.Fail(by_snapshot.status());
+  std::vector<repo::RefName> names;
+  if (auto it = by_snapshot->find(*id); it != by_snapshot->end()) names = it->second;
+  std::vector<std::string> refs;  // "branches/main", "tags/v1"
+  for (const auto& n : names) refs.push_back((n.kind == "branch" ? "branches/" : "tags/") + n.name);
+  auto tags = TagsByName(r);
+  if (!tags.ok()) return ctx.Fail(tags.status());
   std::vector<diff::Change> changes;
   if (!s->parents.empty()) {
     auto parent = r.ReadSnapshot(s->parents[0]);
@@ -244,6 +224,7 @@ int RunShow(Context& ctx, const std::string& rev) {
   if (ctx.g().json) {
     json j = SnapshotJson(*id, *s);
     j["refs"] = refs;
+    j["tags"] = TagsJson(names, *tags);
     json arr = json::array();
     for (const auto& c : changes) {
       arr.push_back({{"path", c.path}, {"status", std::string(1, diff::ChangeLetter(c.kind))},
@@ -261,6 +242,12 @@ int RunShow(Context& ctx, const std::string& rev) {
     std::cout << ")";
   }
   std::cout << "\n";
+  for (const auto& n : names) {
+    if (n.kind != "tag") continue;
+    auto t = tags->find(n.name);
+    std::string msg = t == tags->end() ? "" : t->second.annotation.message;
+    std::cout << "Tag:     " << n.name << (msg.empty() ? "" : ": " + msg) << "\n";
+  }
   for (const auto& p : s->parents) std::cout << "Parent:  " << p.ToHex() << "\n";
   std::cout << "Tree:    " << s->tree.ToHex() << "\nBranch:  " << s->branch << "\nDate:    "
             << FormatTimeNs(s->time_ns) << " UTC\nSource:  " << s->user << "@" << s->host;
@@ -280,15 +267,68 @@ int RunShow(Context& ctx, const std::string& rev) {
   return kExitOk;
 }
 
+// --- snapshots ---
+
+struct SnapshotsCmd {
+  std::string branch, host;
+};
+
+int RunSnapshots(Context& ctx, const SnapshotsCmd& o) {
+  CAIRN_OPEN_OR_FAIL(ctx, r);
+  repo::ListingFilter f;
+  f.branch = o.branch;
+  f.host = o.host;
+  auto list = repo::ListAllSnapshots(r, f);
+  if (!list.ok()) return ctx.Fail(list.status());
+  if (ctx.g().json) {
+    json arr = json::array();
+    for (const auto& l : *list) {
+      json j = SnapshotJson(l.id, l.snapshot);
+      j["refs"] = Decorations(l.refs);
+      j["reachable"] = l.reachable;
+      arr.push_back(std::move(j));
+    }
+    std::cout << Dump(arr) << "\n";
+    return kExitOk;
+  }
+  if (list->empty()) {
+    if (!ctx.g().quiet) std::cout << "no snapshots\n";
+    return kExitOk;
+  }
+  std::printf("%-12s  %-19s  %-12s  %-10s  %-12s  %-12s  %10s  %-9s  %s\n", "ID", "TIME (UTC)", "HOST", "USER", "KIND",
+              "BRANCH", "SIZE", "REACHABLE", "REFS / PATHS");
+  size_t unreachable = 0;
+  for (const auto& l : *list) {
+    const auto& s = l.snapshot;
+    std::string refs;
+    for (const auto& n : Decorations(l.refs)) refs += (refs.empty() ? "(" : ", ") + n;
+    if (!refs.empty()) refs += ") ";
+    std::string paths;
+    for (const auto& p : s.paths) paths += (paths.empty() ? "" : " ") + p;
+    if (s.paths.empty()) paths = s.source;
+    std::printf("%-12s  %-19s  %-12s  %-10s  %-12s  %-12s  %10s  %-9s  %s%s\n", l.id.ShortHex().c_str(),
+                FormatTimeNs(s.time_ns).c_str(), s.host.c_str(), s.user.c_str(), s.kind.c_str(), s.branch.c_str(),
+                HumanBytes(s.stats.bytes).c_str(), l.reachable ? "yes" : "no", refs.c_str(), paths.c_str());
+    if (!l.reachable) unreachable++;
+  }
+  if (!ctx.g().quiet) {
+    std::cout << list->size() << " snapshot" << (list->size() == 1 ? "" : "s");
+    if (unreachable) std::cout << ", " << unreachable << " not reachable from any branch or tag";
+    std::cout << "\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterLog(CLI::App& app, Context& ctx, Action* action) {
   auto log = std::make_shared<LogCmd>();
   auto* c_log = app.add_subcommand("log", "show the history of a snapshot");
-  c_log->add_option("rev", log->rev, "revision (default: latest)");
+  c_log->add_option("REV", log->rev, "revision (default: latest)");
   c_log->add_option("-n,--max-count", log->max_count, "show at most N snapshots");
   c_log->add_flag("--oneline", log->oneline, "one line per snapshot");
   c_log->add_flag("--graph", log->graph, "draw the parent graph");
+  c_log->add_flag("--all", log->all, "the history of every branch and tag, and snapshots no ref reaches");
   c_log->add_option("--since", log->since, "only snapshots at or after this time");
   c_log->add_option("--until", log->until, "only snapshots at or before this time");
   c_log->footer("cairn log [REV] -- PATH...: only snapshots that changed these paths");
@@ -303,10 +343,18 @@ void RegisterLog(CLI::App& app, Context& ctx, Action* action) {
 void RegisterShow(CLI::App& app, Context& ctx, Action* action) {
   auto show = std::make_shared<std::string>();
   auto* c_show = app.add_subcommand("show", "a snapshot's metadata and what changed against its first parent");
-  c_show->add_option("rev", *show, "REV (default: latest)");
+  c_show->add_option("REV", *show, "REV (default: latest)");
   c_show->callback([&ctx, action, show] {
     *action = [&ctx, show] { return RunShow(ctx, show->empty() ? "latest" : *show); };
   });
+}
+
+void RegisterSnapshots(CLI::App& app, Context& ctx, Action* action) {
+  auto o = std::make_shared<SnapshotsCmd>();
+  auto* c = app.add_subcommand("snapshots", "list every snapshot in the repository, reachable or not");
+  c->add_option("--branch", o->branch, "only snapshots made on this branch");
+  c->add_option("--host", o->host, "only snapshots taken on this host");
+  c->callback([&ctx, action, o] { *action = [&ctx, o] { return RunSnapshots(ctx, *o); }; });
 }
 
 }  // namespace cairn::cli

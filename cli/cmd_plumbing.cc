@@ -24,6 +24,7 @@ using repo::Repository;
 // --- plumbing ---
 
 int RunRevParse(Context& ctx, const std::vector<std::string>& revs) {
+  if (revs.empty()) return ctx.Fail(Status::InvalidArgument("rev-parse needs a revision: cairn rev-parse REV..."));
   CAIRN_OPEN_OR_FAIL(ctx, r);
   json arr = json::array();
   for (const auto& rev : revs) {
@@ -45,6 +46,7 @@ struct HashObjectCmd {
 };
 
 int RunHashObject(Context& ctx, const HashObjectCmd& o) {
+  if (o.files.empty()) return ctx.Fail(Status::InvalidArgument("hash-object needs a file: cairn hash-object [-w] FILE..."));
   CAIRN_OPEN_OR_FAIL(ctx, r);
   std::optional<repo::BlobWriter> writer;
   if (o.write) writer.emplace(&r, 0);
@@ -92,14 +94,14 @@ int RunHashObject(Context& ctx, const HashObjectCmd& o) {
 void RegisterRevParse(CLI::App& app, Context& ctx, Action* action) {
   auto revs = std::make_shared<std::vector<std::string>>();
   auto* c_rev = app.add_subcommand("rev-parse", "print the full ids of revisions");
-  c_rev->add_option("revs", *revs, "REV...")->required();
+  c_rev->add_option("REV", *revs, "REV...");
   c_rev->callback([&ctx, action, revs] { *action = [&ctx, revs] { return RunRevParse(ctx, *revs); }; });
 }
 
 void RegisterHashObject(CLI::App& app, Context& ctx, Action* action) {
   auto ho = std::make_shared<HashObjectCmd>();
   auto* c_ho = app.add_subcommand("hash-object", "the content id cairn gives a file");
-  c_ho->add_option("files", ho->files, "FILE...")->required();
+  c_ho->add_option("FILE", ho->files, "FILE...");
   c_ho->add_flag("-w", ho->write, "also store the file's chunks");
   c_ho->callback([&ctx, action, ho] { *action = [&ctx, ho] { return RunHashObject(ctx, *ho); }; });
 }

@@ -1,126 +1,121 @@
 // SPDX-License-Identifier: MIT
 //
-// tag and branch: creating, listing, moving and deleting refs. Deleting a
-// tag or branch and moving a tag go through the approval step.
+// tag and branch: creating, listing, moving and deleting refs, through
+// repo/refs.h. Deleting a tag or branch, moving a tag and resetting a
+// branch go through the approval step.
 
 #include <fnmatch.h>
 
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 #include <optional>
 
 #include "cli/commands.h"
+#include "repo/refs.h"
 
 namespace cairn::cli {
 namespace {
 
 using nlohmann::json;
-using objstore::EntryType;
-using objstore::TreeEntry;
 using repo::Repository;
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string CurrentUser() {
-  const char* u = std::getenv("USER");
-  return u ? u : "";
-}
-
-std::string Describe(const Repository& r, const ObjectId& id) {
-  auto s = r.ReadSnapshot(id);
-  if (!s.ok()) return id.ShortHex();
-  return id.ShortHex() + " (" + FormatTimeNs(s->time_ns) + (s->message.empty() ? "" : ", \"" + s->message + "\"") + ")";
-}
 
 // --- tag ---
 
 struct TagCmd {
   std::vector<std::string> args;
   std::string message;
+  bool message_given = false;
   bool list = false, del = false, force = false, yes = false;
 };
 
 int ListTags(Context& ctx, Repository& r, const std::string& pattern) {
-  auto tags = r.ListRefs("tags");
+  auto tags = repo::ListTags(r);
   if (!tags.ok()) return ctx.Fail(tags.status());
   json arr = json::array();
-  for (const auto& [name, id] : *tags) {
-    if (!pattern.empty() && ::fnmatch(pattern.c_str(), name.c_str(), 0) != 0) continue;
-    auto info = r.ReadTag(name);
-    if (!info.ok()) return ctx.Fail(info.status());
-    const auto& t = **info;
+  for (const auto& t : *tags) {
+    if (!pattern.empty() && ::fnmatch(pattern.c_str(), t.name.c_str(), 0) != 0) continue;
+    const auto& a = t.annotation;
     if (ctx.g().json) {
-      arr.push_back({{"name", name}, {"snapshot", id.ToHex()}, {"message", t.message},
-                     {"time", t.time_ns ? IsoTimeNs(t.time_ns) : ""}, {"user", t.user}});
+      arr.push_back({{"name", t.name}, {"snapshot", t.snapshot.ToHex()}, {"message", a.message},
+                     {"time", a.time_ns ? IsoTimeNs(a.time_ns) : ""}, {"user", a.user}});
     } else if (ctx.g().verbose) {
-      std::printf("%-20s %s %s\n", name.c_str(), id.ShortHex().c_str(), t.message.c_str());
+      std::printf("%-20s %s %s\n", t.name.c_str(), t.snapshot.ShortHex().c_str(), a.message.c_str());
     } else {
-      std::printf("%s\n", name.c_str());
+      std::printf("%s\n", t.name.c_str());
     }
   }
   if (ctx.g().json) std::cout << Dump(arr) << "\n";
   return kExitOk;
 }
 
+const char* MessageActionName(repo::TagMessage m) {
+  switch (m) {
+    case repo::TagMessage::kNew: return "new";
+    case repo::TagMessage::kKept: return "kept";
+    case repo::TagMessage::kReplaced: return "replaced";
+  }
+  return "new";
+}
+
 int RunTag(Context& ctx, const TagCmd& o) {
-  CAIRN_OPEN_OR_FAIL(ctx, r);
   if (o.list || o.args.empty()) {
-    if (o.del || o.force || !o.message.empty() || o.args.size() > 1) {
-      return ctx.Fail(Status::InvalidArgument("tag -l takes one optional PATTERN"));
+    if (o.del) return ctx.Fail(Status::InvalidArgument("tag -d needs the tag to delete: cairn tag -d NAME"));
+    if (o.force || o.message_given || o.args.size() > 1) {
+      return ctx.Fail(Status::InvalidArgument(o.list ? "tag -l takes one optional PATTERN: cairn tag -l [PATTERN]"
+                                                     : "tag needs a NAME: cairn tag NAME [REV] [-m MSG]"));
     }
-    return ListTags(ctx, r, o.args.empty() ? "" : o.args[0]);
   }
+  if (o.del && o.args.size() > 1) return ctx.Fail(Status::InvalidArgument("tag -d takes only NAME: cairn tag -d NAME"));
+  if (!o.list && o.args.size() > 2) {
+    return ctx.Fail(Status::InvalidArgument("tag takes NAME and at most one REV: cairn tag NAME [REV]"));
+  }
+  CAIRN_OPEN_OR_FAIL(ctx, r);
+  if (o.list || o.args.empty()) return ListTags(ctx, r, o.args.empty() ? "" : o.args[0]);
   const std::string& name = o.args[0];
-  if (!repo::ValidRefName(name)) {
-    return ctx.Fail(Status::InvalidArgument("'" + name + "' is not a valid tag name (letters, digits, '.', '_', '-')"));
-  }
-  auto cur = r.ReadRef("tags/" + name);
-  if (!cur.ok()) return ctx.Fail(cur.status());
+  if (Status st = repo::CheckRefName(name, "tag"); !st.ok()) return ctx.Fail(st);
   TerminalApprover approver(o.yes);
   if (o.del) {
-    if (o.args.size() > 1) return ctx.Fail(Status::InvalidArgument("tag -d takes only NAME"));
-    if (!*cur) return ctx.Fail(Status::NotFound("no tag '" + name + "'"));
-    repo::Operation op{"delete tag '" + name + "'", "  the tag points to snapshot " + Describe(r, **cur) +
-                                                      "; the snapshot itself is kept", repo::Risk::kMedium};
-    Status st = repo::RequireApproval(&approver, op);
-    if (!st.ok()) return ctx.Fail(st, kExitNotApproved);
-    st = r.DeleteRef("tags/" + name, **cur);
-    if (!st.ok()) return ctx.Fail(st);
+    auto t = repo::DeleteTag(r, name, &approver);
+    if (!t.ok()) return ctx.Fail(t.status());
     if (ctx.g().json) {
-      std::cout << Dump(json{{"deleted", name}, {"snapshot", cur->value().ToHex()}}) << "\n";
+      std::cout << Dump(json{{"deleted", name}, {"snapshot", t->snapshot.ToHex()}}) << "\n";
     } else if (!ctx.g().quiet) {
-      std::cout << "deleted tag " << name << " (was " << cur->value().ShortHex() << ")\n";
+      std::cout << "deleted tag " << name << " (was " << t->snapshot.ShortHex() << ")\n";
     }
     return kExitOk;
   }
-  if (o.args.size() > 2) return ctx.Fail(Status::InvalidArgument("tag takes NAME and at most one REV"));
   auto target = r.ResolveRevision(o.args.size() > 1 ? o.args[1] : "latest");
   if (!target.ok()) return ctx.Fail(target.status());
-  if (*cur) {
-    if (!o.force) {
-      return ctx.Fail(Status::AlreadyExists("tag '" + name + "' already exists (points to " + cur->value().ShortHex() +
-                                            "); tags are immutable, use --force to move it"));
-    }
-    if (**cur != *target) {
-      repo::Operation op{"move tag '" + name + "'", "  from snapshot " + Describe(r, **cur) + "\n  to   snapshot " +
-                                                       Describe(r, *target), repo::Risk::kMedium};
-      Status st = repo::RequireApproval(&approver, op);
-      if (!st.ok()) return ctx.Fail(st, kExitNotApproved);
-    }
-  }
-  json note{{"message", o.message}, {"time_ns", NowNs()}, {"user", CurrentUser()}};
-  Status st = r.UpdateRef("tags/" + name, *cur, *target, Dump(note));
-  if (!st.ok()) return ctx.Fail(st);
+  repo::TagOptions opts;
+  opts.message = o.message;
+  opts.message_given = o.message_given;
+  opts.force = o.force;
+  auto res = repo::CreateOrMoveTag(r, name, *target, opts, &approver);
+  if (!res.ok()) return ctx.Fail(res.status());
+  const auto& t = res->tag;
   if (ctx.g().json) {
-    std::cout << Dump(json{{"tag", name}, {"snapshot", target->ToHex()}, {"message", o.message},
-                           {"moved_from", *cur ? cur->value().ToHex() : ""}}) << "\n";
+    json j{{"tag", name}, {"snapshot", t.snapshot.ToHex()}, {"message", t.annotation.message},
+           {"moved_from", res->moved_from ? res->moved_from->ToHex() : ""},
+           {"message_action", MessageActionName(res->message)}, {"unchanged", res->unchanged}};
+    if (res->old_message) j["old_message"] = *res->old_message;
+    std::cout << Dump(j) << "\n";
   } else if (!ctx.g().quiet) {
-    std::cout << (*cur ? "moved" : "created") << " tag " << name << " -> " << target->ShortHex() << "\n";
+    if (res->unchanged) {
+      std::cout << "tag " << name << " already points to " << t.snapshot.ShortHex() << "; nothing changed\n";
+    } else if (!res->moved_from) {
+      std::cout << "created tag " << name << " -> " << t.snapshot.ShortHex() << "\n";
+    } else {
+      std::cout << (*res->moved_from == t.snapshot ? "updated" : "moved") << " tag " << name << " -> "
+                << t.snapshot.ShortHex() << " (was " << res->moved_from->ShortHex() << ")";
+      if (res->message == repo::TagMessage::kReplaced) {
+        std::cout << "; message replaced: \"" << t.annotation.message << "\"";
+      } else if (!t.annotation.message.empty()) {
+        std::cout << "; message kept: \"" << t.annotation.message << "\"";
+      } else {
+        std::cout << "; it had no message";
+      }
+      std::cout << "\n";
+    }
   }
   return kExitOk;
 }
@@ -129,67 +124,72 @@ int RunTag(Context& ctx, const TagCmd& o) {
 
 struct BranchCmd {
   std::vector<std::string> args;
-  bool del = false, yes = false;
+  bool del = false, force = false, yes = false;
 };
 
 int RunBranch(Context& ctx, const BranchCmd& o) {
+  if (o.del && o.force) return ctx.Fail(Status::InvalidArgument("branch takes either -d or --force, not both"));
+  if (o.args.empty() && o.del) {
+    return ctx.Fail(Status::InvalidArgument("branch -d needs the branch to delete: cairn branch -d NAME"));
+  }
+  if (o.args.empty() && o.force) {
+    return ctx.Fail(Status::InvalidArgument("branch --force needs a branch and a revision: cairn branch --force NAME REV"));
+  }
+  if (o.del && o.args.size() > 1) {
+    return ctx.Fail(Status::InvalidArgument("branch -d takes only NAME: cairn branch -d NAME"));
+  }
+  if (o.args.size() > 2) {
+    return ctx.Fail(Status::InvalidArgument("branch takes NAME and at most one REV: cairn branch NAME [REV]"));
+  }
   CAIRN_OPEN_OR_FAIL(ctx, r);
-  if (o.args.empty() && !o.del) {
-    auto branches = r.ListRefs("branches");
+  if (o.args.empty()) {
+    auto branches = repo::ListBranches(r);
     if (!branches.ok()) return ctx.Fail(branches.status());
     json arr = json::array();
-    for (const auto& [name, id] : *branches) {
-      auto s = r.ReadSnapshot(id);
-      bool def = name == repo::kDefaultBranch;
+    for (const auto& b : *branches) {
+      auto s = r.ReadSnapshot(b.head);
       if (ctx.g().json) {
-        arr.push_back({{"name", name}, {"head", id.ToHex()}, {"default", def},
+        arr.push_back({{"name", b.name}, {"head", b.head.ToHex()}, {"default", b.is_default},
                        {"time", s.ok() ? IsoTimeNs(s->time_ns) : ""}, {"message", s.ok() ? s->message : ""}});
       } else {
-        std::printf("%s %-20s %s %s %s\n", def ? "*" : " ", name.c_str(), id.ShortHex().c_str(),
+        std::printf("%s %-20s %s %s %s\n", b.is_default ? "*" : " ", b.name.c_str(), b.head.ShortHex().c_str(),
                     s.ok() ? FormatTimeNs(s->time_ns).c_str() : "?", s.ok() ? s->message.c_str() : "");
       }
     }
     if (ctx.g().json) std::cout << Dump(arr) << "\n";
     return kExitOk;
   }
-  if (o.args.empty()) return ctx.Fail(Status::InvalidArgument("branch -d needs a NAME"));
   const std::string& name = o.args[0];
-  if (!repo::ValidRefName(name)) {
-    return ctx.Fail(Status::InvalidArgument("'" + name + "' is not a valid branch name (letters, digits, '.', '_', '-')"));
-  }
-  auto cur = r.ReadRef("branches/" + name);
-  if (!cur.ok()) return ctx.Fail(cur.status());
+  if (Status st = repo::CheckRefName(name, "branch"); !st.ok()) return ctx.Fail(st);
+  TerminalApprover approver(o.yes);
   if (o.del) {
-    if (o.args.size() > 1) return ctx.Fail(Status::InvalidArgument("branch -d takes only NAME"));
-    if (!*cur) return ctx.Fail(Status::NotFound("no branch '" + name + "'"));
-    TerminalApprover approver(o.yes);
-    repo::Operation op{"delete branch '" + name + "'",
-                       "  its head is snapshot " + Describe(r, **cur) +
-                           "; snapshots reachable only from it stay until a prune removes them",
-                       name == repo::kDefaultBranch ? repo::Risk::kHigh : repo::Risk::kMedium};
-    Status st = repo::RequireApproval(&approver, op);
-    if (!st.ok()) return ctx.Fail(st, kExitNotApproved);
-    st = r.DeleteRef("branches/" + name, **cur);
-    if (!st.ok()) return ctx.Fail(st);
+    auto b = repo::DeleteBranch(r, name, &approver);
+    if (!b.ok()) return ctx.Fail(b.status());
     if (ctx.g().json) {
-      std::cout << Dump(json{{"deleted", name}, {"head", cur->value().ToHex()}}) << "\n";
+      std::cout << Dump(json{{"deleted", name}, {"head", b->head.ToHex()}}) << "\n";
     } else if (!ctx.g().quiet) {
-      std::cout << "deleted branch " << name << " (was " << cur->value().ShortHex() << ")\n";
+      std::cout << "deleted branch " << name << " (was " << b->head.ShortHex() << ")\n";
     }
     return kExitOk;
   }
-  if (o.args.size() > 2) return ctx.Fail(Status::InvalidArgument("branch takes NAME and at most one REV"));
-  if (*cur) {
-    return ctx.Fail(Status::AlreadyExists("branch '" + name + "' already exists (head " + cur->value().ShortHex() + ")"));
-  }
   auto target = r.ResolveRevision(o.args.size() > 1 ? o.args[1] : "latest");
   if (!target.ok()) return ctx.Fail(target.status());
-  Status st = r.UpdateRef("branches/" + name, std::nullopt, *target);
-  if (!st.ok()) return ctx.Fail(st);
+  auto res = o.force ? repo::ResetBranch(r, name, *target, &approver) : repo::CreateBranch(r, name, *target);
+  if (!res.ok()) return ctx.Fail(res.status());
   if (ctx.g().json) {
-    std::cout << Dump(json{{"branch", name}, {"head", target->ToHex()}}) << "\n";
+    std::cout << Dump(json{{"branch", name}, {"head", res->branch.head.ToHex()}, {"created", res->created},
+                           {"moved_from", res->moved_from ? res->moved_from->ToHex() : ""},
+                           {"unchanged", res->unchanged}})
+              << "\n";
   } else if (!ctx.g().quiet) {
-    std::cout << "created branch " << name << " at " << target->ShortHex() << "\n";
+    if (res->created) {
+      std::cout << "created branch " << name << " at " << res->branch.head.ShortHex() << "\n";
+    } else if (res->unchanged) {
+      std::cout << "branch " << name << " already is at " << res->branch.head.ShortHex() << "; nothing changed\n";
+    } else {
+      std::cout << "reset branch " << name << " to " << res->branch.head.ShortHex() << " (was "
+                << res->moved_from->ShortHex() << ")\n";
+    }
   }
   return kExitOk;
 }
@@ -199,20 +199,24 @@ int RunBranch(Context& ctx, const BranchCmd& o) {
 void RegisterTag(CLI::App& app, Context& ctx, Action* action) {
   auto tag = std::make_shared<TagCmd>();
   auto* c_tag = app.add_subcommand("tag", "create, list, move or delete tags");
-  c_tag->add_option("args", tag->args, "NAME [REV], or a PATTERN with -l");
-  c_tag->add_option("-m,--message", tag->message, "the tag's message");
+  c_tag->add_option("NAME", tag->args, "NAME [REV], or a PATTERN with -l");
+  auto* m = c_tag->add_option("-m,--message", tag->message, "the tag's message (a moved tag keeps its message without -m)");
   c_tag->add_flag("-l,--list", tag->list, "list tags (matching PATTERN)");
   c_tag->add_flag("-d,--delete", tag->del, "delete the tag (asks first)");
   c_tag->add_flag("-f,--force", tag->force, "move an existing tag (asks first)");
   c_tag->add_flag("-y,--yes", tag->yes, "approve without asking");
-  c_tag->callback([&ctx, action, tag] { *action = [&ctx, tag] { return RunTag(ctx, *tag); }; });
+  c_tag->callback([&ctx, action, tag, m] {
+    tag->message_given = m->count() > 0;
+    *action = [&ctx, tag] { return RunTag(ctx, *tag); };
+  });
 }
 
 void RegisterBranch(CLI::App& app, Context& ctx, Action* action) {
   auto branch = std::make_shared<BranchCmd>();
-  auto* c_branch = app.add_subcommand("branch", "list, create or delete branches");
-  c_branch->add_option("args", branch->args, "NAME [REV]");
+  auto* c_branch = app.add_subcommand("branch", "list, create, reset or delete branches");
+  c_branch->add_option("NAME", branch->args, "NAME [REV]");
   c_branch->add_flag("-d,--delete", branch->del, "delete the branch (asks first)");
+  c_branch->add_flag("-f,--force", branch->force, "move an existing branch to REV, or create it (asks first)");
   c_branch->add_flag("-y,--yes", branch->yes, "approve without asking");
   c_branch->callback([&ctx, action, branch] { *action = [&ctx, branch] { return RunBranch(ctx, *branch); }; });
 }

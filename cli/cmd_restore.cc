@@ -26,6 +26,10 @@ struct RestoreCmd {
 };
 
 int RunRestore(Context& ctx, const RestoreCmd& o) {
+  if (o.spec.empty() || o.target.empty()) {
+    return ctx.Fail(Status::InvalidArgument(std::string(o.spec.empty() ? "restore needs a revision" : "restore needs a target folder") +
+                                            ": cairn restore REV[:PATH] --target DIR"));
+  }
   CAIRN_OPEN_OR_FAIL(ctx, r);
   auto t = r.ResolvePath(o.spec);
   if (!t.ok()) return ctx.Fail(t.status());
@@ -74,8 +78,8 @@ int RunRestore(Context& ctx, const RestoreCmd& o) {
 void RegisterRestore(CLI::App& app, Context& ctx, Action* action) {
   auto restore = std::make_shared<RestoreCmd>();
   auto* c_restore = app.add_subcommand("restore", "restore a snapshot or a path of it");
-  c_restore->add_option("rev", restore->spec, "REV or REV:PATH")->required();
-  c_restore->add_option("-t,--target", restore->target, "folder to restore into")->required();
+  c_restore->add_option("REV", restore->spec, "REV or REV:PATH");
+  c_restore->add_option("-t,--target", restore->target, "folder to restore into (required)");
   c_restore->add_flag("--force", restore->force, "restore into a non-empty folder, replacing entries");
   c_restore->add_flag("--verify", restore->verify, "read restored files back and compare");
   c_restore->add_option("--threads", restore->threads, "worker threads (default: one per core)");

@@ -10,6 +10,8 @@
 
 #include "cli/commands.h"
 #include "objstore/file_chunks.h"
+#include "repo/file_reader.h"
+#include "repo/objects.h"
 
 namespace cairn::cli {
 namespace {
@@ -27,6 +29,7 @@ struct LsCmd {
 };
 
 int RunLs(Context& ctx, const LsCmd& o) {
+  if (o.spec.empty()) return ctx.Fail(Status::InvalidArgument("ls needs a revision: cairn ls REV[:PATH]"));
   CAIRN_OPEN_OR_FAIL(ctx, r);
   auto t = r.ResolvePath(o.spec);
   if (!t.ok()) return ctx.Fail(t.status());
@@ -74,7 +77,15 @@ int RunLs(Context& ctx, const LsCmd& o) {
 
 // --- cat ---
 
+// Writes each piece to stdout as it is read; a closed or full stdout stops it.
+Status WriteOut(std::string_view piece) {
+  std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+  if (!std::cout) return Status::IOError("cannot write to standard output");
+  return Status::OK();
+}
+
 int RunCat(Context& ctx, const std::string& spec) {
+  if (spec.empty()) return ctx.Fail(Status::InvalidArgument("cat needs a file: cairn cat REV:PATH"));
   CAIRN_OPEN_OR_FAIL(ctx, r);
   auto t = r.ResolvePath(spec);
   if (!t.ok()) return ctx.Fail(t.status());
@@ -83,16 +94,9 @@ int RunCat(Context& ctx, const std::string& spec) {
     return ctx.Fail(Status::InvalidArgument("'" + t->path + "' is a " + objstore::EntryTypeName(e.type) +
                                             ", not a file; use 'cairn ls' to list it"));
   }
-  for (const auto& c : e.chunks) {
-    auto data = r.ReadBlob(c);
-    if (!data.ok()) {
-      std::cout.flush();
-      return ctx.Fail(data.status().WithContext("cannot read '" + t->path + "'"));
-    }
-    std::cout.write(data->data(), static_cast<std::streamsize>(data->size()));
-    if (!std::cout) return ctx.Fail(Status::IOError("cannot write to standard output"));
-  }
+  Status st = repo::ReadEntryContent(r, e, t->path, WriteOut);
   std::cout.flush();
+  if (!st.ok()) return ctx.Fail(st);
   return kExitOk;
 }
 
@@ -100,60 +104,6 @@ struct CatFileCmd {
   std::string object;
   bool type = false, size = false, pretty = false;
 };
-
-struct Object {
-  std::string type;  // snapshot, tree, chunk, file, symlink, fifo, ...
-  uint64_t size = 0;
-  std::optional<ObjectId> id;
-  std::optional<TreeEntry> entry;  // for REV:PATH
-};
-
-Result<Object> FindObject(const Repository& r, const std::string& spec) {
-  Object o;
-  if (spec.find(':') != std::string::npos) {
-    CAIRN_ASSIGN_OR_RETURN(auto t, r.ResolvePath(spec));
-    if (t.entry.type == EntryType::kDir) {
-      o.type = "tree";
-      o.id = t.entry.subtree;
-      CAIRN_ASSIGN_OR_RETURN(auto loc, r.index()->Lookup(*o.id));
-      o.size = loc ? loc->entry.raw_length : 0;
-    } else {
-      o.type = (t.entry.type == EntryType::kHardlink) ? "file" : objstore::EntryTypeName(t.entry.type);
-      o.size = t.entry.type == EntryType::kSymlink ? t.entry.link_target.size() : t.entry.size;
-      o.entry = t.entry;
-    }
-    return o;
-  }
-  std::vector<ObjectId> candidates;
-  if (IsHexPrefix(spec) && spec.size() >= 4) {
-    CAIRN_ASSIGN_OR_RETURN(auto snaps, r.index()->SnapshotsWithPrefix(spec));
-    CAIRN_ASSIGN_OR_RETURN(auto blobs, r.index()->BlobsWithPrefix(spec, 16));
-    candidates = snaps;
-    candidates.insert(candidates.end(), blobs.begin(), blobs.end());
-    if (candidates.size() > 1) {
-      std::string msg = "object id prefix '" + spec + "' is ambiguous; candidates:";
-      for (const auto& c : candidates) msg += " " + c.ShortHex();
-      return Status::Ambiguous(msg);
-    }
-  }
-  if (candidates.empty()) {
-    CAIRN_ASSIGN_OR_RETURN(ObjectId sid, r.ResolveRevision(spec));
-    candidates.push_back(sid);
-  }
-  o.id = candidates[0];
-  auto snap = r.ReadSnapshot(*o.id);
-  if (snap.ok()) {
-    o.type = "snapshot";
-    CAIRN_ASSIGN_OR_RETURN(o.size, r.backend()->Stat(objstore::SnapshotName(*o.id)));
-    return o;
-  }
-  if (!snap.status().IsNotFound()) return snap.status();
-  CAIRN_ASSIGN_OR_RETURN(auto loc, r.index()->Lookup(*o.id));
-  if (!loc) return Status::NotFound("no object " + spec);
-  o.type = loc->entry.type == objstore::BlobType::kTree ? "tree" : "chunk";
-  o.size = loc->entry.raw_length;
-  return o;
-}
 
 std::string TreeLine(const TreeEntry& e, const std::string& path, bool long_form) {
   std::string type = objstore::EntryTypeName(e.type);
@@ -172,9 +122,14 @@ std::string TreeLine(const TreeEntry& e, const std::string& path, bool long_form
 }
 
 int RunCatFile(Context& ctx, const CatFileCmd& o) {
+  if (o.object.empty()) {
+    return ctx.Fail(Status::InvalidArgument("cat-file needs an object: cairn cat-file (-t | -s | -p) OBJECT"));
+  }
+  if (o.type + o.size + o.pretty != 1) {
+    return ctx.Fail(Status::InvalidArgument("cat-file needs exactly one of -t, -s, -p: cairn cat-file (-t | -s | -p) OBJECT"));
+  }
   CAIRN_OPEN_OR_FAIL(ctx, r);
-  if (o.type + o.size + o.pretty != 1) return ctx.Fail(Status::InvalidArgument("cat-file needs exactly one of -t, -s, -p"));
-  auto obj = FindObject(r, o.object);
+  auto obj = repo::FindObject(r, o.object);
   if (!obj.ok()) return ctx.Fail(obj.status());
   if (o.type) {
     std::cout << (ctx.g().json ? Dump(json{{"type", obj->type}}) : obj->type) << "\n";
@@ -203,9 +158,11 @@ int RunCatFile(Context& ctx, const CatFileCmd& o) {
     if (!d.ok()) return ctx.Fail(d.status());
     std::cout.write(d->data(), static_cast<std::streamsize>(d->size()));
   } else if (obj->entry) {
-    auto d = Content(r, *obj->entry, "");
-    if (!d.ok()) return ctx.Fail(d.status());
-    std::cout.write(d->data(), static_cast<std::streamsize>(d->size()));
+    Status st = repo::ReadEntryContent(r, *obj->entry, o.object, WriteOut);
+    if (!st.ok()) {
+      std::cout.flush();
+      return ctx.Fail(st);
+    }
   }
   std::cout.flush();
   return kExitOk;
@@ -217,6 +174,7 @@ struct LsTreeCmd {
 };
 
 int RunLsTree(Context& ctx, const LsTreeCmd& o) {
+  if (o.spec.empty()) return ctx.Fail(Status::InvalidArgument("ls-tree needs a revision: cairn ls-tree [-r] [-l] REV[:PATH]"));
   CAIRN_OPEN_OR_FAIL(ctx, r);
   auto t = r.ResolvePath(o.spec);
   if (!t.ok()) return ctx.Fail(t.status());
@@ -258,7 +216,7 @@ int RunLsTree(Context& ctx, const LsTreeCmd& o) {
 void RegisterLs(CLI::App& app, Context& ctx, Action* action) {
   auto ls = std::make_shared<LsCmd>();
   auto* c_ls = app.add_subcommand("ls", "list the files of a snapshot");
-  c_ls->add_option("rev", ls->spec, "REV or REV:PATH")->required();
+  c_ls->add_option("REV", ls->spec, "REV or REV:PATH");
   c_ls->add_flag("-l,--long", ls->long_form, "mode, owner, size and mtime");
   c_ls->callback([&ctx, action, ls] { *action = [&ctx, ls] { return RunLs(ctx, *ls); }; });
 }
@@ -266,14 +224,14 @@ void RegisterLs(CLI::App& app, Context& ctx, Action* action) {
 void RegisterCat(CLI::App& app, Context& ctx, Action* action) {
   auto cat_spec = std::make_shared<std::string>();
   auto* c_cat = app.add_subcommand("cat", "print one file of a snapshot");
-  c_cat->add_option("spec", *cat_spec, "REV:PATH")->required();
+  c_cat->add_option("SPEC", *cat_spec, "REV:PATH");
   c_cat->callback([&ctx, action, cat_spec] { *action = [&ctx, cat_spec] { return RunCat(ctx, *cat_spec); }; });
 }
 
 void RegisterCatFile(CLI::App& app, Context& ctx, Action* action) {
   auto cf = std::make_shared<CatFileCmd>();
   auto* c_cf = app.add_subcommand("cat-file", "type, size or content of any object");
-  c_cf->add_option("object", cf->object, "id, id prefix, REV or REV:PATH")->required();
+  c_cf->add_option("OBJECT", cf->object, "id, id prefix, REV or REV:PATH");
   c_cf->add_flag("-t", cf->type, "print the type (snapshot, tree, chunk, file, symlink, ...)");
   c_cf->add_flag("-s", cf->size, "print the size in bytes");
   c_cf->add_flag("-p", cf->pretty, "print the content, pretty-printed");
@@ -283,7 +241,7 @@ void RegisterCatFile(CLI::App& app, Context& ctx, Action* action) {
 void RegisterLsTree(CLI::App& app, Context& ctx, Action* action) {
   auto lt = std::make_shared<LsTreeCmd>();
   auto* c_lt = app.add_subcommand("ls-tree", "list a tree: mode, type, id and name");
-  c_lt->add_option("rev", lt->spec, "REV or REV:PATH")->required();
+  c_lt->add_option("REV", lt->spec, "REV or REV:PATH");
   c_lt->add_flag("-r", lt->recursive, "recurse into folders");
   c_lt->add_flag("-l,--long", lt->long_form, "add sizes");
   c_lt->callback([&ctx, action, lt] { *action = [&ctx, lt] { return RunLsTree(ctx, *lt); }; });

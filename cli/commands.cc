@@ -12,6 +12,7 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx, Action* action) {
   RegisterInit(app, ctx, action);
   RegisterBackup(app, ctx, action);
   RegisterLog(app, ctx, action);
+  RegisterSnapshots(app, ctx, action);
   RegisterLs(app, ctx, action);
   RegisterCat(app, ctx, action);
   RegisterRestore(app, ctx, action);

@@ -20,6 +20,7 @@ void RegisterInit(CLI::App& app, Context& ctx, Action* action);        // cmd_in
 void RegisterBackup(CLI::App& app, Context& ctx, Action* action);      // cmd_backup.cc
 void RegisterLog(CLI::App& app, Context& ctx, Action* action);         // cmd_log.cc
 void RegisterShow(CLI::App& app, Context& ctx, Action* action);        // cmd_log.cc
+void RegisterSnapshots(CLI::App& app, Context& ctx, Action* action);   // cmd_log.cc
 void RegisterLs(CLI::App& app, Context& ctx, Action* action);          // cmd_tree.cc
 void RegisterCat(CLI::App& app, Context& ctx, Action* action);         // cmd_tree.cc
 void RegisterCatFile(CLI::App& app, Context& ctx, Action* action);     // cmd_tree.cc
