@@ -18,10 +18,14 @@ namespace cairn::cli {
 const std::vector<ExitCodeDoc>& ExitCodeDocs() {
   static const std::vector<ExitCodeDoc> kDocs = {
       {kExitOk, "success"},
-      {kExitFailure, "failure (I/O error, a ref changed concurrently, a repository of a newer format, …)"},
+      {kExitFailure,
+       "failure (I/O error, a ref changed concurrently, a lock held by a live process for over 60 s, a repository "
+       "of a newer format, …)"},
       {kExitUsage,
-       "usage error: unknown command or flag, missing argument, malformed or ambiguous revision, invalid name, "
-       "path with `..`"},
+       "usage error: unknown command or flag, missing argument (the message shows the command's form, e.g. `diff "
+       "needs two revisions: cairn diff A B`), malformed or ambiguous revision, invalid name (a tag or branch name "
+       "of 4 or more hex digits is refused because it could be read as an id), path with `..`, a repository "
+       "location whose store is not supported yet (`s3:…`)"},
       {kExitPartial,
        "backup saved, but some source paths could not be read; they are listed on stderr and in the snapshot's "
        "`errors`"},
@@ -29,13 +33,13 @@ const std::vector<ExitCodeDoc>& ExitCodeDocs() {
        "damage found: `check` found errors, or data needed by `restore`/`cat`/`log` is damaged or missing"},
       {kExitNotFound,
        "not found: unknown revision, path not in the snapshot, source path (or `--sqlite` database) that does not "
-       "exist"},
+       "exist, `log` of a branch that does not exist or has no snapshots"},
       {kExitExists,
        "refused to overwrite: `init` over a repository or a non-empty folder, `restore` into a non-empty target "
        "without `--force`, creating a tag or branch that exists"},
       {kExitNotApproved,
-       "not approved: a destructive operation (deleting a tag or branch, moving a tag) was refused at the prompt, "
-       "or there was no terminal and no `--yes`"},
+       "not approved: a destructive operation (deleting a tag or branch, moving a tag or changing its message, "
+       "resetting a branch) was refused at the prompt, or there was no terminal and no `--yes`"},
       {kExitNoRepo, "no repository at the given path"},
   };
   return kDocs;

@@ -19,6 +19,19 @@ RepoConfig NewRepoConfig() {
   return c;
 }
 
+Result<ChunkerParams> ChunkerParamsForAverage(uint32_t avg, const ChunkerParams& base) {
+  constexpr uint32_t kMinAvg = 256, kMaxAvg = 4u << 20;
+  ChunkerParams p = base;
+  p.avg_size = avg;
+  p.min_size = avg / 4;
+  p.max_size = avg <= kMaxAvg ? avg * 4 : 0;
+  if (avg < kMinAvg || avg > kMaxAvg || !ValidChunkerParams(p)) {
+    return Status::InvalidArgument("--avg-chunk must be a power of two from " + std::to_string(kMinAvg) + " to " +
+                                   std::to_string(kMaxAvg) + ", not " + std::to_string(avg));
+  }
+  return p;
+}
+
 std::string EncodeConfig(const RepoConfig& c) {
   json j;
   j["format"] = c.format;

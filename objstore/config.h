@@ -29,6 +29,11 @@ struct RepoConfig {
 // A new config with a random repository id and chunker seed.
 RepoConfig NewRepoConfig();
 
+// The chunk sizes for average size `avg` (init --avg-chunk): min = avg/4,
+// max = avg*4, and `base`'s seed. InvalidArgument unless avg is a power of
+// two from 256 to 4194304 (so min >= 64 and max <= 16 MiB).
+Result<ChunkerParams> ChunkerParamsForAverage(uint32_t avg, const ChunkerParams& base = {});
+
 std::string EncodeConfig(const RepoConfig& c);
 // Corruption if `data` is not a config; NotSupported if it is of a newer
 // format or uses features this cairn lacks (encryption).

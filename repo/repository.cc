@@ -11,7 +11,6 @@
 #include <set>
 
 #include <chrono>
-#include <nlohmann/json.hpp>
 
 #include "objstore/compress.h"
 #include "objstore/pack.h"
@@ -283,27 +282,6 @@ Status Repository::DeleteRef(const std::string& ref, const ObjectId& expected) {
   if (!cur) return Status::NotFound("no ref '" + ref + "'");
   if (*cur != expected) return Status::Conflict("ref '" + ref + "' was changed by another process; retry");
   return backend_->Remove("refs/" + ref);
-}
-
-Result<std::optional<Repository::TagInfo>> Repository::ReadTag(const std::string& name) const {
-  auto data = backend_->Get("refs/tags/" + name);
-  if (!data.ok()) {
-    if (data.status().IsNotFound()) return std::optional<TagInfo>();
-    return data.status();
-  }
-  CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> id, ReadRef("tags/" + name));
-  TagInfo t;
-  t.snapshot = *id;
-  size_t nl = data->find('\n');
-  if (nl != std::string::npos && nl + 1 < data->size()) {
-    auto j = nlohmann::json::parse(data->substr(nl + 1), nullptr, false);
-    if (j.is_object()) {
-      t.message = j.value("message", "");
-      t.user = j.value("user", "");
-      t.time_ns = j.value("time_ns", int64_t{0});
-    }
-  }
-  return std::optional<TagInfo>(t);
 }
 
 Result<std::vector<std::pair<std::string, ObjectId>>> Repository::ListRefs(const std::string& kind) const {

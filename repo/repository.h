@@ -109,13 +109,6 @@ class Repository {
   // if it does not exist.
   Status DeleteRef(const std::string& ref, const ObjectId& expected);
 
-  struct TagInfo {
-    ObjectId snapshot;
-    std::string message, user;
-    int64_t time_ns = 0;
-  };
-  // std::nullopt if there is no tag `name`.
-  Result<std::optional<TagInfo>> ReadTag(const std::string& name) const;
   // All refs under "branches/" or "tags/", sorted by name.
   Result<std::vector<std::pair<std::string, ObjectId>>> ListRefs(const std::string& kind) const;
 

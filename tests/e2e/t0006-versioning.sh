@@ -103,7 +103,7 @@ expect_exit 5 $CAIRN tag -d v1 --yes
 expect_one_line_error "no tag"
 expect_exit 2 $CAIRN tag "bad/name"
 expect_exit 2 $CAIRN tag abcd1234
-expect_one_line_error "not a valid tag name"
+expect_one_line_error "could be read as a snapshot id prefix"
 # The approval prompt on a terminal (script(1) gives a pty).
 if command -v script >/dev/null; then
   printf 'n\n' | script -qec "$CAIRN tag -d v2" /dev/null > prompt.txt 2>&1 || true

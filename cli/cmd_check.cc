@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+//
+// check, stats and repair: verifying and measuring the repository, and
+// rebuilding derived data.
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "repo/check.h"
+
+namespace cairn::cli {
+namespace {
+
+using nlohmann::json;
+using objstore::EntryType;
+using objstore::TreeEntry;
+using repo::Repository;
+
+// --- check ---
+
+struct CheckCmd {
+  bool read_data = false;
+  std::string subset;
+};
+
+int RunCheck(Context& ctx, const CheckCmd& o) {
+  repo::CheckOptions opts;
+  if (!o.subset.empty()) {
+    auto subset = repo::ParseDataSubset(o.subset);
+    if (!subset.ok()) return ctx.Fail(subset.status());
+    opts.subset = *subset;
+  }
+  const bool read_data = o.read_data || !o.subset.empty();
+  CAIRN_OPEN_OR_FAIL(ctx, r);
+  std::atomic<uint64_t> done{0};
+  opts.read_data = read_data;
+  opts.packs_done = &done;
+  Result<repo::CheckReport> rep = Status::IOError("not run");
+  {
+    ProgressLine line(ctx.Progress() && read_data, [&] { return "check: " + std::to_string(done.load()) + " packs read"; });
+    rep = repo::Check(&r, opts);
+  }
+  if (!rep.ok()) return ctx.Fail(rep.status());
+  for (const auto& w : rep->warnings) ctx.Warn(w);
+  for (const auto& e : rep->errors) std::fprintf(stderr, "cairn: error: %s\n", e.c_str());
+  if (ctx.g().json) {
+    json j{{"ok", rep->errors.empty()}, {"errors", rep->errors}, {"warnings", rep->warnings},
+           {"packs", rep->packs}, {"index_files", rep->index_files}, {"snapshots", rep->snapshots},
+           {"trees", rep->trees}, {"blobs_read", rep->blobs}, {"bytes_read", rep->bytes_read},
+           {"read_data", read_data}, {"packs_read", rep->packs_read}, {"unindexed_packs", rep->unindexed_packs},
+           {"unreachable_snapshots", rep->unreachable_snapshots}};
+    std::cout << Dump(j) << "\n";
+  } else if (!ctx.g().quiet) {
+    std::cout << "checked " << rep->packs << " packs, " << rep->index_files << " index files, "
+              << rep->snapshots << " snapshots, " << rep->trees << " trees";
+    if (read_data) {
+      std::cout << ", read " << rep->packs_read << " of " << rep->packs << " packs and " << rep->blobs << " blobs ("
+                << HumanBytes(rep->bytes_read) << ")";
+    }
+    std::cout << ": " << (rep->errors.empty() ? "no errors found" : std::to_string(rep->errors.size()) + " error(s) found")
+              << "\n";
+  }
+  return rep->errors.empty() ? kExitOk : kExitDamaged;
+}
+
+// --- stats ---
+
+int RunStats(Context& ctx) {
+  CAIRN_OPEN_OR_FAIL(ctx, r);
+  auto s = repo::ComputeStats(&r);
+  if (!s.ok()) return ctx.Fail(s.status());
+  double dedup = s->unique_raw_bytes ? static_cast<double>(s->logical_bytes) / static_cast<double>(s->unique_raw_bytes) : 0;
+  double comp = s->stored_blob_bytes ? static_cast<double>(s->unique_raw_bytes) / static_cast<double>(s->stored_blob_bytes) : 0;
+  if (ctx.g().json) {
+    json j{{"snapshots", s->snapshots}, {"logical_bytes", s->logical_bytes},
+           {"unique_bytes", s->unique_raw_bytes}, {"stored_bytes", s->stored_blob_bytes},
+           {"pack_bytes", s->pack_bytes}, {"repository_bytes", s->repo_bytes}, {"chunks", s->chunks},
+           {"trees", s->trees}, {"packs", s->packs}, {"dedup_ratio", dedup}, {"compression_ratio", comp}};
+    std::cout << Dump(j) << "\n";
+    return kExitOk;
+  }
+  char buf[64];
+  std::cout << "snapshots:          " << s->snapshots << "\n"
+            << "logical bytes:      " << HumanBytes(s->logical_bytes) << " (file content over all snapshots)\n"
+            << "unique bytes:       " << HumanBytes(s->unique_raw_bytes) << " (" << s->chunks << " chunks, "
+            << s->trees << " trees)\n"
+            << "stored bytes:       " << HumanBytes(s->stored_blob_bytes) << " (in " << s->packs << " packs)\n"
+            << "repository size:    " << HumanBytes(s->repo_bytes) << "\n";
+  std::snprintf(buf, sizeof(buf), "%.2f", dedup);
+  std::cout << "dedup ratio:        " << buf << "\n";
+  std::snprintf(buf, sizeof(buf), "%.2f", comp);
+  std::cout << "compression ratio:  " << buf << "\n";
+  return kExitOk;
+}
+
+// --- repair index ---
+
+int RunRepairIndex(Context& ctx) {
+  CAIRN_OPEN_OR_FAIL(ctx, r);
+  std::vector<std::string> problems;
+  size_t packs = 0, blobs = 0;
+  Status st = r.RebuildIndexFromPacks(&problems, &packs, &blobs);
+  if (!st.ok()) return ctx.Fail(st);
+  for (const auto& p : problems) ctx.Warn(p);
+  if (ctx.g().json) {
+    std::cout << Dump(json{{"packs", packs}, {"blobs", blobs}, {"problems", problems}}) << "\n";
+  } else if (!ctx.g().quiet) {
+    std::cout << "rebuilt the index from " << packs << " packs (" << blobs << " blobs)";
+    if (!problems.empty()) std::cout << "; " << problems.size() << " damaged pack(s) left out";
+    std::cout << "\n";
+  }
+  return problems.empty() ? kExitOk : kExitDamaged;
+}
+
+}  // namespace
+
+void RegisterCheck(CLI::App& app, Context& ctx, Action* action) {
+  auto check = std::make_shared<CheckCmd>();
+  auto* c_check = app.add_subcommand("check", "verify the repository");
+  c_check->add_flag("--read-data", check->read_data, "also read every pack and re-hash every object");
+  c_check->add_option("--read-data-subset", check->subset,
+                      "read only part of the packs: N/M (the N-th of M slices) or P% (a random share)");
+  c_check->callback([&ctx, action, check] { *action = [&ctx, check] { return RunCheck(ctx, *check); }; });
+
+  auto* c_stats = app.add_subcommand("stats", "sizes, deduplication and compression");
+  c_stats->callback([&ctx, action] { *action = [&ctx] { return RunStats(ctx); }; });
+
+  auto* c_repair = app.add_subcommand("repair", "rebuild derived data");
+  c_repair->require_subcommand(0, 1);
+  auto* c_repair_index = c_repair->add_subcommand("index", "rebuild the index from the packs alone");
+  c_repair_index->callback([&ctx, action] { *action = [&ctx] { return RunRepairIndex(ctx); }; });
+  c_repair->callback([&ctx, action, c_repair] {
+    if (!c_repair->get_subcommands().empty()) return;
+    *action = [&ctx] { return ctx.Fail(Status::InvalidArgument("repair needs what to repair: cairn repair index")); };
+  });
+}
+
+}  // namespace cairn::cli

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+//
+// The commands, one file or a small group per file (cli/cmd_*.cc). Each
+// has an options struct, a Register function that adds its flags to CLI11,
+// and a Run function that does the work through the library and renders
+// the result. This header contains definitions that shall only be used by
+// modules within cli/.
+
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/cmd_common.h"
+#include "cli/context.h"
+#include "cli/output.h"
+
+namespace cairn::cli {
+
+void RegisterInit(CLI::App& app, Context& ctx, Action* action);        // cmd_init.cc
+void RegisterBackup(CLI::App& app, Context& ctx, Action* action);      // cmd_backup.cc
+void RegisterLog(CLI::App& app, Context& ctx, Action* action);         // cmd_log.cc
+void RegisterShow(CLI::App& app, Context& ctx, Action* action);        // cmd_log.cc
+void RegisterSnapshots(CLI::App& app, Context& ctx, Action* action);   // cmd_log.cc
+void RegisterLs(CLI::App& app, Context& ctx, Action* action);          // cmd_tree.cc
+void RegisterCat(CLI::App& app, Context& ctx, Action* action);         // cmd_tree.cc
+void RegisterCatFile(CLI::App& app, Context& ctx, Action* action);     // cmd_tree.cc
+void RegisterLsTree(CLI::App& app, Context& ctx, Action* action);      // cmd_tree.cc
+void RegisterRestore(CLI::App& app, Context& ctx, Action* action);     // cmd_restore.cc
+void RegisterCheck(CLI::App& app, Context& ctx, Action* action);       // cmd_check.cc: check, stats, repair
+void RegisterTag(CLI::App& app, Context& ctx, Action* action);         // cmd_refs.cc
+void RegisterBranch(CLI::App& app, Context& ctx, Action* action);      // cmd_refs.cc
+void RegisterDiff(CLI::App& app, Context& ctx, Action* action);        // cmd_diff.cc
+void RegisterRevParse(CLI::App& app, Context& ctx, Action* action);    // cmd_plumbing.cc
+void RegisterHashObject(CLI::App& app, Context& ctx, Action* action);  // cmd_plumbing.cc
+
+}  // namespace cairn::cli
