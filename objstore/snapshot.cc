@@ -58,6 +58,10 @@ json SnapshotToJson(const Snapshot& s) {
   j["source"] = s.source;
   j["errors"] = json::array();
   for (const auto& e : s.errors) j["errors"].push_back({{"path", e.path}, {"error", e.error}});
+  if (s.root) {
+    j["root"] = {{"mode", s.root->mode}, {"uid", s.root->uid},     {"gid", s.root->gid},
+                 {"user", s.root->user}, {"group", s.root->group}, {"mtime_ns", s.root->mtime_ns}};
+  }
   return j;
 }
 
@@ -114,6 +118,18 @@ Result<Snapshot> SnapshotFromJson(const json& j, const std::string& name) {
     s.stats.files_read = st.value("files_read", uint64_t{0});
     if (j.contains("excludes")) s.excludes = j.at("excludes").get<std::vector<std::string>>();
     s.source = j.value("source", std::string("files"));
+    if (j.contains("root")) {
+      const json& r = j.at("root");
+      RootMeta m;
+      m.mode = r.at("mode").get<uint32_t>();
+      if (m.mode > 07777) return bad("root mode out of range");
+      m.uid = r.at("uid").get<uint32_t>();
+      m.gid = r.at("gid").get<uint32_t>();
+      m.user = r.at("user").get<std::string>();
+      m.group = r.at("group").get<std::string>();
+      m.mtime_ns = r.at("mtime_ns").get<int64_t>();
+      s.root = m;
+    }
     for (const auto& e : j.at("errors")) {
       s.errors.push_back({e.at("path").get<std::string>(), e.at("error").get<std::string>()});
     }

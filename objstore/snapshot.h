@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,17 @@ struct SourceError {
   std::string error;
 };
 
+// The metadata of the folder a single-folder backup was taken of: the
+// snapshot's root tree holds its content, this its own mode, owner and mtime
+// (so a restore of the whole snapshot can give the target folder its old
+// metadata). Absent for other backups, whose root is synthetic.
+struct RootMeta {
+  uint32_t mode = 0;
+  uint32_t uid = 0, gid = 0;
+  std::string user, group;
+  int64_t mtime_ns = 0;
+};
+
 struct Snapshot {
   ObjectId tree;
   std::vector<ObjectId> parents;
@@ -47,6 +59,7 @@ struct Snapshot {
   std::vector<SourceError> errors;  // source files that could not be read
   std::vector<std::string> excludes;  // the exclusion rules the backup used
   std::string source = "files";       // files | stdin | command | sqlite
+  std::optional<RootMeta> root;       // single-folder backups only
 };
 
 // The payload of a snapshot file: canonical JSON (ObjectCodec::EncodeFile

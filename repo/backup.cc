@@ -410,6 +410,10 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   snap.paths = std::move(paths.paths);
   snap.branch = opts.branch;
   snap.message = opts.message;
+  if (paths.single_dir) {
+    const TreeEntry& e = root.entry;
+    snap.root = objstore::RootMeta{e.mode, e.uid, e.gid, e.user, e.group, e.mtime_ns};
+  }
   auto ws = writer.stats();
   snap.stats.files = trees.files();
   // The root folder of a single-folder backup is the snapshot root, not an entry.

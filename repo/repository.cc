@@ -424,6 +424,15 @@ Result<Repository::PathTarget> Repository::ResolvePath(std::string_view spec) co
   t.entry.mode = 0755;
   t.entry.subtree = t.snapshot.tree;
   t.entry.mtime_ns = t.snapshot.time_ns;
+  if (t.snapshot.root) {  // the folder a single-folder backup was taken of
+    const auto& m = *t.snapshot.root;
+    t.entry.mode = m.mode;
+    t.entry.uid = m.uid;
+    t.entry.gid = m.gid;
+    t.entry.user = m.user;
+    t.entry.group = m.group;
+    t.entry.mtime_ns = m.mtime_ns;
+  }
   size_t pos = 0;
   while (pos <= path.size()) {
     size_t slash = path.find('/', pos);

@@ -494,7 +494,9 @@ class Restorer {
   // gets the snapshot's time as its mtime, and its mode is left alone.
   // See docs/cli.md#restore.
   void RestoreTargetMetadata() {
-    if (!what_.path.empty()) {
+    // A folder of the snapshot, or the folder a single-folder backup was
+    // taken of: its stored metadata. Otherwise the root is synthetic.
+    if (!what_.path.empty() || what_.snapshot.root) {
       if (created_target_) {
         ApplyMetadata(root_.get(), nullptr, what_.entry, ".");
         return;

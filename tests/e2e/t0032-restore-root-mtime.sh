@@ -1,8 +1,9 @@
 set -e
-# The restore target stands for the restored folder: REV:FOLDER gives it
-# the folder's stored mtime (and mode and owner when the restore created
-# it); the snapshot root, which has no stored metadata, gives it the
-# snapshot's time.
+# The restore target stands for the restored folder: REV:FOLDER, and the
+# root of a single-folder backup (whose snapshot records the folder's own
+# metadata), give it the folder's stored mtime (and mode and owner when the
+# restore created it); the synthetic root of a multi-path backup gives it
+# the snapshot's time.
 source "$(dirname "$0")/lib.sh"
 
 mtime_ns() { python3 -c "import os,sys; print(os.lstat(sys.argv[1]).st_mtime_ns)" "$1"; }
@@ -22,8 +23,15 @@ export CAIRN_REPO=$WORK/repo
 expect_exit 0 $CAIRN --json backup src
 snap=$(json_get "j['snapshot']")
 snap_time=$(json_get "j['time_ns']")
+assert_eq "$(json_get "j['root']['mtime_ns']")" "$src_mtime" "the snapshot records the folder's own mtime"
+assert_eq "$(json_get "oct(j['root']['mode'])")" "0o$(mode_of src)" "and its mode"
 expect_exit 0 $CAIRN restore "$snap" --target out
-assert_eq "$(mtime_ns out)" "$snap_time" "restored root: the target's mtime is the snapshot's time"
+assert_eq "$(mtime_ns out)" "$src_mtime" "restored root: the target gets the backed-up folder's mtime"
+assert_eq "$(mode_of out)" "$(mode_of src)" "and, created by the restore, its mode"
+mkdir existing-root; chmod 700 existing-root
+expect_exit 0 $CAIRN restore "$snap" --target existing-root
+assert_eq "$(mtime_ns existing-root)" "$src_mtime" "existing target: the folder's mtime"
+assert_eq "$(mode_of existing-root)" "700" "existing target keeps its mode"
 assert_eq "$(mtime_ns out/sub)" "$sub_mtime" "a folder inside keeps its mtime"
 $TREECMP src out > /dev/null || fail "restored tree differs"; ok
 
