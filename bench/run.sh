@@ -67,7 +67,7 @@ step() {
   user=$(tval 'User time (seconds)' "$tf"); sys=$(tval 'System time (seconds)' "$tf")
   rss=$(tval 'Maximum resident set size' "$tf")
   other=$(awk -v j=$((j1 - j0)) -v hz="$HZ" -v u="$user" -v s="$sys" 'BEGIN{printf "%.2f", j/hz-u-s}')
-  repo=$(repo_size "$CUR_REPO"); cache=$(du -sb "$CUR_CACHE" 2>/dev/null | cut -f1)
+  repo=$(repo_size "$CUR_REPO"); cache=$(du -sb "$CUR_CACHE" 2>/dev/null | cut -f1 || true)
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$name" "$bytes" "$wall" "$user" "$sys" \
     "$rss" "$rc" "${repo:-0}" "${cache:-0}" "$other" >> "$RES/$tool.tsv"
   printf '  %-7s %-15s rc=%s wall=%6ss cpu=%s+%s rss=%sKiB repo=%s other_cpu=%s\n' \

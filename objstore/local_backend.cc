@@ -113,13 +113,19 @@ class LocalBackend : public Backend {
 
   Status PutFile(std::string_view name, const std::string& local_path) override {
     std::string path = Path(name);
-    if (::rename(local_path.c_str(), path.c_str()) != 0) {
+    std::string dir = path.substr(0, path.rfind('/'));
+    int rc = ::rename(local_path.c_str(), path.c_str());
+    if (rc != 0 && errno == ENOENT && ::access(local_path.c_str(), F_OK) == 0 &&
+        ::access(root_.c_str(), F_OK) == 0 && MakeDirs(dir).ok() && FsyncDir(dir.substr(0, dir.rfind('/'))).ok()) {
+      rc = ::rename(local_path.c_str(), path.c_str());  // a shard folder that was missing
+    }
+    if (rc != 0) {
       int err = errno;
       ::unlink(local_path.c_str());
       return Status::FromErrno(err, "cannot rename '" + local_path + "' to '" + path + "'");
     }
     Forget(name);
-    return FsyncDir(path.substr(0, path.rfind('/')));
+    return FsyncDir(dir);
   }
 
   std::string StagingDir() const override {
@@ -131,7 +137,7 @@ class LocalBackend : public Backend {
   Result<std::string> Get(std::string_view name) override {
     std::string path = Path(name);
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::FromErrno(errno, "cannot open '" + path + "'");
+    if (fd < 0) return Status::FromErrno(Missing(errno), "cannot open '" + path + "'");
     struct stat st;
     if (::fstat(fd, &st) != 0) {
       int err = errno;
@@ -157,7 +163,7 @@ class LocalBackend : public Backend {
   Result<uint64_t> Stat(std::string_view name) override {
     std::string path = Path(name);
     struct stat st;
-    if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "cannot stat '" + path + "'");
+    if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(Missing(errno), "cannot stat '" + path + "'");
     return static_cast<uint64_t>(st.st_size);
   }
 
@@ -180,6 +186,10 @@ class LocalBackend : public Backend {
 
   std::string Path(std::string_view name) const { return root_ + "/" + std::string(name); }
 
+  // A path through something that is not a folder (the root is a file)
+  // names no object: ENOTDIR reads as ENOENT (NotFound).
+  static int Missing(int err) { return err == ENOTDIR ? ENOENT : err; }
+
   // Writes `data` to a new fsynced temporary file beside `path` (creating
   // the folder if it is missing, e.g. locks/ in an older repository).
   Status WriteTemp(const std::string& path, std::string_view data, std::string* tmp) {
@@ -187,7 +197,7 @@ class LocalBackend : public Backend {
     *tmp = dir + "/" + std::string(kTempPrefix) + TempSuffix();
     int fd = ::open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 && errno == ENOENT && dir.size() > root_.size() && ::access(root_.c_str(), F_OK) == 0 &&
-        MakeDirs(dir).ok()) {
+        MakeDirs(dir).ok() && FsyncDir(dir.substr(0, dir.rfind('/'))).ok()) {
       fd = ::open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     }
     if (fd < 0) return Status::FromErrno(errno, "cannot create '" + *tmp + "'");
@@ -268,7 +278,7 @@ class LocalBackend : public Backend {
     if (!dir.empty() && dir.back() == '/') dir.pop_back();
     DIR* d = ::opendir(dir.c_str());
     if (d == nullptr) {
-      if (errno == ENOENT) return Status::OK();
+      if (errno == ENOENT || errno == ENOTDIR) return Status::OK();
       return Status::FromErrno(errno, "cannot list '" + dir + "'");
     }
     std::string base = rel;

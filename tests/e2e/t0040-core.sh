@@ -16,6 +16,12 @@ expect_one_line_error "s3 repositories are not supported yet"
 [ -z "$(ls -A "$WORK" | grep -v -e '^src$' -e '^\.out$' -e '^\.err$')" ] || fail "a remote location left something on disk: $(ls -A)"; ok
 expect_exit 2 $CAIRN -r sftp:host:/backups log
 expect_one_line_error "not supported yet"
+echo not-a-folder > afile
+expect_exit 10 $CAIRN -r afile log
+expect_one_line_error "no repository at 'afile'"
+expect_exit 6 $CAIRN init afile
+expect_one_line_error "exists and is not a folder"
+rm afile
 expect_exit 0 $CAIRN init local:repo -q
 [ -f repo/config ] || fail "local:PATH did not create the repository at PATH"; ok
 export CAIRN_REPO=$WORK/repo
