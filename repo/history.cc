@@ -6,6 +6,30 @@
 #include <queue>
 
 namespace cairn::repo {
+namespace {
+
+// Every snapshot reachable from `todo` through parents, each once, in no
+// particular order. A snapshot that cannot be read is an error when
+// `strict`, and otherwise left out (the walk does not go past it).
+Result<SnapshotList> Ancestors(const Repository& r, std::vector<ObjectId> todo, bool strict) {
+  SnapshotList out;
+  std::set<ObjectId> seen;
+  while (!todo.empty()) {
+    ObjectId id = todo.back();
+    todo.pop_back();
+    if (!seen.insert(id).second) continue;
+    auto s = r.ReadSnapshot(id);
+    if (!s.ok()) {
+      if (strict) return s.status();
+      continue;
+    }
+    for (const auto& p : s->parents) todo.push_back(p);
+    out.emplace_back(id, std::move(s).value());
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<bool> TouchesPath(const Repository& r, const ObjectId& id, const Snapshot& s, const std::string& path) {
   auto now = r.ResolvePath(id.ToHex() + ":" + path);
@@ -29,16 +53,7 @@ Result<SnapshotList> History(const Repository& r, const HistoryOptions& o) {
     CAIRN_ASSIGN_OR_RETURN(auto snaps, r.ListSnapshots());
     for (const auto& [id, s] : snaps) todo.push_back(id);
   }
-  SnapshotList out;
-  std::set<ObjectId> seen;
-  while (!todo.empty()) {
-    ObjectId id = todo.back();
-    todo.pop_back();
-    if (!seen.insert(id).second) continue;
-    CAIRN_ASSIGN_OR_RETURN(Snapshot s, r.ReadSnapshot(id));
-    for (const auto& p : s.parents) todo.push_back(p);
-    out.emplace_back(id, std::move(s));
-  }
+  CAIRN_ASSIGN_OR_RETURN(SnapshotList out, Ancestors(r, std::move(todo), /*strict=*/true));
   // Children before parents (so --graph lines never cross back), and
   // otherwise newest first, as git log does with --graph.
   std::map<ObjectId, size_t> children;
@@ -85,17 +100,13 @@ Result<SnapshotList> History(const Repository& r, const HistoryOptions& o) {
 
 Result<std::set<ObjectId>> ReachableSnapshots(const Repository& r) {
   CAIRN_ASSIGN_OR_RETURN(auto refs, RefsBySnapshot(r));
-  std::set<ObjectId> seen;
   std::vector<ObjectId> todo;
   for (const auto& [id, names] : refs) todo.push_back(id);
-  while (!todo.empty()) {
-    ObjectId id = todo.back();
-    todo.pop_back();
-    if (!seen.insert(id).second) continue;
-    CAIRN_ASSIGN_OR_RETURN(Snapshot s, r.ReadSnapshot(id));
-    for (const auto& p : s.parents) todo.push_back(p);
-  }
-  return seen;
+  // A damaged or missing snapshot only ends its line here (check reports it).
+  CAIRN_ASSIGN_OR_RETURN(SnapshotList found, Ancestors(r, std::move(todo), /*strict=*/false));
+  std::set<ObjectId> out;
+  for (const auto& [id, s] : found) out.insert(id);
+  return out;
 }
 
 Result<std::vector<SnapshotListing>> ListAllSnapshots(const Repository& r, const ListingFilter& f) {
