@@ -486,16 +486,14 @@ class Restorer {
   }
 
   // The target folder stands for the restored folder. A folder of the
-  // snapshot (REV:PATH) has its stored metadata: the target gets its mtime
-  // and, if this restore created the target, its mode (and owner, as root)
-  // like every other folder. The snapshot root has no metadata of its own
-  // in the format (a single-folder backup keeps the folder's content, not
-  // its mode or mtime; a multi-path root is no folder on disk): the target
-  // gets the snapshot's time as its mtime, and its mode is left alone.
+  // snapshot (REV:PATH), and the folder a single-folder backup was taken of
+  // (the snapshot's `root`), have stored metadata: the target gets the
+  // mtime and, if this restore created the target, the mode (and owner, as
+  // root) like every other folder. The root of a multi-path backup (or of
+  // a snapshot written before `root` existed) is synthetic: the target gets
+  // the snapshot's time as its mtime, and its mode is left alone.
   // See docs/cli.md#restore.
   void RestoreTargetMetadata() {
-    // A folder of the snapshot, or the folder a single-folder backup was
-    // taken of: its stored metadata. Otherwise the root is synthetic.
     if (!what_.path.empty() || what_.snapshot.root) {
       if (created_target_) {
         ApplyMetadata(root_.get(), nullptr, what_.entry, ".");
