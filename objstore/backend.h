@@ -38,7 +38,7 @@ struct LockHolder {
 };
 
 struct LockOptions {
-  // How long to wait for a live holder before giving up with Conflict.
+  // How long to wait for a live holder before giving up with Busy.
   std::chrono::milliseconds wait{std::chrono::seconds(60)};
   // A holder on another host whose heartbeat is older than this is dead.
   std::chrono::milliseconds stale_after{std::chrono::minutes(10)};
@@ -99,7 +99,7 @@ class Backend {
 
   // Takes the exclusive lock `name` (the object "locks/NAME", holding a
   // LockHolder as JSON), waiting up to options.wait for a live holder, then
-  // Conflict naming the holder. A holder that is dead is detected and its
+  // Busy naming the holder. A holder that is dead is detected and its
   // lock broken, with a message through options.on_message, never waited
   // for: on this host, a holder whose process is gone (pid not running, or
   // running with another start time, or from an earlier boot); on another

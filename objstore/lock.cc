@@ -227,7 +227,7 @@ Result<std::unique_ptr<BackendLock>> Backend::Lock(std::string_view name, const 
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       int64_t age_s = (NowNs() - holder->heartbeat_ns) / 1000000000;
-      return Status::Conflict("lock '" + std::string(name) + "' is held by " + Describe(*holder) + " (heartbeat " +
+      return Status::Busy("lock '" + std::string(name) + "' is held by " + Describe(*holder) + " (heartbeat " +
                               std::to_string(age_s) + " s ago); retry when that process has finished");
     }
     if (!told_waiting && opts.on_message && pause >= std::chrono::milliseconds(500)) {

@@ -112,6 +112,7 @@ void Repository::Message(const std::string& msg) {
 objstore::LockOptions Repository::RefLockOptions() {
   objstore::LockOptions o;
   o.on_message = [this](const std::string& m) { Message(m); };
+  o.wait = lock_wait_;
   return o;
 }
 

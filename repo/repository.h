@@ -18,6 +18,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -81,6 +82,9 @@ class Repository {
   // Where messages met later go (a stale lock broken, waiting for a lock);
   // by default they are added to warnings().
   void set_on_message(std::function<void(const std::string&)> fn) { on_message_ = std::move(fn); }
+  // How long a ref update waits for a live holder of the "refs" lock before
+  // it fails with Busy (default 60 s).
+  void set_lock_wait(std::chrono::milliseconds wait) { lock_wait_ = wait; }
 
   // --- Reading (every read is verified against the id) ---
 
@@ -161,6 +165,7 @@ class Repository {
   std::mutex message_mu_;  // warnings_, calls of on_message_
   std::vector<std::string> warnings_;
   std::function<void(const std::string&)> on_message_;
+  std::chrono::milliseconds lock_wait_{std::chrono::seconds(60)};
 };
 
 // True if `name` is a valid branch or tag name: [A-Za-z0-9._-], not

@@ -31,6 +31,7 @@ enum class Code {
   kConflict,   // a compare-and-swap of a ref lost the race
   kAmbiguous,  // a short id matched more than one object
   kNotApproved,  // a destructive operation was not approved
+  kBusy,         // a lock is held by a live process (waited for, then given up)
 };
 
 class [[nodiscard]] Status {
@@ -51,6 +52,7 @@ class [[nodiscard]] Status {
   static Status Conflict(std::string msg) { return Status(Code::kConflict, std::move(msg)); }
   static Status Ambiguous(std::string msg) { return Status(Code::kAmbiguous, std::move(msg)); }
   static Status NotApproved(std::string msg) { return Status(Code::kNotApproved, std::move(msg)); }
+  static Status Busy(std::string msg) { return Status(Code::kBusy, std::move(msg)); }
 
   // Maps an errno value to a Status whose message is "`what`: strerror".
   // ENOENT becomes NotFound; everything else IOError.

@@ -132,7 +132,7 @@ TEST_CASE("a lock is exclusive while held and gone when released", "[objstore][l
       // A live holder (this process) is waited for, then named in the error.
       auto second = b->Lock("refs", Quick(&msgs));
       REQUIRE_FALSE(second.ok());
-      CHECK(second.status().code() == Code::kConflict);
+      CHECK(second.status().code() == Code::kBusy);
       CHECK(second.status().message().find("pid " + std::to_string(::getpid())) != std::string::npos);
     }
     CHECK(b->Get("locks/refs").status().IsNotFound());
@@ -198,7 +198,7 @@ TEST_CASE("a lock of another host is broken only when its heartbeat is stale", "
     REQUIRE(b->Put("locks/refs", objstore::EncodeLockHolder(other)).ok());
     auto l = b->Lock("refs", Quick(&msgs));
     REQUIRE_FALSE(l.ok());
-    CHECK(l.status().code() == Code::kConflict);
+    CHECK(l.status().code() == Code::kBusy);
     CHECK(l.status().message().find("elsewhere.example") != std::string::npos);
     CHECK(*b->Get("locks/refs") == objstore::EncodeLockHolder(other));  // untouched
   });
@@ -400,6 +400,37 @@ TEST_CASE("repair index on the memory backend verifies every pack before indexin
   REQUIRE(rep.ok());
   CHECK(rep->unindexed_packs == 2);  // the two bad files are left where they are, unindexed
   CHECK(rep->errors.size() >= 2);    // and --read-data names both as damaged
+}
+
+}  // namespace
+}  // namespace cairn
+
+namespace cairn {
+namespace {
+
+TEST_CASE("a backup whose ref lock stays held fails with Busy, once, naming the holder", "[repo][memory][lock]") {
+  testing::TempDir t;
+  auto store = objstore::NewMemoryBackend();
+  REQUIRE(repo::Repository::Init(store.get(), objstore::NewRepoConfig()).ok());
+  auto r = MemoryRepo(store.get(), t, "cache");
+  r->set_lock_wait(std::chrono::milliseconds(200));
+  fs::create_directories(t / "src");
+  std::ofstream(t / "src/f") << "content";
+  auto held = store->Lock("refs");  // a live holder: this process
+  REQUIRE(held.ok());
+  repo::BackupOptions o;
+  o.paths = {t / "src"};
+  auto t0 = std::chrono::steady_clock::now();
+  auto res = repo::Backup(r.get(), o);
+  auto waited = std::chrono::steady_clock::now() - t0;
+  REQUIRE_FALSE(res.ok());
+  CHECK(res.status().code() == Code::kBusy);
+  CHECK(res.status().message().find("pid " + std::to_string(::getpid())) != std::string::npos);
+  // Not retried as if the branch had moved: one wait, not twenty.
+  CHECK(waited < std::chrono::seconds(3));
+  CHECK(!*r->ReadRef("branches/main"));
+  held->reset();
+  CHECK(repo::Backup(r.get(), o).ok());  // released: the next backup goes through
 }
 
 }  // namespace
