@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "objstore/backend.h"
 #include "objstore/codec.h"
 #include "objstore/compress.h"
 #include "objstore/config.h"
@@ -21,7 +22,10 @@
 #include "objstore/pack.h"
 #include "objstore/snapshot.h"
 #include "objstore/tree.h"
+#include "repo/check.h"
 #include "repo/exclude.h"
+#include "repo/location.h"
+#include "repo/refs.h"
 #include "repo/timespec.h"
 
 namespace {
@@ -60,7 +64,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       break;
     case 4:
+      // The small JSON objects of a repository: config, lock objects (which
+      // other hosts write) and tag annotations.
       (void)objstore::DecodeConfig(in);
+      (void)objstore::DecodeLockHolder(in);
+      (void)repo::DecodeTagAnnotation(in);
       break;
     case 5: {
       if (in.size() < 3) break;
@@ -83,7 +91,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
     case 7:
+      // Short user inputs: times, --read-data-subset, repository locations.
       (void)repo::ParseTime(in, 1790000000000000000);
+      (void)repo::ParseDataSubset(in);
+      (void)repo::ParseLocation(in);
       break;
     case 8: {
       uint64_t v;
