@@ -30,6 +30,7 @@ class BackendLock {
 struct LockHolder {
   std::string host;           // gethostname()
   std::string boot_id;        // /proc/sys/kernel/random/boot_id ("" if unknown)
+  std::string pid_ns;         // the pid namespace, readlink /proc/self/ns/pid ("" if unknown)
   int64_t pid = 0;
   uint64_t process_start = 0;  // /proc/PID/stat start time (clock ticks since boot)
   int64_t acquired_ns = 0;    // Unix time
@@ -101,9 +102,10 @@ class Backend {
   // LockHolder as JSON), waiting up to options.wait for a live holder, then
   // Busy naming the holder. A holder that is dead is detected and its
   // lock broken, with a message through options.on_message, never waited
-  // for: on this host, a holder whose process is gone (pid not running, or
-  // running with another start time, or from an earlier boot); on another
-  // host, a holder whose heartbeat is older than options.stale_after. While
+  // for: on this host and in this pid namespace, a holder whose process is
+  // gone (pid not running, or running with another start time, or from an
+  // earlier boot); on another host or in another pid namespace (a
+  // container), a holder whose heartbeat is older than options.stale_after. While
   // held, a thread refreshes the heartbeat. Implemented once for every
   // backend (objstore/lock.cc) on PutIfAbsent, Get, Put and Remove.
   Result<std::unique_ptr<BackendLock>> Lock(std::string_view name, const LockOptions& options = {});

@@ -57,6 +57,12 @@ std::string BootId() {
   return id;
 }
 
+std::string PidNamespace() {
+  char buf[64];
+  ssize_t n = ::readlink("/proc/self/ns/pid", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
 std::string HostName() {
   char host[256] = {0};
   ::gethostname(host, sizeof(host) - 1);
@@ -77,10 +83,13 @@ std::string Describe(const LockHolder& h) {
 // Why the holder is known to be dead, or "" if it may be alive.
 std::string DeadReason(const LockHolder& h, const LockHolder& me, int64_t now_ns,
                        std::chrono::milliseconds stale_after) {
-  if (h.host == me.host) {
-    if (!h.boot_id.empty() && !me.boot_id.empty() && h.boot_id != me.boot_id) {
-      return "it was taken before this host last booted";
-    }
+  if (h.host == me.host && !h.boot_id.empty() && !me.boot_id.empty() && h.boot_id != me.boot_id) {
+    return "it was taken before this host last booted";
+  }
+  // Its process can be looked up only from the same pid namespace; a holder
+  // in another container on this host is judged by its heartbeat.
+  bool same_ns = h.pid_ns.empty() || me.pid_ns.empty() || h.pid_ns == me.pid_ns;
+  if (h.host == me.host && same_ns) {
     if (h.pid <= 0) return "it names no process";
     if (::kill(static_cast<pid_t>(h.pid), 0) != 0 && errno == ESRCH) return "that process no longer exists";
     uint64_t start = ProcessStart(h.pid);
@@ -150,6 +159,7 @@ class ObjectLock : public BackendLock {
 std::string EncodeLockHolder(const LockHolder& h) {
   json j{{"host", h.host},
          {"boot_id", h.boot_id},
+         {"pid_ns", h.pid_ns},
          {"pid", h.pid},
          {"process_start", h.process_start},
          {"acquired_ns", h.acquired_ns},
@@ -165,6 +175,7 @@ Result<LockHolder> DecodeLockHolder(std::string_view data) {
   try {
     h.host = j.at("host").get<std::string>();
     h.boot_id = j.value("boot_id", std::string());
+    h.pid_ns = j.value("pid_ns", std::string());
     h.pid = j.at("pid").get<int64_t>();
     h.process_start = j.value("process_start", uint64_t{0});
     h.acquired_ns = j.at("acquired_ns").get<int64_t>();
@@ -180,6 +191,7 @@ LockHolder CurrentLockHolder() {
   LockHolder h;
   h.host = HostName();
   h.boot_id = BootId();
+  h.pid_ns = PidNamespace();
   h.pid = ::getpid();
   h.process_start = ProcessStart(h.pid);
   h.acquired_ns = h.heartbeat_ns = NowNs();
@@ -202,7 +214,7 @@ Result<std::unique_ptr<BackendLock>> Backend::Lock(std::string_view name, const 
     if (st.code() != Code::kAlreadyExists) return st.WithContext("cannot take lock '" + std::string(name) + "'");
     auto data = Get(object);
     if (!data.ok()) {
-      if (data.status().IsNotFound()) continue;  // released meanwhile
+      if (data.status().IsNotFound() && std::chrono::steady_clock::now() < deadline) continue;  // released meanwhile
       return data.status().WithContext("cannot read lock '" + std::string(name) + "'");
     }
     auto holder = DecodeLockHolder(*data);

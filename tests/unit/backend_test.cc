@@ -204,6 +204,26 @@ TEST_CASE("a lock of another host is broken only when its heartbeat is stale", "
   });
 }
 
+TEST_CASE("a holder in another pid namespace (a container) is judged by its heartbeat", "[objstore][lock]") {
+  ForEachBackend([](Backend* b, const char* kind) {
+    INFO(kind);
+    std::vector<std::string> msgs;
+    LockHolder other = objstore::CurrentLockHolder();
+    other.pid_ns = "pid:[1]";  // not ours: its pid means nothing here
+    other.pid = DeadPid();
+    other.nonce = "container";
+    REQUIRE(b->Put("locks/refs", objstore::EncodeLockHolder(other)).ok());
+    auto l = b->Lock("refs", Quick(&msgs));
+    REQUIRE_FALSE(l.ok());  // a fresh heartbeat: maybe alive, so not broken
+    CHECK(l.status().code() == Code::kBusy);
+    other.heartbeat_ns -= int64_t{11} * 60 * 1000000000;
+    REQUIRE(b->Put("locks/refs", objstore::EncodeLockHolder(other)).ok());
+    CHECK(b->Lock("refs", Quick(&msgs)).ok());
+    REQUIRE(msgs.size() == 1);
+    CHECK(msgs[0].find("heartbeat") != std::string::npos);
+  });
+}
+
 TEST_CASE("a held lock refreshes its heartbeat", "[objstore][lock]") {
   auto b = objstore::NewMemoryBackend();
   LockOptions o;
