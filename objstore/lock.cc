@@ -18,16 +18,12 @@
 #include <thread>
 
 #include "objstore/backend.h"
+#include "objstore/core/system.h"
 
 namespace cairn::objstore {
 namespace {
 
 using nlohmann::json;
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string ReadSmallFile(const std::string& path) {
   std::ifstream in(path);
@@ -61,12 +57,6 @@ std::string PidNamespace() {
   char buf[64];
   ssize_t n = ::readlink("/proc/self/ns/pid", buf, sizeof(buf) - 1);
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
-std::string HostName() {
-  char host[256] = {0};
-  ::gethostname(host, sizeof(host) - 1);
-  return host;
 }
 
 std::string RandomNonce() {

@@ -10,7 +10,6 @@
 #include "repo/backup.h"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -307,19 +306,6 @@ class TreeBuilder {
   uint64_t files_ = 0;
 };
 
-std::string CurrentUser() {
-  struct passwd pw, *res = nullptr;
-  char pwbuf[4096];
-  if (getpwuid_r(::getuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res != nullptr) return res->pw_name;
-  return "";
-}
-
-std::string HostName() {
-  char host[256] = {0};
-  ::gethostname(host, sizeof(host) - 1);
-  return host;
-}
-
 }  // namespace
 
 const char* BackupKindName(BackupKind k) {
@@ -406,7 +392,7 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
 
   snap.time_ns = NowNs();
   snap.host = HostName();
-  snap.user = CurrentUser();
+  snap.user = UserName(::getuid());
   snap.paths = std::move(paths.paths);
   snap.branch = opts.branch;
   snap.message = opts.message;

@@ -2,21 +2,16 @@
 
 #include "repo/refs.h"
 
-#include <pwd.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+
+#include "objstore/core/system.h"
 
 namespace cairn::repo {
 
 namespace {
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string TagRef(const std::string& name) { return "tags/" + name; }
 std::string BranchRef(const std::string& name) { return "branches/" + name; }
@@ -49,11 +44,8 @@ Status CheckRefName(std::string_view name, std::string_view kind) {
 std::string CurrentUserName() {
   const char* u = std::getenv("USER");
   if (u != nullptr && *u != '\0') return u;
-  struct passwd pw;
-  struct passwd* res = nullptr;
-  char buf[4096];
-  if (getpwuid_r(::getuid(), &pw, buf, sizeof(buf), &res) == 0 && res != nullptr) return res->pw_name;
-  return std::to_string(::getuid());
+  std::string name = UserName(::getuid());
+  return name.empty() ? std::to_string(::getuid()) : name;
 }
 
 std::string DescribeSnapshot(const Repository& r, const ObjectId& id) {

@@ -4,14 +4,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 
 namespace cairn::repo {
@@ -39,29 +36,16 @@ std::string SourcePath(const Node* n) {
   return p == "/" ? "/" + n->entry.name : p + "/" + n->entry.name;
 }
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 const std::string& NameCache::User(uid_t uid) {
   auto it = users_.find(uid);
   if (it != users_.end()) return it->second;
-  struct passwd pw, *res = nullptr;
-  char buf[4096];
-  std::string name;
-  if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != nullptr) name = res->pw_name;
-  return users_.emplace(uid, name).first->second;
+  return users_.emplace(uid, UserName(uid)).first->second;
 }
 
 const std::string& NameCache::Group(gid_t gid) {
   auto it = groups_.find(gid);
   if (it != groups_.end()) return it->second;
-  struct group gr, *res = nullptr;
-  char buf[4096];
-  std::string name;
-  if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) == 0 && res != nullptr) name = res->gr_name;
-  return groups_.emplace(gid, name).first->second;
+  return groups_.emplace(gid, GroupName(gid)).first->second;
 }
 
 Status ReadRulesFile(const std::string& path, const std::string& base, std::vector<ExcludeRule>* rules) {
@@ -69,8 +53,17 @@ Status ReadRulesFile(const std::string& path, const std::string& base, std::vect
   if (fd < 0) return Status::FromErrno(errno, "cannot read exclusion rules '" + path + "'");
   std::string data;
   char buf[65536];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof(buf))) > 0) data.append(buf, static_cast<size_t>(n));
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status st = Status::FromErrno(errno, "cannot read exclusion rules '" + path + "'");
+      ::close(fd);
+      return st;  // never a silently shortened rule list
+    }
+    data.append(buf, static_cast<size_t>(n));
+  }
   ::close(fd);
   size_t i = 0;
   while (i < data.size()) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "objstore/core/status.h"
+#include "objstore/core/system.h"
 #include "objstore/snapshot.h"
 #include "objstore/tree.h"
 #include "repo/backup.h"
@@ -50,7 +51,6 @@ std::string SourcePath(const Node* n);
 inline int64_t Ns(const struct timespec& ts) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
-int64_t NowNs();
 inline bool FileLike(objstore::EntryType t) {
   return t == objstore::EntryType::kFile || t == objstore::EntryType::kHardlink;
 }

@@ -123,6 +123,11 @@ assert_eq "$(json_get "j['ok']")" "True" "an unreachable snapshot is not damage"
 expect_exit 0 $CAIRN check
 grep -q "warning: snapshot [0-9a-f]* is not reachable from any branch or tag" "$WORK/.err" || fail "no warning: $(err)"; ok
 
+# --- an exclusion file that cannot be read stops the backup (never a shorter rule list) ---
+mkdir rules-dir
+expect_exit 1 $CAIRN backup --exclude-file rules-dir src
+expect_one_line_error "cannot read exclusion rules 'rules-dir'"
+
 # --- paths with '..' are usage errors ---
 for cmd in "cat latest:a/../../x" "ls latest:a/../a" "restore latest:../x --target t2"; do
   expect_exit 2 $CAIRN $cmd

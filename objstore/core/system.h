@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+//
+// What a process asks the system about itself: the time, the host's name,
+// and user names. One place, so that snapshots, tags and lock objects name
+// hosts and users the same way.
+
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace cairn {
+
+// Unix time in nanoseconds.
+int64_t NowNs();
+
+// gethostname(); "" if it fails.
+std::string HostName();
+
+// The passwd name of `uid`; "" if it has none.
+std::string UserName(uid_t uid);
+
+// The passwd name of `gid`'s group; "" if it has none.
+std::string GroupName(gid_t gid);
+
+}  // namespace cairn
