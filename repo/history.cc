@@ -98,8 +98,10 @@ Result<SnapshotList> History(const Repository& r, const HistoryOptions& o) {
   return shown;
 }
 
-Result<std::set<ObjectId>> ReachableSnapshots(const Repository& r) {
-  CAIRN_ASSIGN_OR_RETURN(auto refs, RefsBySnapshot(r));
+namespace {
+
+// The snapshots `refs` (RefsBySnapshot) reach through parents.
+Result<std::set<ObjectId>> ReachableFrom(const Repository& r, const std::map<ObjectId, std::vector<RefName>>& refs) {
   std::vector<ObjectId> todo;
   for (const auto& [id, names] : refs) todo.push_back(id);
   // A damaged or missing snapshot only ends its line here (check reports it).
@@ -109,9 +111,16 @@ Result<std::set<ObjectId>> ReachableSnapshots(const Repository& r) {
   return out;
 }
 
-Result<std::vector<SnapshotListing>> ListAllSnapshots(const Repository& r, const ListingFilter& f) {
+}  // namespace
+
+Result<std::set<ObjectId>> ReachableSnapshots(const Repository& r) {
   CAIRN_ASSIGN_OR_RETURN(auto refs, RefsBySnapshot(r));
-  CAIRN_ASSIGN_OR_RETURN(std::set<ObjectId> reachable, ReachableSnapshots(r));
+  return ReachableFrom(r, refs);
+}
+
+Result<std::vector<SnapshotListing>> ListAllSnapshots(const Repository& r, const ListingFilter& f) {
+  CAIRN_ASSIGN_OR_RETURN(auto refs, RefsBySnapshot(r));  // read once: names and reachability
+  CAIRN_ASSIGN_OR_RETURN(std::set<ObjectId> reachable, ReachableFrom(r, refs));
   CAIRN_ASSIGN_OR_RETURN(auto snaps, r.ListSnapshots());
   std::vector<SnapshotListing> out;
   for (auto& [id, s] : snaps) {

@@ -17,10 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void WriteFile(const std::string& path, const std::string& data) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << data;
-}
+using testing::WriteFile;
 
 std::unique_ptr<Repository> NewRepo(const testing::TempDir& t) {
   REQUIRE(Repository::Init(t / "repo", objstore::NewRepoConfig()).ok());

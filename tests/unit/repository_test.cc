@@ -19,15 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void WriteFile(const std::string& path, const std::string& data) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << data;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using testing::ReadFile;
+using testing::WriteFile;
 
 std::unique_ptr<Repository> NewRepo(const testing::TempDir& t) {
   REQUIRE(Repository::Init(t / "repo", objstore::NewRepoConfig()).ok());

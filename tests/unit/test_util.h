@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "objstore/core/object_id.h"
@@ -30,6 +32,17 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Writes `data` to `path`, creating its folders.
+inline void WriteFile(const std::string& path, const std::string& data) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << data;
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 // `size` deterministic pseudo-random bytes: SHA-256 in counter mode over
 // `label` (the same construction as tests/tools/fastcdc_ref.py).
