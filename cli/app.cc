@@ -223,7 +223,9 @@ int Run(int argc, char** argv) {
       return kExitUsage;
     }
     std::string names;
-    for (const CLI::App* s : Subcommands(at)) names += (names.empty() ? "" : ", ") + s->get_name();
+    for (const CLI::App* s : Subcommands(at)) {
+      names += (names.empty() ? "" : ", ") + ("cairn " + CommandPath(at) + " " + s->get_name());
+    }
     return usage("'cairn " + CommandPath(at) + "' needs a command: " + names, at);
   }
 

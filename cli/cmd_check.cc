@@ -128,13 +128,9 @@ void RegisterCheck(CLI::App& app, Context& ctx, Action* action) {
   c_stats->callback([&ctx, action] { *action = [&ctx] { return RunStats(ctx); }; });
 
   auto* c_repair = app.add_subcommand("repair", "rebuild derived data");
-  c_repair->require_subcommand(0, 1);
+  c_repair->require_subcommand(1);  // "cairn repair" alone: app.cc names the commands
   auto* c_repair_index = c_repair->add_subcommand("index", "rebuild the index from the packs alone");
   c_repair_index->callback([&ctx, action] { *action = [&ctx] { return RunRepairIndex(ctx); }; });
-  c_repair->callback([&ctx, action, c_repair] {
-    if (!c_repair->get_subcommands().empty()) return;
-    *action = [&ctx] { return ctx.Fail(Status::InvalidArgument("repair needs what to repair: cairn repair index")); };
-  });
 }
 
 }  // namespace cairn::cli

@@ -22,7 +22,7 @@ error 2 "cairn: unknown command 'qq'; run 'cairn help' for the list of commands"
 error 2 "cairn: unknown command 'backupp'; did you mean 'backup'?" -r repo --quiet backupp --exclude x
 error 2 "cairn: unknown command 'repair idx'; did you mean 'repair index'?" repair idx
 error 2 "cairn: unknown command 'repair frob'; run 'cairn help repair' for the list of commands" repair frob
-error 2 "cairn: repair needs what to repair: cairn repair index" repair
+error 2 "cairn: 'cairn repair' needs a command: cairn repair index" repair
 error 2 "cairn: unknown option '--jsn' for 'cairn log'; did you mean '--json'?" log --jsn
 error 2 "cairn: unknown option '--jsn'; did you mean '--json'?" --jsn log
 error 2 "cairn: unknown option '--exclud' for 'cairn backup'; did you mean '--exclude'?" backup --exclud x src
