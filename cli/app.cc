@@ -45,7 +45,7 @@ void Context::Warn(const std::string& msg) {
 
 Result<std::unique_ptr<repo::Repository>> Context::Open() {
   CAIRN_ASSIGN_OR_RETURN(std::string location, repo::RepositoryFromFlagOrEnv(g_->repo));
-  auto r = repo::Repository::Open(location);
+  auto r = repo::Repository::Open(location, MakeKeyAccess(g_->keys));
   if (r.ok()) {
     for (const auto& w : (*r)->warnings()) Warn(w);
     (*r)->set_on_message([this](const std::string& m) { Warn(m); });
@@ -143,6 +143,11 @@ int Run(int argc, char** argv) {
   app.add_flag("--json", g.json, "print one JSON document on stdout");
   app.add_flag("-v,--verbose", g.verbose, "say more");
   app.add_flag("-q,--quiet", g.quiet, "say only what went wrong");
+  app.add_option("--key-file", g.keys.key_file, "open (or create) an encrypted repository with this key file "
+                                                "(default: $CAIRN_KEY_FILE)");
+  app.add_option("--password-file", g.keys.password_file, "read the repository password from FILE");
+  app.add_option("--password-command", g.keys.password_command,
+                 "run CMD (with sh -c) and read the repository password from its output");
 
   // A usage error: one line, exit 2; on a terminal a second line that says
   // where the usage is (docs/cli.md#exit-codes).

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.h"
 #include "repo/location.h"
@@ -22,6 +23,9 @@ struct InitOptions {
   std::string path;
   int level = 3;
   uint32_t avg_chunk = 0;
+  std::string encryption = "xchacha20-poly1305";
+  uint64_t kdf_ops = objstore::crypto::kDefaultOps;
+  uint64_t kdf_memory_mib = objstore::crypto::kDefaultMem >> 20;
 };
 
 int RunInit(Context& ctx, const InitOptions& o) {
@@ -35,12 +39,57 @@ int RunInit(Context& ctx, const InitOptions& o) {
     if (!params.ok()) return ctx.Fail(params.status());
     cfg.chunker = *params;
   }
-  Status st = Repository::Init(path, cfg);
+  if (o.encryption != "none" && o.encryption != objstore::kEncryptionSuite) {
+    return ctx.Fail(Status::InvalidArgument("--encryption must be '" + std::string(objstore::kEncryptionSuite) +
+                                            "' (the default) or 'none', not '" + o.encryption + "'"));
+  }
+  cfg.SetEncrypted(o.encryption != "none");
+  std::optional<repo::NewKey> key;
+  std::string key_file = KeyFileFromFlagOrEnv(ctx.g().keys);
+  if (cfg.encrypted()) {
+    // Refuse a location that cannot be a new repository before asking for
+    // a password.
+    auto loc = repo::ParseLocation(path);
+    if (!loc.ok()) return ctx.Fail(loc.status());
+    key.emplace();
+    key->opslimit = o.kdf_ops;
+    key->memlimit = o.kdf_memory_mib << 20;
+    if (!key_file.empty()) {
+      key->kind = objstore::SlotKind::kKeyFile;
+      auto secret = repo::ReadKeyFile(key_file);
+      if (!secret.ok()) return ctx.Fail(secret.status());
+      key->secret = std::move(secret).value();
+    } else {
+      auto pw = GetPassword(ctx.g().keys, /*confirm=*/true, "password for the new repository");
+      if (!pw.ok()) {
+        return ctx.Fail(pw.status().code() == Code::kInvalidArgument && pw.status().message().find("no password") !=
+                                                                             std::string::npos
+                            ? Status::InvalidArgument("init: the new repository is encrypted by default and needs a "
+                                                      "password (--password-file, CAIRN_PASSWORD, ...) or --key-file; "
+                                                      "--encryption none opts out")
+                            : pw.status());
+      }
+      if (pw->empty()) return ctx.Fail(Status::InvalidArgument("the password is empty; choose a password"));
+      key->secret = std::move(pw).value();
+    }
+  } else if (!key_file.empty()) {
+    return ctx.Fail(Status::InvalidArgument("--key-file makes no sense with --encryption none"));
+  }
+  Status st = Repository::Init(path, cfg, key ? &*key : nullptr);
   if (!st.ok()) return ctx.Fail(st);
   if (ctx.g().json) {
-    std::cout << Dump(json{{"repository", path}, {"id", cfg.repo_id.ToHex()}, {"format", cfg.format}}) << "\n";
+    std::cout << Dump(json{{"repository", path},
+                           {"id", cfg.repo_id.ToHex()},
+                           {"format", cfg.format},
+                           {"encryption", cfg.encryption}})
+              << "\n";
   } else if (!ctx.g().quiet) {
-    std::cout << "created cairn repository " << cfg.repo_id.ShortHex() << " at " << path << "\n";
+    std::cout << "created " << (cfg.encrypted() ? "encrypted" : "unencrypted") << " cairn repository "
+              << cfg.repo_id.ShortHex() << " at " << path << "\n";
+    if (cfg.encrypted()) {
+      std::cout << "keep the " << (key_file.empty() ? "password" : "key file")
+                << " safe: without it the data cannot be read by anyone, including you\n";
+    }
   }
   return kExitOk;
 }
@@ -53,6 +102,13 @@ void RegisterInit(CLI::App& app, Context& ctx, Action* action) {
   c_init->add_option("PATH", init->path, "where to create it (default: -r or $CAIRN_REPO)");
   c_init->add_option("--compression-level", init->level, "zstd level 0-19 (0: store raw)")->check(CLI::Range(0, 19));
   c_init->add_option("--avg-chunk", init->avg_chunk, "average chunk size in bytes (power of two)");
+  c_init->add_option("--encryption", init->encryption,
+                     "xchacha20-poly1305 (the default) or none (only on storage that is already encrypted)");
+  c_init->add_option("--kdf-ops", init->kdf_ops, "Argon2id passes for the password (2-10, default 3)")
+      ->check(CLI::Range(2, 10));
+  c_init->add_option("--kdf-memory", init->kdf_memory_mib, "Argon2id memory for the password in MiB (64-2048, "
+                                                           "default 256)")
+      ->check(CLI::Range(64, 2048));
   c_init->callback([&ctx, action, init] { *action = [&ctx, init] { return RunInit(ctx, *init); }; });
 }
 

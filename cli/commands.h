@@ -27,6 +27,7 @@ void RegisterCatFile(CLI::App& app, Context& ctx, Action* action);     // cmd_tr
 void RegisterLsTree(CLI::App& app, Context& ctx, Action* action);      // cmd_tree.cc
 void RegisterRestore(CLI::App& app, Context& ctx, Action* action);     // cmd_restore.cc
 void RegisterCheck(CLI::App& app, Context& ctx, Action* action);       // cmd_check.cc: check, stats, repair
+void RegisterKey(CLI::App& app, Context& ctx, Action* action);         // cmd_key.cc: key, show-config
 void RegisterTag(CLI::App& app, Context& ctx, Action* action);         // cmd_refs.cc
 void RegisterBranch(CLI::App& app, Context& ctx, Action* action);      // cmd_refs.cc
 void RegisterDiff(CLI::App& app, Context& ctx, Action* action);        // cmd_diff.cc

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cli/output.h"
+#include "cli/password.h"
 #include "repo/approval.h"
 #include "repo/repository.h"
 
@@ -22,6 +23,7 @@ struct Global {
   bool json = false;
   bool verbose = false;
   bool quiet = false;
+  KeyFlags keys;  // --key-file, --password-file, --password-command
   // Everything after a lone "--": paths, as in git (log -- PATH, diff A B -- PATH).
   std::vector<std::string> paths;
   bool dashdash = false;

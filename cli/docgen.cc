@@ -41,6 +41,9 @@ const std::vector<ExitCodeDoc>& ExitCodeDocs() {
        "not approved: a destructive operation (deleting a tag or branch, moving a tag or changing its message, "
        "resetting a branch) was refused at the prompt, or there was no terminal and no `--yes`"},
       {kExitNoRepo, "no repository at the given path"},
+      {kExitWrongKey,
+       "wrong key: the password or key file opens no key slot of the encrypted repository (nothing was read or "
+       "written)"},
   };
   return kDocs;
 }

@@ -24,6 +24,7 @@ int ExitCodeFor(const Status& st) {
     case Code::kCorruption: return kExitDamaged;
     case Code::kAlreadyExists: return kExitExists;
     case Code::kNotApproved: return kExitNotApproved;
+    case Code::kWrongKey: return kExitWrongKey;
     default: return kExitFailure;
   }
 }

@@ -32,6 +32,7 @@ enum ExitCode : int {
   kExitExists = 6,     // refused to overwrite (init over a repository, non-empty target, existing tag)
   kExitNotApproved = 7,  // a destructive operation was not approved (no terminal and no --yes)
   kExitNoRepo = 10,    // no repository at the given path
+  kExitWrongKey = 11,  // the password or key file opens no key slot
 };
 
 int ExitCodeFor(const Status& st);

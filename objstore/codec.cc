@@ -4,6 +4,7 @@
 
 #include "objstore/compress.h"
 #include "objstore/core/bytes.h"
+#include "objstore/crypto.h"
 
 namespace cairn::objstore {
 namespace {
@@ -23,20 +24,56 @@ class Sha256IdHasher : public IdHasher {
   const char* Name() const override { return "sha256"; }
 };
 
+class HmacIdHasher : public IdHasher {
+ public:
+  explicit HmacIdHasher(const RepoKeys* keys) : keys_(keys) {}
+  ObjectId Id(std::string_view data) const override { return crypto::HmacSha256(keys_->id_key(), data); }
+  const char* Name() const override { return "hmac-sha256"; }
+
+ private:
+  const RepoKeys* keys_;
+};
+
+// A blob's AAD context: everything its pack entry says about it but where
+// it lies, so a sealed blob opens only as the blob its entry describes.
+std::string BlobContext(BlobType type, uint8_t flags, uint32_t raw_length, const ObjectId& id) {
+  std::string c;
+  PutU8(&c, static_cast<uint8_t>(type));
+  PutU8(&c, flags);
+  PutU32(&c, raw_length);
+  c.append(id.view());
+  return c;
+}
+
 }  // namespace
 
 std::unique_ptr<IdHasher> NewSha256Hasher() { return std::make_unique<Sha256IdHasher>(); }
+std::unique_ptr<IdHasher> NewHmacSha256Hasher(const RepoKeys* keys) { return std::make_unique<HmacIdHasher>(keys); }
 
-ObjectCodec::ObjectCodec(const IdHasher* hasher, int compression_level)
-    : hasher_(hasher), level_(compression_level) {}
+ObjectCodec::ObjectCodec(const IdHasher* hasher, int compression_level, const RepoKeys* keys)
+    : hasher_(hasher), level_(compression_level), keys_(keys) {}
 
-uint8_t ObjectCodec::EncodeBlob(std::string_view plaintext, std::string* scratch, std::string_view* stored) const {
-  if (level_ > 0 && CompressIfSmaller(plaintext, level_, scratch)) {
-    *stored = *scratch;
-    return kFlagZstd;
+uint8_t ObjectCodec::EncodeBlob(BlobType type, const ObjectId& id, std::string_view plaintext, std::string* scratch,
+                                std::string_view* stored) const {
+  if (keys_ == nullptr) {
+    if (level_ > 0 && CompressIfSmaller(plaintext, level_, scratch)) {
+      *stored = *scratch;
+      return kFlagZstd;
+    }
+    *stored = plaintext;
+    return 0;
   }
-  *stored = plaintext;
-  return 0;
+  thread_local std::string compressed;
+  uint8_t flags = kFlagSealed;
+  std::string_view body = plaintext;
+  if (level_ > 0 && CompressIfSmaller(plaintext, level_, &compressed)) {
+    flags |= kFlagZstd;
+    body = compressed;
+  }
+  scratch->clear();
+  keys_->Seal(SealDomain::kBlob, BlobContext(type, flags, static_cast<uint32_t>(plaintext.size()), id), body, scratch);
+  *stored = *scratch;
+  return flags;
 }
 
 Result<std::string> ObjectCodec::DecodeBlob(const PackEntry& e, std::string_view stored,
@@ -54,6 +91,18 @@ Result<std::string> ObjectCodec::Open(const PackEntry& e, std::string_view store
   auto what = [&] {
     return std::string(BlobTypeName(e.type)) + " " + e.id.ShortHex() + " in pack '" + pack + "'";
   };
+  if (((e.flags & kFlagSealed) != 0) != (keys_ != nullptr)) {
+    return Status::Corruption(what() + (keys_ != nullptr ? " is not sealed, but the repository is encrypted"
+                                                         : " is sealed, but the repository is not encrypted"));
+  }
+  std::string opened;
+  if (keys_ != nullptr) {
+    if (!keys_->Open(SealDomain::kBlob, BlobContext(e.type, e.flags, e.raw_length, e.id), stored, &opened)) {
+      return Status::Corruption(what() + " is damaged: it does not authenticate (tampered with, or moved)");
+    }
+    stored = opened;
+    owned = &opened;
+  }
   std::string plain;
   if (e.flags & kFlagZstd) {
     auto out = Decompress(stored, e.raw_length);
@@ -82,7 +131,7 @@ ObjectCodec::PackCheck ObjectCodec::VerifyPack(std::string_view file, const Obje
   if (FileId(file) != pack_id) {
     out.errors.push_back("pack '" + name + "' is damaged: its content does not match its name");
   }
-  auto entries = ParsePackFile(file, name);
+  auto entries = ParsePackFile(file, name, keys_);
   if (!entries.ok()) {
     out.errors.push_back(entries.status().message());
     return out;
@@ -100,24 +149,33 @@ ObjectCodec::PackCheck ObjectCodec::VerifyPack(std::string_view file, const Obje
   return out;
 }
 
-std::string ObjectCodec::EncodeFile(FileType type, std::string_view payload, bool compress) const {
+std::string ObjectCodec::EncodeFile(FileType type, std::string_view payload, bool compress,
+                                    std::string_view context) const {
   std::string z;
   bool zstd = compress && CompressIfSmaller(payload, kFileLevel, &z, ZstdFrame::kStandard);
+  std::string_view body = zstd ? std::string_view(z) : payload;
   std::string out;
-  out.reserve(kFileHeaderSize + (zstd ? z.size() : payload.size()));
+  out.reserve(kFileHeaderSize + body.size() + crypto::kSealOverhead);
   out.append(kFileMagic);
   PutU8(&out, kFileVersion);
   PutU8(&out, static_cast<uint8_t>(type));
-  PutU8(&out, zstd ? kFileFlagZstd : 0);
-  PutU64(&out, 0);  // key id: 0 in an unencrypted repository
-  out.append(zstd ? std::string_view(z) : payload);
+  PutU8(&out, static_cast<uint8_t>((zstd ? kFileFlagZstd : 0) | (keys_ != nullptr ? kFileFlagSealed : 0)));
+  PutU64(&out, keys_ != nullptr ? keys_->key_id() : 0);  // key id: 0 in an unencrypted repository
+  if (keys_ == nullptr) {
+    out.append(body);
+    return out;
+  }
+  // AAD: the header (type, flags, key id) and the logical name.
+  std::string aad = out;
+  aad.append(context);
+  keys_->Seal(SealDomain::kFile, aad, body, &out);
   return out;
 }
 
 ObjectId ObjectCodec::FileId(std::string_view file) const { return Sha256(file); }
 
 Result<std::string> ObjectCodec::DecodeFile(std::string_view file, FileType type, const ObjectId* expected_id,
-                                            const std::string& name) const {
+                                            const std::string& name, std::string_view context) const {
   if (expected_id != nullptr && FileId(file) != *expected_id) {
     return Status::Corruption("'" + name + "' is damaged: its content does not match its name");
   }
@@ -127,13 +185,32 @@ Result<std::string> ObjectCodec::DecodeFile(std::string_view file, FileType type
   uint8_t version = static_cast<uint8_t>(file[4]);
   uint8_t ftype = static_cast<uint8_t>(file[5]);
   uint8_t flags = static_cast<uint8_t>(file[6]);
-  if (version != kFileVersion || (flags & ~kFileFlagZstd) != 0 || DecodeU64(file.data() + 7) != 0) {
+  uint64_t key_id = DecodeU64(file.data() + 7);
+  if (version != kFileVersion || (flags & ~(kFileFlagZstd | kFileFlagSealed)) != 0) {
     return Status::NotSupported("'" + name + "' uses a file format this cairn does not know; upgrade cairn");
+  }
+  bool sealed = (flags & kFileFlagSealed) != 0;
+  if (sealed != (keys_ != nullptr) || sealed != (key_id != 0)) {
+    return Status::Corruption("'" + name + "' is damaged: " +
+                              (keys_ != nullptr ? "it is not sealed, but the repository is encrypted"
+                                                : "it is sealed, but the repository is not encrypted"));
   }
   if (ftype != static_cast<uint8_t>(type)) {
     return Status::Corruption("'" + name + "' holds the wrong kind of file");
   }
   std::string_view payload = file.substr(kFileHeaderSize);
+  std::string opened;
+  if (sealed) {
+    if (key_id != keys_->key_id()) {
+      return Status::Corruption("'" + name + "' is damaged: it is sealed under other keys (another repository's?)");
+    }
+    std::string aad(file.substr(0, kFileHeaderSize));
+    aad.append(context);
+    if (!keys_->Open(SealDomain::kFile, aad, payload, &opened)) {
+      return Status::Corruption("'" + name + "' is damaged: it does not authenticate (tampered with, or moved)");
+    }
+    payload = opened;
+  }
   if (!(flags & kFileFlagZstd)) return std::string(payload);
   auto plain = DecompressBounded(payload, kMaxFilePayload);
   if (!plain.ok()) return Status::Corruption("'" + name + "' is damaged: " + plain.status().message());

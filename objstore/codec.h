@@ -13,8 +13,11 @@
 //   file:  payload --(zstd if asked and smaller)--> 15-byte header + payload
 //          name = SHA-256 of the whole file (docs/format.md#file-header)
 //
-// Encryption (a later format step) seals stored bytes here and makes the
-// hasher keyed; callers do not change.
+// In an encrypted repository (docs/format.md#sealed-objects) the codec
+// also seals: every blob, pack header and file is sealed with the
+// repository's keys after compression and opened (authenticated) before
+// decompression, and the hasher is keyed (HMAC-SHA256). Callers do not
+// change.
 
 #pragma once
 
@@ -27,26 +30,32 @@
 #include "objstore/core/object_id.h"
 #include "objstore/core/status.h"
 #include "objstore/id_hasher.h"
+#include "objstore/keys.h"
 #include "objstore/pack.h"
 
 namespace cairn::objstore {
 
 class ObjectCodec {
  public:
-  // `hasher` must outlive the codec. `compression_level` is zstd's (0: store
-  // everything raw).
-  ObjectCodec(const IdHasher* hasher, int compression_level);
+  // `hasher` (and `keys`, when not null: an encrypted repository) must
+  // outlive the codec. `compression_level` is zstd's (0: store everything
+  // raw).
+  ObjectCodec(const IdHasher* hasher, int compression_level, const RepoKeys* keys = nullptr);
 
   const IdHasher& hasher() const { return *hasher_; }
+  // The repository's keys; null when it is not encrypted.
+  const RepoKeys* keys() const { return keys_; }
   ObjectId BlobId(std::string_view plaintext) const { return hasher_->Id(plaintext); }
 
   // --- Blobs in packs ---
 
-  // Makes the stored form of blob `plaintext` and returns its pack entry
-  // flags (kFlagZstd when compressed). *stored views either `scratch` (which
-  // the caller keeps between calls) or, when stored raw, `plaintext` itself:
-  // no copy. Thread-safe.
-  uint8_t EncodeBlob(std::string_view plaintext, std::string* scratch, std::string_view* stored) const;
+  // Makes the stored form of blob `plaintext` of type `type` with id `id`
+  // and returns its pack entry flags (kFlagZstd when compressed,
+  // kFlagSealed when sealed). *stored views either `scratch` (which the
+  // caller keeps between calls) or, when stored raw and unsealed,
+  // `plaintext` itself: no copy. Thread-safe.
+  uint8_t EncodeBlob(BlobType type, const ObjectId& id, std::string_view plaintext, std::string* scratch,
+                     std::string_view* stored) const;
 
   // Recovers the plaintext of the blob described by `entry` from its stored
   // bytes and verifies it against entry.id. Corruption, naming the blob and
@@ -71,8 +80,11 @@ class ObjectCodec {
   // --- Standalone files (index files, snapshots) ---
 
   // The whole file for `payload`: header, then the payload, compressed when
-  // `compress` is set and that makes it smaller.
-  std::string EncodeFile(FileType type, std::string_view payload, bool compress) const;
+  // `compress` is set and that makes it smaller, and sealed in an encrypted
+  // repository, bound to `context` (the logical name of a file whose name
+  // is not its hash: refs).
+  std::string EncodeFile(FileType type, std::string_view payload, bool compress,
+                         std::string_view context = "") const;
 
   // The name a file is stored under: the SHA-256 of its bytes.
   ObjectId FileId(std::string_view file) const;
@@ -82,7 +94,12 @@ class ObjectCodec {
   // checks its header and returns the payload. Corruption, naming `name`, for
   // a mismatch or damage; NotSupported for a newer version or unknown flags.
   Result<std::string> DecodeFile(std::string_view file, FileType type, const ObjectId* expected_id,
-                                 const std::string& name) const;
+                                 const std::string& name, std::string_view context = "") const;
+
+  // The pack header functions of pack.h with this codec's keys.
+  Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::string& name) const {
+    return objstore::ReadPackHeader(backend, name, keys_);
+  }
 
  private:
   Result<std::string> Open(const PackEntry& e, std::string_view stored, std::string* owned,
@@ -90,6 +107,7 @@ class ObjectCodec {
 
   const IdHasher* hasher_;
   int level_;
+  const RepoKeys* keys_;
 };
 
 }  // namespace cairn::objstore

@@ -6,6 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "objstore/crypto.h"
+#include "objstore/keys.h"
+
 namespace cairn::objstore {
 
 using nlohmann::json;
@@ -32,7 +35,12 @@ Result<ChunkerParams> ChunkerParamsForAverage(uint32_t avg, const ChunkerParams&
   return p;
 }
 
-std::string EncodeConfig(const RepoConfig& c) {
+void RepoConfig::SetEncrypted(bool on) {
+  encryption = on ? std::string(kEncryptionSuite) : "none";
+  format = on ? kFormatEncrypted : kFormatPlain;
+}
+
+std::string EncodeConfig(const RepoConfig& c, const RepoKeys* keys) {
   json j;
   j["format"] = c.format;
   j["id"] = c.repo_id.ToHex();
@@ -44,7 +52,26 @@ std::string EncodeConfig(const RepoConfig& c) {
   j["compression"] = {{"algorithm", "zstd"}, {"level", c.compression_level}};
   j["pack_size"] = c.pack_size;
   j["encryption"] = c.encryption;
+  if (c.encrypted()) {
+    CAIRN_CHECK(keys != nullptr);
+    j["chunker"].erase("seed");  // derived from the keys
+    j["mac"] = keys->ConfigMac(j.dump()).ToHex();
+  }
   return j.dump(2) + "\n";
+}
+
+Status VerifyConfig(std::string_view data, const RepoKeys& keys) {
+  json j = json::parse(data, nullptr, /*allow_exceptions=*/false);
+  auto it = j.is_object() ? j.find("mac") : j.end();
+  if (!j.is_object() || it == j.end() || !it->is_string()) {
+    return Status::Corruption("repository config is damaged: it has no MAC");
+  }
+  std::string mac = it->get<std::string>();
+  j.erase("mac");
+  if (!crypto::ConstantTimeEqual(mac, keys.ConfigMac(j.dump()).ToHex())) {
+    return Status::Corruption("repository config is damaged: its MAC does not match (it was changed)");
+  }
+  return Status::OK();
 }
 
 Result<RepoConfig> DecodeConfig(std::string_view data) {
@@ -62,6 +89,14 @@ Result<RepoConfig> DecodeConfig(std::string_view data) {
                                   std::to_string(kFormatVersion) + "; upgrade cairn");
     }
     CAIRN_ASSIGN_OR_RETURN(c.repo_id, ObjectId::FromHex(j.at("id").get<std::string>()));
+    c.encryption = j.at("encryption").get<std::string>();
+    if (c.format == kFormatPlain && c.encryption != "none") {
+      return bad("a format 1 repository cannot be encrypted ('" + c.encryption + "')");
+    }
+    if (c.format == kFormatEncrypted && c.encryption != kEncryptionSuite) {
+      return Status::NotSupported("repository uses the encryption '" + c.encryption +
+                                  "', which this cairn does not know; upgrade cairn");
+    }
     const json& ch = j.at("chunker");
     if (ch.at("algorithm").get<std::string>() != "fastcdc-gear64") {
       return Status::NotSupported("repository uses an unknown chunker; upgrade cairn");
@@ -69,8 +104,12 @@ Result<RepoConfig> DecodeConfig(std::string_view data) {
     c.chunker.min_size = ch.at("min_size").get<uint32_t>();
     c.chunker.avg_size = ch.at("avg_size").get<uint32_t>();
     c.chunker.max_size = ch.at("max_size").get<uint32_t>();
-    CAIRN_ASSIGN_OR_RETURN(ObjectId seed, ObjectId::FromHex(ch.at("seed").get<std::string>()));
-    std::copy(seed.data(), seed.data() + 32, c.chunker.seed.begin());
+    if (c.format == kFormatPlain) {
+      CAIRN_ASSIGN_OR_RETURN(ObjectId seed, ObjectId::FromHex(ch.at("seed").get<std::string>()));
+      std::copy(seed.data(), seed.data() + 32, c.chunker.seed.begin());
+    } else if (ch.contains("seed")) {
+      return bad("an encrypted repository's config must not hold a chunker seed");
+    }
     if (!ValidChunkerParams(c.chunker)) return bad("invalid chunker sizes");
     const json& comp = j.at("compression");
     if (comp.at("algorithm").get<std::string>() != "zstd") {
@@ -80,11 +119,6 @@ Result<RepoConfig> DecodeConfig(std::string_view data) {
     if (c.compression_level < 0 || c.compression_level > 22) return bad("invalid zstd level");
     c.pack_size = j.at("pack_size").get<uint32_t>();
     if (c.pack_size < 1024 * 1024 || c.pack_size > 1024u * 1024 * 1024) return bad("invalid pack size");
-    c.encryption = j.at("encryption").get<std::string>();
-    if (c.encryption != "none") {
-      return Status::NotSupported("repository is encrypted ('" + c.encryption +
-                                  "'), which this cairn does not support yet; upgrade cairn");
-    }
   } catch (const json::exception& e) {
     return bad(std::string("missing or mistyped field (") + e.what() + ")");
   }

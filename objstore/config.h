@@ -14,16 +14,27 @@
 
 namespace cairn::objstore {
 
-// The format this cairn writes and the newest it reads.
-inline constexpr int kFormatVersion = 1;
+class RepoKeys;
+
+// The newest format this cairn reads: 1 is an unencrypted repository, 2 an
+// encrypted one (docs/format.md#config).
+inline constexpr int kFormatVersion = 2;
+inline constexpr int kFormatPlain = 1;
+inline constexpr int kFormatEncrypted = 2;
+// The only encryption suite: XChaCha20-Poly1305 sealing, HMAC-SHA256 ids.
+inline constexpr std::string_view kEncryptionSuite = "xchacha20-poly1305";
 
 struct RepoConfig {
-  int format = kFormatVersion;
+  int format = kFormatPlain;
   ObjectId repo_id;
   ChunkerParams chunker;
   int compression_level = 3;          // zstd level; 0 = store raw
   uint32_t pack_size = 16 << 20;      // target size of a pack file
-  std::string encryption = "none";
+  std::string encryption = "none";  // or kEncryptionSuite (format 2)
+
+  bool encrypted() const { return encryption != "none"; }
+  // Makes this an encrypted (format 2) or unencrypted (format 1) config.
+  void SetEncrypted(bool on);
 };
 
 // A new config with a random repository id and chunker seed.
@@ -34,9 +45,15 @@ RepoConfig NewRepoConfig();
 // two from 256 to 4194304 (so min >= 64 and max <= 16 MiB).
 Result<ChunkerParams> ChunkerParamsForAverage(uint32_t avg, const ChunkerParams& base = {});
 
-std::string EncodeConfig(const RepoConfig& c);
+// The config's text. An encrypted config has no chunker seed (it comes from
+// the keys) and carries a MAC under `keys`, which it then needs.
+std::string EncodeConfig(const RepoConfig& c, const RepoKeys* keys = nullptr);
 // Corruption if `data` is not a config; NotSupported if it is of a newer
-// format or uses features this cairn lacks (encryption).
+// format or uses features this cairn lacks. An encrypted config decodes
+// without its keys (its seed zero) and must then pass VerifyConfig.
 Result<RepoConfig> DecodeConfig(std::string_view data);
+// Checks the MAC of encrypted config text `data` under `keys`: Corruption
+// if anything in it was changed.
+Status VerifyConfig(std::string_view data, const RepoKeys& keys);
 
 }  // namespace cairn::objstore

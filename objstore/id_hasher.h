@@ -21,11 +21,16 @@ class IdHasher {
  public:
   virtual ~IdHasher() = default;
   virtual ObjectId Id(std::string_view data) const = 0;
-  // "sha256" (the name recorded in docs and messages).
+  // "sha256" or "hmac-sha256" (the name recorded in docs and messages).
   virtual const char* Name() const = 0;
 };
 
 // The unkeyed SHA-256 hasher of unencrypted repositories.
 std::unique_ptr<IdHasher> NewSha256Hasher();
+
+class RepoKeys;
+// The keyed hasher of encrypted repositories: HMAC-SHA256 under the id key.
+// `keys` must outlive it.
+std::unique_ptr<IdHasher> NewHmacSha256Hasher(const RepoKeys* keys);
 
 }  // namespace cairn::objstore

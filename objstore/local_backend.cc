@@ -73,7 +73,7 @@ class LocalBackend : public Backend {
       return Status::FromErrno(errno, "cannot use '" + root_ + "'");
     }
     CAIRN_RETURN_IF_ERROR(MakeDirs(root_));
-    for (const char* d : {"data", "index", "snapshots", "refs", "refs/branches", "refs/tags", "locks", "tmp"}) {
+    for (const char* d : {"data", "index", "snapshots", "refs", "refs/branches", "refs/tags", "keys", "locks", "tmp"}) {
       CAIRN_RETURN_IF_ERROR(MakeDir(root_ + "/" + d));
     }
     static const char kHex[] = "0123456789abcdef";

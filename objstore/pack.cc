@@ -11,12 +11,15 @@
 #include "objstore/compress.h"
 #include "objstore/core/bytes.h"
 #include "objstore/core/io.h"
+#include "objstore/crypto.h"
+#include "objstore/keys.h"
 
 namespace cairn::objstore {
 namespace {
 
 constexpr std::string_view kPackHeaderMagic = "CPKH";
 constexpr std::string_view kPackTrailerMagic = "CAIRNPK1";
+constexpr std::string_view kSealedTrailerMagic = "CAIRNPK2";  // the header is sealed
 constexpr uint8_t kPackVersion = 1;
 constexpr size_t kPackHeaderFixed = 12;  // magic, version, 3 reserved, count
 constexpr size_t kEntrySize = 52;
@@ -57,8 +60,13 @@ bool GetEntry(Reader* r, PackEntry* e, std::string* why) {
     *why = "entry declares a blob larger than the format allows";
     return false;
   }
-  if (!(e->flags & kFlagZstd) && e->stored_length != e->raw_length) {
+  uint64_t overhead = (e->flags & kFlagSealed) ? crypto::kSealOverhead : 0;
+  if (!(e->flags & kFlagZstd) && e->stored_length != e->raw_length + overhead) {
     *why = "uncompressed entry has differing stored and raw lengths";
+    return false;
+  }
+  if (e->stored_length < overhead) {
+    *why = "sealed entry is shorter than its seal";
     return false;
   }
   return true;
@@ -80,7 +88,7 @@ std::string PackName(const ObjectId& pack_id) {
 namespace {
 
 // Header and trailer of a pack whose blobs are `entries`.
-std::string PackTail(const std::vector<PackEntry>& entries) {
+std::string PackTail(const std::vector<PackEntry>& entries, const RepoKeys* keys) {
   std::string header;
   header.append(kPackHeaderMagic);
   PutU8(&header, kPackVersion);
@@ -88,7 +96,15 @@ std::string PackTail(const std::vector<PackEntry>& entries) {
   PutU16(&header, 0);
   PutU32(&header, static_cast<uint32_t>(entries.size()));
   for (const auto& e : entries) PutEntry(&header, e);
-  std::string out = header;
+  std::string out;
+  if (keys != nullptr) {
+    keys->Seal(SealDomain::kPackHeader, "", header, &out);
+    PutU32(&out, static_cast<uint32_t>(out.size()));
+    PutU32(&out, 0);
+    out.append(kSealedTrailerMagic);
+    return out;
+  }
+  out = header;
   PutU32(&out, static_cast<uint32_t>(header.size()));
   PutU32(&out, HeaderCheck(header));
   out.append(kPackTrailerMagic);
@@ -133,8 +149,8 @@ Status PackFileWriter::Add(const ObjectId& id, BlobType type, uint8_t flags, std
   return Status::OK();
 }
 
-Result<PackRecord> PackFileWriter::Finish() {
-  CAIRN_RETURN_IF_ERROR(Write(PackTail(entries_)));
+Result<PackRecord> PackFileWriter::Finish(const RepoKeys* keys) {
+  CAIRN_RETURN_IF_ERROR(Write(PackTail(entries_, keys)));
   if (::fsync(fd_) != 0) return Status::FromErrno(errno, "cannot fsync '" + path_ + "'");
   int fd = fd_;
   fd_ = -1;
@@ -148,7 +164,7 @@ Result<PackRecord> PackFileWriter::Finish() {
 }
 
 Status ParsePackTrailer(std::string_view trailer, uint64_t file_size, const std::string& name,
-                        uint32_t* header_length) {
+                        uint32_t* header_length, const RepoKeys* keys) {
   auto bad = [&](const std::string& why) {
     return Status::Corruption("pack '" + name + "' is damaged: " + why);
   };
@@ -156,10 +172,19 @@ Status ParsePackTrailer(std::string_view trailer, uint64_t file_size, const std:
     return bad("file is too short (" + std::to_string(file_size) + " bytes)");
   }
   std::string_view t = trailer.substr(trailer.size() - kPackTrailerSize);
-  if (t.substr(8) != kPackTrailerMagic) return bad("trailer magic is wrong (truncated?)");
+  if (keys == nullptr && t.substr(8) == kSealedTrailerMagic) {
+    return bad("it is sealed (encrypted), but this repository is not encrypted");
+  }
+  if (keys != nullptr && t.substr(8) == kPackTrailerMagic) {
+    return bad("it is not sealed, but this repository is encrypted");
+  }
+  if (t.substr(8) != (keys != nullptr ? kSealedTrailerMagic : kPackTrailerMagic)) {
+    return bad("trailer magic is wrong (truncated?)");
+  }
   uint32_t len = DecodeU32(t.data());
-  if (len < kPackHeaderFixed || len > file_size - kPackTrailerSize ||
-      (len - kPackHeaderFixed) % kEntrySize != 0) {
+  size_t seal = keys != nullptr ? crypto::kSealOverhead : 0;
+  if (len < kPackHeaderFixed + seal || len > file_size - kPackTrailerSize ||
+      (len - seal - kPackHeaderFixed) % kEntrySize != 0 || (keys != nullptr && DecodeU32(t.data() + 4) != 0)) {
     return bad("header length " + std::to_string(len) + " does not fit the file");
   }
   *header_length = len;
@@ -167,16 +192,26 @@ Status ParsePackTrailer(std::string_view trailer, uint64_t file_size, const std:
 }
 
 Result<std::vector<PackEntry>> ParsePackHeader(std::string_view tail, uint64_t file_size,
-                                               const std::string& name) {
+                                               const std::string& name, const RepoKeys* keys) {
   auto bad = [&](const std::string& why) {
     return Status::Corruption("pack '" + name + "' is damaged: " + why);
   };
   uint32_t len;
-  CAIRN_RETURN_IF_ERROR(ParsePackTrailer(tail, file_size, name, &len));
+  CAIRN_RETURN_IF_ERROR(ParsePackTrailer(tail, file_size, name, &len, keys));
   if (tail.size() < len + kPackTrailerSize) return bad("header is incomplete");
   std::string_view header = tail.substr(tail.size() - kPackTrailerSize - len, len);
   std::string_view t = tail.substr(tail.size() - kPackTrailerSize);
-  if (HeaderCheck(header) != DecodeU32(t.data() + 4)) return bad("header checksum mismatch");
+  std::string opened;
+  if (keys != nullptr) {
+    if (!keys->Open(SealDomain::kPackHeader, "", header, &opened)) {
+      return bad("its header does not authenticate (tampered with, or sealed under other keys)");
+    }
+    header = opened;
+  } else if (HeaderCheck(header) != DecodeU32(t.data() + 4)) {
+    return bad("header checksum mismatch");
+  }
+  const uint64_t sealed_len = len;
+  len = static_cast<uint32_t>(header.size());
   Reader r(header);
   std::string_view magic;
   uint8_t version, r1;
@@ -195,7 +230,7 @@ Result<std::vector<PackEntry>> ParsePackHeader(std::string_view tail, uint64_t f
   }
   std::vector<PackEntry> entries(count);
   uint64_t expect = 0;
-  const uint64_t data_end = file_size - kPackTrailerSize - len;
+  const uint64_t data_end = file_size - kPackTrailerSize - sealed_len;
   std::string why;
   for (auto& e : entries) {
     if (!GetEntry(&r, &e, &why)) return bad(why);
@@ -207,18 +242,19 @@ Result<std::vector<PackEntry>> ParsePackHeader(std::string_view tail, uint64_t f
   return entries;
 }
 
-Result<std::vector<PackEntry>> ParsePackFile(std::string_view file, const std::string& name) {
+Result<std::vector<PackEntry>> ParsePackFile(std::string_view file, const std::string& name, const RepoKeys* keys) {
   if (file.size() < kPackTrailerSize) {
     return Status::Corruption("pack '" + name + "' is damaged: file is too short (" + std::to_string(file.size()) +
                               " bytes)");
   }
   uint32_t len;
-  CAIRN_RETURN_IF_ERROR(ParsePackTrailer(file.substr(file.size() - kPackTrailerSize), file.size(), name, &len));
+  CAIRN_RETURN_IF_ERROR(
+      ParsePackTrailer(file.substr(file.size() - kPackTrailerSize), file.size(), name, &len, keys));
   uint64_t want = static_cast<uint64_t>(len) + kPackTrailerSize;
-  return ParsePackHeader(file.substr(file.size() - want), file.size(), name);
+  return ParsePackHeader(file.substr(file.size() - want), file.size(), name, keys);
 }
 
-Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::string& name) {
+Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::string& name, const RepoKeys* keys) {
   CAIRN_ASSIGN_OR_RETURN(uint64_t size, backend->Stat(name));
   if (size < kPackTrailerSize) {
     return Status::Corruption("pack '" + name + "' is damaged: file is too short (" +
@@ -227,10 +263,10 @@ Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::strin
   CAIRN_ASSIGN_OR_RETURN(std::string trailer,
                          backend->GetRange(name, size - kPackTrailerSize, kPackTrailerSize));
   uint32_t len;
-  CAIRN_RETURN_IF_ERROR(ParsePackTrailer(trailer, size, name, &len));
+  CAIRN_RETURN_IF_ERROR(ParsePackTrailer(trailer, size, name, &len, keys));
   uint64_t want = static_cast<uint64_t>(len) + kPackTrailerSize;
   CAIRN_ASSIGN_OR_RETURN(std::string tail, backend->GetRange(name, size - want, want));
-  return ParsePackHeader(tail, size, name);
+  return ParsePackHeader(tail, size, name, keys);
 }
 
 std::string EncodeIndexPayload(const std::vector<PackRecord>& packs) {

@@ -21,9 +21,12 @@ namespace cairn::objstore {
 enum class BlobType : uint8_t { kData = 1, kTree = 2 };
 const char* BlobTypeName(BlobType t);
 
-// Blob flags (a bit set). Encryption will take bit 1.
-inline constexpr uint8_t kFlagZstd = 1;
-inline constexpr uint8_t kKnownFlags = kFlagZstd;
+class RepoKeys;
+
+// Blob flags (a bit set).
+inline constexpr uint8_t kFlagZstd = 1;    // the (opened) bytes are a zstd frame
+inline constexpr uint8_t kFlagSealed = 2;  // the stored bytes are sealed (encrypted repository)
+inline constexpr uint8_t kKnownFlags = kFlagZstd | kFlagSealed;
 
 // Upper bounds a reader enforces before allocating (RELIABILITY R13).
 inline constexpr uint32_t kMaxDataBlob = 16 * 1024 * 1024;  // the largest max chunk size
@@ -66,10 +69,12 @@ class PackFileWriter {
   uint64_t size() const { return size_; }
   bool empty() const { return entries_.empty(); }
 
-  // Appends header and trailer, fsyncs and closes the file, and returns the
-  // pack's record (its id is the SHA-256 of the file). The file stays at
-  // path() for the caller to store (Backend::PutFile).
-  Result<PackRecord> Finish();
+  // Appends header and trailer (the header sealed with `keys` in an
+  // encrypted repository, checksummed otherwise), fsyncs and closes the
+  // file, and returns the pack's record (its id is the SHA-256 of the
+  // file). The file stays at path() for the caller to store
+  // (Backend::PutFile).
+  Result<PackRecord> Finish(const RepoKeys* keys = nullptr);
   const std::string& path() const { return path_; }
 
  private:
@@ -89,26 +94,31 @@ class PackFileWriter {
 // `tail` (at least kPackTrailerSize bytes; the whole header when
 // *header_length says so). Two-step use: call with the trailer to learn
 // *header_length, then with header+trailer. Returns Corruption, naming
-// `name`, if anything is inconsistent.
+// `name`, if anything is inconsistent. `keys` (null in an unencrypted
+// repository) opens a sealed header; a sealed pack never parses without
+// them, nor an unsealed one with them.
 inline constexpr size_t kPackTrailerSize = 16;
 Status ParsePackTrailer(std::string_view trailer, uint64_t file_size, const std::string& name,
-                        uint32_t* header_length);
-Result<std::vector<PackEntry>> ParsePackHeader(std::string_view header_and_trailer,
-                                               uint64_t file_size, const std::string& name);
+                        uint32_t* header_length, const RepoKeys* keys = nullptr);
+Result<std::vector<PackEntry>> ParsePackHeader(std::string_view header_and_trailer, uint64_t file_size,
+                                               const std::string& name, const RepoKeys* keys = nullptr);
 
 // Parses the header of a whole pack file held in memory.
-Result<std::vector<PackEntry>> ParsePackFile(std::string_view file, const std::string& name);
+Result<std::vector<PackEntry>> ParsePackFile(std::string_view file, const std::string& name,
+                                             const RepoKeys* keys = nullptr);
 
 // Reads and parses the header of pack `name` through `backend`.
-Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::string& name);
+Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::string& name,
+                                              const RepoKeys* keys = nullptr);
 
 // --- Common file header (index files, snapshots); see ObjectCodec ---
 
-enum class FileType : uint8_t { kIndex = 1, kSnapshot = 2 };
+enum class FileType : uint8_t { kIndex = 1, kSnapshot = 2, kRef = 3 };
 inline constexpr size_t kFileHeaderSize = 15;
 
-// File header flags. Encryption will take bit 1.
-inline constexpr uint8_t kFileFlagZstd = 1;  // the payload is one zstd frame
+// File header flags.
+inline constexpr uint8_t kFileFlagZstd = 1;    // the (opened) payload is one zstd frame
+inline constexpr uint8_t kFileFlagSealed = 2;  // the payload is sealed (encrypted repository)
 
 // --- Index files ---
 

@@ -97,7 +97,7 @@ void BlobWriter::Worker() {
 void BlobWriter::Store(BlobType type, const ObjectId& id, std::string_view data) {
   thread_local std::string scratch;
   std::string_view stored;
-  uint8_t flags = repo_->codec().EncodeBlob(data, &scratch, &stored);
+  uint8_t flags = repo_->codec().EncodeBlob(type, id, data, &scratch, &stored);
   std::unique_ptr<objstore::PackFileWriter> full;
   if (mode_ == Mode::kWrite) {
     std::lock_guard<std::mutex> l(pack_mu_);
@@ -130,7 +130,7 @@ void BlobWriter::Store(BlobType type, const ObjectId& id, std::string_view data)
 }
 
 Status BlobWriter::WritePack(std::unique_ptr<objstore::PackFileWriter> pack) {
-  CAIRN_ASSIGN_OR_RETURN(objstore::PackRecord rec, pack->Finish());
+  CAIRN_ASSIGN_OR_RETURN(objstore::PackRecord rec, pack->Finish(repo_->codec().keys()));
   CAIRN_RETURN_IF_ERROR(repo_->backend()->PutFile(objstore::PackName(rec.pack_id), pack->path()));
   {
     std::lock_guard<std::mutex> l(mu_);

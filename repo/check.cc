@@ -90,7 +90,7 @@ class Checker {
         rep_.warnings.push_back("'" + name + "' is not named like a pack; ignored");
         continue;
       }
-      auto entries = objstore::ReadPackHeader(be_, name);
+      auto entries = repo_->codec().ReadPackHeader(be_, name);
       if (!entries.ok()) {
         rep_.errors.push_back(entries.status().message());
         bad_packs_.insert(name);

@@ -56,4 +56,18 @@ std::unique_ptr<objstore::Backend> MakeBackend(const Location& loc) { return obj
 
 std::string CacheDir(const Location& loc) { return loc.path + "/cache"; }
 
+Result<std::string> UserCacheDir(const ObjectId& repo_id) {
+  auto env = [](const char* n) -> std::string {
+    const char* v = std::getenv(n);
+    return v != nullptr ? std::string(v) : std::string();
+  };
+  std::string root = env("CAIRN_CACHE_DIR");
+  if (root.empty() && !env("XDG_CACHE_HOME").empty()) root = env("XDG_CACHE_HOME") + "/cairn";
+  if (root.empty() && !env("HOME").empty()) root = env("HOME") + "/.cache/cairn";
+  if (root.empty()) {
+    return Status::InvalidArgument("no folder for the local cache: set CAIRN_CACHE_DIR (or HOME)");
+  }
+  return root + "/" + repo_id.ToHex();
+}
+
 }  // namespace cairn::repo

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "objstore/backend.h"
+#include "objstore/core/object_id.h"
 #include "objstore/core/status.h"
 
 namespace cairn::repo {
@@ -35,8 +36,15 @@ Result<std::string> RepositoryFromFlagOrEnv(const std::string& flag);
 // The backend for a location (not yet checked for a repository).
 std::unique_ptr<objstore::Backend> MakeBackend(const Location& loc);
 
-// The folder for the local cache (the LMDB index) of the repository at
-// `loc`: inside the repository for a local one (docs/architecture.md).
+// The folder for the local cache (the LMDB index) of the unencrypted
+// repository at `loc`: inside the repository for a local one
+// (docs/architecture.md).
 std::string CacheDir(const Location& loc);
+
+// The cache folder of an encrypted repository, which never lies inside it
+// (the cache holds file names and sizes in plaintext): $CAIRN_CACHE_DIR,
+// else $XDG_CACHE_HOME/cairn, else $HOME/.cache/cairn; then the repository
+// id in hex. InvalidArgument if none of these is set.
+Result<std::string> UserCacheDir(const ObjectId& repo_id);
 
 }  // namespace cairn::repo

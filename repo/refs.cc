@@ -73,22 +73,12 @@ TagAnnotation DecodeTagAnnotation(std::string_view line) {
 }
 
 Result<std::optional<Tag>> ReadTag(const Repository& r, const std::string& name) {
-  CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> id, r.ReadRef(TagRef(name)));
-  if (!id) return std::optional<Tag>();
-  auto data = r.backend()->Get("refs/" + TagRef(name));
-  if (!data.ok()) {
-    // Removed between the two reads: as if it had not been there.
-    if (data.status().IsNotFound()) return std::optional<Tag>();
-    return data.status();
-  }
+  CAIRN_ASSIGN_OR_RETURN(std::optional<Repository::RefValue> v, r.ReadRefValue(TagRef(name)));
+  if (!v) return std::optional<Tag>();
   Tag t;
   t.name = name;
-  t.snapshot = *id;
-  size_t nl = data->find('\n');
-  if (nl != std::string::npos && nl + 1 < data->size()) {
-    std::string_view rest = std::string_view(*data).substr(nl + 1);
-    t.annotation = DecodeTagAnnotation(rest.substr(0, rest.find('\n')));
-  }
+  t.snapshot = v->id;
+  if (!v->annotation.empty()) t.annotation = DecodeTagAnnotation(v->annotation);
   return std::optional<Tag>(std::move(t));
 }
 

@@ -14,6 +14,7 @@
 
 #include "objstore/compress.h"
 #include "objstore/pack.h"
+#include "objstore/keys.h"
 #include "repo/location.h"
 #include "repo/timespec.h"
 
@@ -42,27 +43,50 @@ bool ValidRefName(std::string_view name) {
   return name != "latest" && name != "HEAD";
 }
 
-Status Repository::Init(objstore::Backend* backend, const objstore::RepoConfig& config) {
+Status Repository::Init(objstore::Backend* backend, const objstore::RepoConfig& config, const NewKey* key) {
   if (backend->Stat("config").ok()) {
     return Status::AlreadyExists("a repository already exists at '" + backend->Location() + "'");
   }
+  if (config.encrypted() && key == nullptr) {
+    return Status::InvalidArgument("an encrypted repository needs a first key (a password or key file)");
+  }
   CAIRN_RETURN_IF_ERROR(backend->Create());
-  // The config is written last: its presence is what makes a repository.
-  return backend->Put("config", objstore::EncodeConfig(config));
+  if (!config.encrypted()) {
+    // The config is written last: its presence is what makes a repository.
+    return backend->Put("config", objstore::EncodeConfig(config));
+  }
+  objstore::crypto::SecretBytes master(objstore::crypto::kKeySize);
+  objstore::crypto::RandomBytes(master.data(), master.size());
+  auto keys = objstore::RepoKeys::Derive(master, config.repo_id);
+  CAIRN_RETURN_IF_ERROR(WriteFirstSlot(backend, *keys, *key).status());
+  return backend->Put("config", objstore::EncodeConfig(config, keys.get()));
 }
 
-Status Repository::Init(const std::string& location, const objstore::RepoConfig& config) {
+Status Repository::Init(const std::string& location, const objstore::RepoConfig& config, const NewKey* key) {
   CAIRN_ASSIGN_OR_RETURN(Location loc, ParseLocation(location));
-  return Init(MakeBackend(loc).get(), config);
+  return Init(MakeBackend(loc).get(), config, key);
 }
 
-Result<std::unique_ptr<Repository>> Repository::Open(const std::string& location) {
+Result<std::unique_ptr<Repository>> Repository::Open(const std::string& location, const KeyAccess& access) {
   CAIRN_ASSIGN_OR_RETURN(Location loc, ParseLocation(location));
-  return Open(MakeBackend(loc), CacheDir(loc));
+  return OpenImpl(
+      MakeBackend(loc),
+      [&](const objstore::RepoConfig& c) -> Result<std::string> {
+        if (c.encrypted()) return UserCacheDir(c.repo_id);
+        return CacheDir(loc);
+      },
+      access);
 }
 
 Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<objstore::Backend> backend,
-                                                     const std::string& cache_dir) {
+                                                     const std::string& cache_dir, const KeyAccess& access) {
+  return OpenImpl(
+      std::move(backend), [&](const objstore::RepoConfig&) -> Result<std::string> { return cache_dir; }, access);
+}
+
+Result<std::unique_ptr<Repository>> Repository::OpenImpl(
+    std::unique_ptr<objstore::Backend> backend,
+    const std::function<Result<std::string>(const objstore::RepoConfig&)>& cache_dir_for, const KeyAccess& access) {
   std::string where = backend->Location();
   auto cfg = backend->Get("config");
   if (!cfg.ok()) {
@@ -75,13 +99,31 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<objstore::B
   std::unique_ptr<Repository> repo(new Repository());
   repo->location_ = where;
   CAIRN_ASSIGN_OR_RETURN(repo->config_, objstore::DecodeConfig(*cfg));
+  if (repo->config_.encrypted()) {
+    CAIRN_ASSIGN_OR_RETURN(Unlocked u, Unlock(backend.get(), repo->config_, access));
+    // Nothing of the config is trusted before its MAC is.
+    CAIRN_RETURN_IF_ERROR(objstore::VerifyConfig(*cfg, *u.keys));
+    const auto& seed = u.keys->chunker_seed();
+    std::copy(seed.data(), seed.data() + seed.size(), repo->config_.chunker.seed.begin());
+    repo->keys_ = std::move(u.keys);
+    repo->key_slot_ = std::move(u.slot_id);
+    repo->hasher_ = objstore::NewHmacSha256Hasher(repo->keys_.get());
+  } else {
+    repo->hasher_ = objstore::NewSha256Hasher();
+  }
   repo->backend_ = std::move(backend);
-  repo->hasher_ = objstore::NewSha256Hasher();
-  repo->codec_ = std::make_unique<objstore::ObjectCodec>(repo->hasher_.get(), repo->config_.compression_level);
+  repo->codec_ = std::make_unique<objstore::ObjectCodec>(repo->hasher_.get(), repo->config_.compression_level,
+                                                         repo->keys_.get());
   // The cache is a folder of this machine's, not part of the repository.
+  CAIRN_ASSIGN_OR_RETURN(std::string cache_dir, cache_dir_for(repo->config_));
+  repo->cache_dir_ = cache_dir;
   std::error_code ec;
   fs::create_directories(cache_dir, ec);
   if (ec) return Status::IOError("cannot create the cache folder '" + cache_dir + "': " + ec.message());
+  if (repo->keys_ != nullptr) {
+    // It holds file names and sizes in plaintext: for this user only.
+    fs::permissions(cache_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
   std::string cache = cache_dir + "/" + std::string(kCacheFile);
   auto index = index::Index::Open(cache);
   if (!index.ok()) {
@@ -252,17 +294,63 @@ Result<std::vector<std::pair<ObjectId, Snapshot>>> Repository::ListSnapshots() c
   return out;
 }
 
-Result<std::optional<ObjectId>> Repository::ReadRef(const std::string& ref) const {
-  auto data = backend_->Get("refs/" + ref);
+std::string Repository::RefFile(const std::string& ref) const {
+  if (keys_ == nullptr) return "refs/" + ref;
+  size_t slash = ref.find('/');
+  return "refs/" + ref.substr(0, slash) + "/" + keys_->NameMac(ref).ToHex();
+}
+
+// An unencrypted ref file: "HEX\n" and optionally "ANNOTATION\n". An
+// encrypted one: a sealed file (type ref, bound to its file name) whose
+// payload is "REF\nHEX\n" and optionally "ANNOTATION\n".
+Result<Repository::RefValue> Repository::DecodeRef(std::string_view data, const std::string& file,
+                                                   std::string* name) const {
+  std::string payload;
+  std::string_view v = data;
+  if (keys_ != nullptr) {
+    CAIRN_ASSIGN_OR_RETURN(payload, codec_->DecodeFile(data, objstore::FileType::kRef, nullptr, file, file));
+    v = payload;
+    size_t nl = v.find('\n');
+    if (nl == std::string_view::npos) return Status::Corruption("ref file '" + file + "' is damaged (no name)");
+    *name = std::string(v.substr(0, nl));
+    if (RefFile(*name) != file) {
+      return Status::Corruption("ref file '" + file + "' is damaged (it names another ref)");
+    }
+    v = v.substr(nl + 1);
+  }
+  RefValue out;
+  size_t nl = v.find('\n');
+  auto id = ObjectId::FromHex(v.substr(0, nl));
+  if (!id.ok()) return Status::Corruption("ref file '" + file + "' is damaged (not a snapshot id)");
+  out.id = *id;
+  if (nl != std::string_view::npos && nl + 1 < v.size()) {
+    std::string_view rest = v.substr(nl + 1);
+    out.annotation = std::string(rest.substr(0, rest.find('\n')));
+  }
+  return out;
+}
+
+Result<std::optional<Repository::RefValue>> Repository::ReadRefValue(const std::string& ref) const {
+  std::string file = RefFile(ref);
+  auto data = backend_->Get(file);
   if (!data.ok()) {
-    if (data.status().IsNotFound()) return std::optional<ObjectId>();
+    if (data.status().IsNotFound()) return std::optional<RefValue>();
     return data.status();
   }
-  std::string_view v = *data;
-  v = v.substr(0, v.find('\n'));  // the id; a second line may hold an annotation
-  auto id = ObjectId::FromHex(v);
-  if (!id.ok()) return Status::Corruption("ref '" + ref + "' is damaged (not a snapshot id)");
-  return std::optional<ObjectId>(*id);
+  std::string name;
+  auto v = DecodeRef(*data, file, &name);
+  if (!v.ok()) {
+    if (v.status().code() == Code::kCorruption) return Status::Corruption("ref '" + ref + "' is damaged (" + v.status().message() + ")");
+    return v.status();
+  }
+  if (keys_ != nullptr && name != ref) return Status::Corruption("ref '" + ref + "' is damaged (it names another ref)");
+  return std::optional<RefValue>(std::move(v).value());
+}
+
+Result<std::optional<ObjectId>> Repository::ReadRef(const std::string& ref) const {
+  CAIRN_ASSIGN_OR_RETURN(std::optional<RefValue> v, ReadRefValue(ref));
+  if (!v) return std::optional<ObjectId>();
+  return std::optional<ObjectId>(v->id);
 }
 
 Status Repository::UpdateRef(const std::string& ref, const std::optional<ObjectId>& expected,
@@ -274,7 +362,9 @@ Status Repository::UpdateRef(const std::string& ref, const std::optional<ObjectI
   }
   std::string content = new_id.ToHex() + "\n";
   if (!annotation.empty()) content += annotation + "\n";
-  return backend_->Put("refs/" + ref, content);
+  std::string file = RefFile(ref);
+  if (keys_ != nullptr) content = codec_->EncodeFile(objstore::FileType::kRef, ref + "\n" + content, false, file);
+  return backend_->Put(file, content);
 }
 
 Status Repository::DeleteRef(const std::string& ref, const ObjectId& expected) {
@@ -282,21 +372,34 @@ Status Repository::DeleteRef(const std::string& ref, const ObjectId& expected) {
   CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> cur, ReadRef(ref));
   if (!cur) return Status::NotFound("no ref '" + ref + "'");
   if (*cur != expected) return Status::Conflict("ref '" + ref + "' was changed by another process; retry");
-  return backend_->Remove("refs/" + ref);
+  return backend_->Remove(RefFile(ref));
 }
 
 Result<std::vector<std::pair<std::string, ObjectId>>> Repository::ListRefs(const std::string& kind) const {
-  std::vector<std::string> names;
+  std::vector<std::string> files;
   CAIRN_RETURN_IF_ERROR(backend_->List("refs/" + kind + "/", [&](const std::string& name, uint64_t) {
-    names.push_back(Basename(name));
+    files.push_back(name);
   }));
-  std::sort(names.begin(), names.end());
   std::vector<std::pair<std::string, ObjectId>> out;
-  for (const auto& n : names) {
-    if (!ValidRefName(n)) continue;
-    CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> id, ReadRef(kind + "/" + n));
-    if (id) out.emplace_back(n, *id);
+  for (const auto& f : files) {
+    if (keys_ == nullptr) {
+      std::string n = Basename(f);
+      if (!ValidRefName(n)) continue;
+      CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> id, ReadRef(kind + "/" + n));
+      if (id) out.emplace_back(n, *id);
+      continue;
+    }
+    auto data = backend_->Get(f);
+    if (!data.ok()) {
+      if (data.status().IsNotFound()) continue;  // removed meanwhile
+      return data.status();
+    }
+    std::string name;
+    CAIRN_ASSIGN_OR_RETURN(RefValue v, DecodeRef(*data, f, &name));
+    if (name.rfind(kind + "/", 0) != 0) return Status::Corruption("ref file '" + f + "' is damaged (wrong kind)");
+    out.emplace_back(name.substr(kind.size() + 1), v.id);
   }
+  std::sort(out.begin(), out.end());
   return out;
 }
 

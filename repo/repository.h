@@ -35,6 +35,7 @@
 #include "objstore/core/object_id.h"
 #include "objstore/snapshot.h"
 #include "objstore/tree.h"
+#include "repo/keyring.h"
 
 namespace cairn::repo {
 
@@ -47,22 +48,28 @@ inline constexpr std::string_view kDefaultBranch = "main";
 
 class Repository {
  public:
-  // Creates a repository in `backend` (Backend::Create, then the config,
-  // last: its presence is what makes a repository). AlreadyExists if a
+  // Creates a repository in `backend` (Backend::Create, the first key slot
+  // of an encrypted one, then the config, last: its presence is what makes
+  // a repository). An encrypted config (config.encrypted()) needs `key`;
+  // a fresh master secret is made and wrapped by it. AlreadyExists if a
   // repository or anything else is there.
-  static Status Init(objstore::Backend* backend, const objstore::RepoConfig& config);
+  static Status Init(objstore::Backend* backend, const objstore::RepoConfig& config, const NewKey* key = nullptr);
   // The same at a location string (repo/location.h): a local folder that
   // must not exist or be empty. InvalidArgument for a remote scheme.
-  static Status Init(const std::string& location, const objstore::RepoConfig& config);
+  static Status Init(const std::string& location, const objstore::RepoConfig& config, const NewKey* key = nullptr);
 
   // Opens the repository in `backend`, with its local index in the folder
-  // `cache_dir` (created if missing), and brings the index up to date.
-  // NotFound if there is no repository there; Corruption if its config is
-  // damaged; NotSupported if it is of a newer format.
+  // `cache_dir` (created if missing), and brings the index up to date. An
+  // encrypted repository is unlocked through `access` first (WrongKey if
+  // it opens no slot). NotFound if there is no repository there;
+  // Corruption if its config is damaged or was changed; NotSupported if it
+  // is of a newer format.
   static Result<std::unique_ptr<Repository>> Open(std::unique_ptr<objstore::Backend> backend,
-                                                  const std::string& cache_dir);
-  // The same at a location string; the cache folder comes from the location.
-  static Result<std::unique_ptr<Repository>> Open(const std::string& location);
+                                                  const std::string& cache_dir, const KeyAccess& access = {});
+  // The same at a location string; the cache folder comes from the location
+  // (inside an unencrypted local repository; UserCacheDir for an encrypted
+  // one).
+  static Result<std::unique_ptr<Repository>> Open(const std::string& location, const KeyAccess& access = {});
 
   // Picks up what other processes wrote since Open (or the last Refresh):
   // new index files, new and removed snapshots. Refs are always read fresh.
@@ -74,6 +81,12 @@ class Repository {
   // Compressing, checksumming and hashing of every stored object.
   const objstore::ObjectCodec& codec() const { return *codec_; }
   const objstore::IdHasher& hasher() const { return *hasher_; }
+  bool encrypted() const { return keys_ != nullptr; }
+  // The key slot that opened an encrypted repository ("" otherwise).
+  const std::string& key_slot() const { return key_slot_; }
+  void set_key_slot(std::string id) { key_slot_ = std::move(id); }
+  // The local cache folder in use.
+  const std::string& cache_dir() const { return cache_dir_; }
   // The location as given (for messages).
   const std::string& location() const { return location_; }
   // Problems met while opening or refreshing (damaged index or snapshot
@@ -103,6 +116,12 @@ class Repository {
 
   // std::nullopt if the ref does not exist.
   Result<std::optional<ObjectId>> ReadRef(const std::string& ref) const;
+  // The ref's target and annotation ("" if none).
+  struct RefValue {
+    ObjectId id;
+    std::string annotation;
+  };
+  Result<std::optional<RefValue>> ReadRefValue(const std::string& ref) const;
   // Points `ref` at `new_id` if it currently points at `expected`
   // (std::nullopt: must not exist), with an optional annotation (a JSON
   // object kept on the ref's second line; tags use it). Conflict, and
@@ -150,7 +169,15 @@ class Repository {
 
  private:
   Repository() = default;
+  static Result<std::unique_ptr<Repository>> OpenImpl(
+      std::unique_ptr<objstore::Backend> backend,
+      const std::function<Result<std::string>(const objstore::RepoConfig&)>& cache_dir, const KeyAccess& access);
   Status SyncIndex();
+  // The backend name of ref "branches/NAME": the same in an unencrypted
+  // repository, "branches/<HMAC of the name>" in an encrypted one.
+  std::string RefFile(const std::string& ref) const;
+  // The name a ref file holds, or the error why it does not open.
+  Result<RefValue> DecodeRef(std::string_view data, const std::string& file, std::string* name) const;
   // Opens a snapshot file: verified against *id unless id is null.
   Result<Snapshot> DecodeSnapshotFile(std::string_view file, const ObjectId* id, const std::string& name) const;
   void Message(const std::string& msg);
@@ -159,6 +186,9 @@ class Repository {
   std::string location_;
   objstore::RepoConfig config_;
   std::unique_ptr<objstore::Backend> backend_;
+  std::unique_ptr<objstore::RepoKeys> keys_;
+  std::string key_slot_;
+  std::string cache_dir_;
   std::unique_ptr<objstore::IdHasher> hasher_;
   std::unique_ptr<objstore::ObjectCodec> codec_;
   std::unique_ptr<index::Index> index_;

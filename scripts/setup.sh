@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(g++ cmake make pkg-config python3 liblmdb-dev libzstd-dev libssl-dev libcli11-dev
-          nlohmann-json3-dev catch2 libsqlite3-dev util-linux git groff-base zsh)
+          nlohmann-json3-dev catch2 libsqlite3-dev libsodium-dev util-linux git groff-base zsh)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

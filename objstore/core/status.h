@@ -32,6 +32,7 @@ enum class Code {
   kAmbiguous,  // a short id matched more than one object
   kNotApproved,  // a destructive operation was not approved
   kBusy,         // a lock is held by a live process (waited for, then given up)
+  kWrongKey,     // the password or key file opens no key slot of the repository
 };
 
 class [[nodiscard]] Status {
@@ -53,6 +54,7 @@ class [[nodiscard]] Status {
   static Status Ambiguous(std::string msg) { return Status(Code::kAmbiguous, std::move(msg)); }
   static Status NotApproved(std::string msg) { return Status(Code::kNotApproved, std::move(msg)); }
   static Status Busy(std::string msg) { return Status(Code::kBusy, std::move(msg)); }
+  static Status WrongKey(std::string msg) { return Status(Code::kWrongKey, std::move(msg)); }
 
   // Maps an errno value to a Status whose message is "`what`: strerror".
   // ENOENT becomes NotFound; everything else IOError.

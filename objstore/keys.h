@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+//
+// The keys of an encrypted repository (docs/security.md#keys):
+//
+//   master secret (32 random bytes, made at init, never changes)
+//     HKDF-SHA256(master, salt = repo id, info = "cairn/v2/<purpose>") ->
+//       enc      XChaCha20-Poly1305 key of every sealed object
+//       id       HMAC-SHA256 key of every content id
+//       chunker  the seed of the chunker's gear table
+//       config   HMAC-SHA256 key authenticating the public config
+//       names    HMAC-SHA256 key making ref file names opaque
+//
+// and the key slots that wrap the master secret, one per password or key
+// file (keys/<slot id>, docs/format.md#key-slots).
+
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "objstore/core/object_id.h"
+#include "objstore/core/status.h"
+#include "objstore/crypto.h"
+
+namespace cairn::objstore {
+
+// What a sealed object is; the first byte after "cairn2" in every AAD, so a
+// sealed object of one kind never opens as another.
+enum class SealDomain : uint8_t {
+  kBlob = 1,        // a chunk or tree in a pack
+  kPackHeader = 2,  // the header of a pack
+  kFile = 3,        // an index file, snapshot or ref (the file header says which)
+  kSlotInfo = 4,    // the host/user/created of a key slot
+};
+
+class RepoKeys {
+ public:
+  // Derives every key from `master` (32 bytes) for repository `repo_id`.
+  static std::unique_ptr<RepoKeys> Derive(const crypto::SecretBytes& master, const ObjectId& repo_id);
+
+  const crypto::SecretBytes& master() const { return master_; }
+  const crypto::SecretBytes& id_key() const { return id_; }
+  const crypto::SecretBytes& chunker_seed() const { return chunker_; }
+  const ObjectId& repo_id() const { return repo_id_; }
+  // A public fingerprint of the keys (8 bytes of HMAC(enc, "key id")),
+  // written into file headers so that a file sealed under other keys
+  // is named as such rather than as damage.
+  uint64_t key_id() const { return key_id_; }
+
+  // Seals `plaintext` (appending nonce | ciphertext | tag to *out) with
+  // AAD = "cairn2" | domain | repo id | context.
+  void Seal(SealDomain d, std::string_view context, std::string_view plaintext, std::string* out) const;
+  // False unless `sealed` authenticates with the same domain and context.
+  bool Open(SealDomain d, std::string_view context, std::string_view sealed, std::string* out) const;
+
+  // HMAC-SHA256 under the config key / the names key.
+  ObjectId ConfigMac(std::string_view data) const { return crypto::HmacSha256(config_, data); }
+  ObjectId NameMac(std::string_view data) const { return crypto::HmacSha256(names_, data); }
+
+ private:
+  RepoKeys() = default;
+  std::string Aad(SealDomain d, std::string_view context) const;
+
+  crypto::SecretBytes master_, enc_, id_, chunker_, config_, names_;
+  ObjectId repo_id_;
+  uint64_t key_id_ = 0;
+};
+
+// --- Key slots ---
+
+enum class SlotKind { kPassword, kKeyFile };
+const char* SlotKindName(SlotKind k);  // "password", "key-file"
+
+struct KeySlot {
+  std::string id;  // 16 hex digits, random; the file is keys/<id>
+  SlotKind kind = SlotKind::kPassword;
+  ObjectId repo_id;
+  uint64_t opslimit = 0, memlimit = 0;  // Argon2id cost (password slots)
+  std::string salt;                     // 16 bytes
+  std::string wrapped;                  // the sealed master secret (nonce | ct | tag)
+  std::string info;                     // sealed {host, user, created} (RepoKeys, kSlotInfo)
+};
+
+struct SlotInfo {
+  std::string host, user;
+  int64_t created_ns = 0;
+};
+
+// The JSON text of a slot file, and back. Decode checks every field and the
+// KDF bounds (crypto::kMin/kMax*) before anything runs on them: Corruption,
+// naming `name`, otherwise.
+std::string EncodeKeySlot(const KeySlot& s);
+Result<KeySlot> DecodeKeySlot(std::string_view text, const std::string& name);
+
+// A new slot of `kind` for `keys`, opened by `secret` (the password, or a
+// key file's 32-byte secret), with Argon2id cost ops/mem for passwords.
+Result<KeySlot> NewKeySlot(SlotKind kind, std::string_view secret, const RepoKeys& keys, uint64_t ops,
+                           uint64_t mem, const SlotInfo& info);
+
+// The master secret the slot wraps, if `secret` opens it; std::nullopt if it
+// does not (wrong password or key file, or a slot of another repository).
+Result<std::optional<crypto::SecretBytes>> UnwrapKeySlot(const KeySlot& s, std::string_view secret,
+                                                         const ObjectId& repo_id);
+// The slot's sealed info. Corruption if it does not open under `keys`.
+Result<SlotInfo> OpenSlotInfo(const KeySlot& s, const RepoKeys& keys);
+
+// --- Key files (cairn key generate) ---
+
+// The text of a new key file: a fresh 32-byte secret.
+std::string NewKeyFileText();
+// The secret in a key file's text. InvalidArgument, naming `name`, if it is
+// not a cairn key file.
+Result<crypto::SecretBytes> ParseKeyFile(std::string_view text, const std::string& name);
+
+}  // namespace cairn::objstore
