@@ -72,7 +72,7 @@ int RunInit(Context& ctx, const InitOptions& o) {
       if (pw->empty()) return ctx.Fail(Status::InvalidArgument("the password is empty; choose a password"));
       key->secret = std::move(pw).value();
     }
-  } else if (!key_file.empty()) {
+  } else if (!ctx.g().keys.key_file.empty()) {
     return ctx.Fail(Status::InvalidArgument("--key-file makes no sense with --encryption none"));
   }
   Status st = Repository::Init(path, cfg, key ? &*key : nullptr);

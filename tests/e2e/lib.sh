@@ -9,6 +9,13 @@ WORK=$(mktemp -d /tmp/cairn-e2e.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
 checks=0
+# Repositories are encrypted by default. The cases open them with a key file
+# (no slow password KDF on every call) and keep the local cache of
+# encrypted repositories (never inside them) in the case's folder.
+export CAIRN_CACHE_DIR="$WORK/.cache"
+export CAIRN_KEY_FILE="$WORK/.keyfile"
+unset CAIRN_PASSWORD CAIRN_PASSWORD_FILE CAIRN_PASSWORD_COMMAND CAIRN_NEW_PASSWORD_FILE
+"$CAIRN" key generate "$CAIRN_KEY_FILE" >/dev/null || { echo "FAIL: cannot make a key file" >&2; exit 1; }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { checks=$((checks + 1)); }

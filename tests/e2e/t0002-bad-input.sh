@@ -97,7 +97,7 @@ head -c 20 repo/config > broken/config
 expect_exit 4 $CAIRN -r broken log
 expect_one_line_error "repository config is damaged"
 cp repo/config broken/config
-sed -i 's/"format": 1/"format": 99/' broken/config
+sed -i -E 's/"format": [12]/"format": 99/' broken/config
 expect_exit 1 $CAIRN -r broken log
 expect_one_line_error "upgrade cairn"
 cp repo/config broken/config
@@ -114,7 +114,12 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   mkdir -p part/src; echo fine > part/src/ok; echo secret > part/src/locked; chmod 000 part/src/locked
   mkdir part/unreadable-dir; chmod 000 part/unreadable-dir; mv part/unreadable-dir part/src/
   chown -R nobody part; chmod 000 part/src/locked
-  run_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+  # nobody has its own key file and cache (ours are root's, mode 0600/0700).
+  run_nobody() {
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+      env CAIRN_KEY_FILE="$WORK/part/.key" CAIRN_CACHE_DIR="$WORK/part/.cache" "$@"
+  }
+  expect_exit 0 run_nobody $CAIRN key generate part/.key
   expect_exit 0 run_nobody $CAIRN init part/repo
   expect_exit 3 run_nobody $CAIRN -r part/repo --json backup part/src
   assert_eq "$(json_get "len(j['errors'])")" "2" "errors recorded in the snapshot"

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 
 mkdir src; echo one > src/a.txt
-expect_exit 0 $CAIRN init repo
+expect_exit 0 $CAIRN init repo --encryption none  # reads ref files (format 1)
 export CAIRN_REPO=$WORK/repo
 
 # log before the first snapshot.
@@ -26,7 +26,7 @@ expect_exit 5 $CAIRN log branches/nosuchbranch
 expect_one_line_error "nosuchbranch"
 
 # Only another branch has snapshots: the message points to it.
-expect_exit 0 $CAIRN init repo2
+expect_exit 0 $CAIRN init repo2 --encryption none
 echo x > src/b.txt
 expect_exit 0 $CAIRN -r repo2 backup --branch work src
 expect_exit 5 $CAIRN -r repo2 log
