@@ -13,8 +13,13 @@
 # Settings, like for like: restic with its default compression (auto) and its
 # mandatory encryption; borg with zstd,3 and repokey-blake2 (borg cannot turn
 # authentication off); bup with its defaults (no encryption); cairn with its
-# defaults (no encryption yet). bup has no diff step.
-# TOOL cairn_before runs cairn's steps with the binary $CAIRN_BEFORE (before/after).
+# defaults (encrypted: XChaCha20-Poly1305, HMAC-SHA256 ids), opened with a
+# key file, as restic's and borg's runs open theirs with a password from the
+# environment (cairn's Argon2id cost of a password is measured on its own,
+# step k-open-password); cairn_plain the same with --encryption none.
+# bup has no diff step.
+# TOOL cairn_before runs cairn's steps with the binary $CAIRN_BEFORE (before/after;
+# repositories as that binary makes them by default).
 # Results: $BENCH_DIR/results/pass-N/TOOL.tsv; then bench/summarize.py prints
 # the medians, cairn's ratios and the machine's limits.
 set -euo pipefail
@@ -25,7 +30,7 @@ SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
 B=${BENCH_DIR:-/tmp/cairn-bench}
 CORPUS=$B/corpus
 PASSES=${1:-3}; shift || true
-TOOLS=("$@"); [ ${#TOOLS[@]} -gt 0 ] || TOOLS=(cairn restic borg bup)
+TOOLS=("$@"); [ ${#TOOLS[@]} -gt 0 ] || TOOLS=(cairn cairn_plain restic borg bup)
 DATA=$B/data; REPOS=$B/repos; CACHE=$B/cache; RESTORE=$B/restore; RESULTS=$B/results
 
 need=()
@@ -93,17 +98,28 @@ reset() {
 }
 
 run_cairn() { cairn_steps cairn "$CAIRN"; }
+run_cairn_plain() { cairn_steps cairn_plain "$CAIRN" --encryption none; }
 # cairn_before: the same steps with the binary $CAIRN_BEFORE (an older build,
 # for before/after tables of a change).
 run_cairn_before() { cairn_steps cairn_before "${CAIRN_BEFORE:?set CAIRN_BEFORE to the older cairn binary}"; }
 
+# cairn_steps TOOL BINARY [INIT-FLAGS...]
 cairn_steps() {
-  local T=$1 BIN=$2
+  local T=$1 BIN=$2; shift 2
   reset "$T"
-  CUR_CACHE=$REPOS/$T/cache
+  # An encrypted repository keeps its cache outside, in $CAIRN_CACHE_DIR; an
+  # unencrypted one inside (REPO/cache). Either way it is not repository size.
+  export CAIRN_CACHE_DIR=$CACHE/$T CAIRN_KEY_FILE=$CACHE/$T.key
+  rm -f "$CAIRN_KEY_FILE"
+  if [ $# -eq 0 ] && "$BIN" key generate "$CAIRN_KEY_FILE" >/dev/null 2>&1; then
+    CUR_CACHE=$CACHE/$T
+  else
+    unset CAIRN_KEY_FILE
+    CUR_CACHE=$REPOS/$T/cache
+  fi
   local C="$BIN -q -r $REPOS/$T"
   set_src src-v1
-  step "$T" a-init 0 "$BIN" -q init "$REPOS/$T"
+  step "$T" a-init 0 "$BIN" -q init "$@" "$REPOS/$T"
   warm "$DATA/src"; step "$T" b-src-v1 "$SRC1" $C backup "$DATA/src"
   warm "$DATA/src"; step "$T" c-src-v1-again "$SRC1" $C backup "$DATA/src"
   set_src src-v2; warm "$DATA/src"; step "$T" d-src-v2 "$SRC2" $C backup "$DATA/src"
@@ -118,6 +134,15 @@ cairn_steps() {
   printf '%s\tdiff-trees\t%s of %s trees in the repository, %s changed paths\n' "$T" "$reads" "$total" \
     "$($C diff main~2 main | wc -l)" >> "$RES/$T.tsv"
   echo "  $T diff read $reads of $total trees"
+  if [ -n "${CAIRN_KEY_FILE:-}" ]; then
+    # What a password costs on top: one open through the default Argon2id
+    # slot (3 passes, 256 MiB).
+    printf 'bench-password\n' > "$CACHE/$T.pw"
+    $C key add --new-password-file "$CACHE/$T.pw" >/dev/null
+    step "$T" k-open-password 0 env -u CAIRN_KEY_FILE "$BIN" -q -r "$REPOS/$T" --password-file "$CACHE/$T.pw" \
+      key list
+  fi
+  unset CAIRN_KEY_FILE CAIRN_CACHE_DIR
 }
 
 run_restic() {
