@@ -649,6 +649,13 @@ std::string ManPage(const CLI::App& root, const std::string& version) {
   for (const auto& e : ExitCodeDocs()) os << ".TP\n" << e.code << "\n" << Roff(e.meaning) << "\n";
   os << ".SH ENVIRONMENT\n.TP\n.B CAIRN_REPO\n"
      << "The repository, when \\fB\\-r\\fR/\\fB\\-\\-repo\\fR is not given.\n"
+     << ".TP\n.B CAIRN_KEY_FILE\nThe key file of an encrypted repository, when \\fB\\-\\-key\\-file\\fR is not given.\n"
+     << ".TP\n.B CAIRN_PASSWORD_FILE\\fR, \\fBCAIRN_PASSWORD_COMMAND\\fR, \\fBCAIRN_PASSWORD\n"
+     << "The password of an encrypted repository (after \\fB\\-\\-password\\-file\\fR and "
+        "\\fB\\-\\-password\\-command\\fR; before the terminal prompt).\n"
+     << ".TP\n.B CAIRN_NEW_PASSWORD_FILE\nThe new password of \\fBkey add\\fR and \\fBkey passwd\\fR.\n"
+     << ".TP\n.B CAIRN_CACHE_DIR\nWhere the local caches of encrypted repositories live (default "
+        "\\fI~/.cache/cairn\\fR).\n"
      << ".SH FILES\n.TP\n.I share/bash\\-completion/completions/cairn\nbash completion\n"
      << ".TP\n.I share/zsh/site\\-functions/_cairn\nzsh completion\n"
      << ".SH SEE ALSO\n"
