@@ -20,8 +20,16 @@ printf 'port = 8080\n' > sample/config.ini
 ln -s config.ini sample/current.ini
 cp -a sample sample-v1
 
+# The repository is encrypted (the default); the demo opens it with a key
+# file, as a script or a cron job would. Interactively, leave CAIRN_KEY_FILE
+# unset and init asks for a password.
+export CAIRN_CACHE_DIR=$DEMO/cache
+rm -rf "$CAIRN_CACHE_DIR" demo.key
 set -x
+$CAIRN key generate demo.key
+export CAIRN_KEY_FILE=$DEMO/demo.key
 $CAIRN init repo
+$CAIRN -r repo show-config
 export CAIRN_REPO=$DEMO/repo
 $CAIRN backup -m "first backup" sample
 printf 'port = 9090\n' > sample/config.ini
