@@ -73,6 +73,11 @@ json PublicJson(const KeySlot& s) {
 // that no KDF parameter, kind or repository id can be changed unnoticed.
 std::string WrapAad(const KeySlot& s) { return "cairn2-slot" + PublicJson(s).dump(); }
 
+// The info's AAD context: the slot id and the same public fields, so that
+// whoever holds the repository's keys (check) can tell that a slot of
+// someone else's password was changed.
+std::string InfoContext(const KeySlot& s) { return s.id + PublicJson(s).dump(); }
+
 }  // namespace
 
 std::unique_ptr<RepoKeys> RepoKeys::Derive(const SecretBytes& master, const ObjectId& repo_id) {
@@ -190,7 +195,7 @@ Result<KeySlot> NewKeySlot(SlotKind kind, std::string_view secret, const RepoKey
   CAIRN_ASSIGN_OR_RETURN(SecretBytes kek, Kek(s, secret));
   crypto::Seal(kek, keys.master().view(), WrapAad(s), &s.wrapped);
   json j = {{"host", info.host}, {"user", info.user}, {"created_ns", info.created_ns}};
-  keys.Seal(SealDomain::kSlotInfo, s.id, j.dump(), &s.info);
+  keys.Seal(SealDomain::kSlotInfo, InfoContext(s), j.dump(), &s.info);
   return s;
 }
 
@@ -207,8 +212,8 @@ Result<std::optional<SecretBytes>> UnwrapKeySlot(const KeySlot& s, std::string_v
 
 Result<SlotInfo> OpenSlotInfo(const KeySlot& s, const RepoKeys& keys) {
   std::string plain;
-  if (!keys.Open(SealDomain::kSlotInfo, s.id, s.info, &plain)) {
-    return Status::Corruption("key slot 'keys/" + s.id + "' is damaged: its info does not authenticate");
+  if (!keys.Open(SealDomain::kSlotInfo, InfoContext(s), s.info, &plain)) {
+    return Status::Corruption("key slot 'keys/" + s.id + "' is damaged: it does not authenticate (changed?)");
   }
   json j = json::parse(plain, nullptr, false);
   SlotInfo info;

@@ -2,6 +2,8 @@
 
 #include "repo/check.h"
 
+#include "repo/keyring.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -29,11 +31,23 @@ class Checker {
     PackHeaders();
     CAIRN_RETURN_IF_ERROR(Snapshots());
     Refs();
+    KeySlots();
     if (opts_.read_data) ReadData();
     return Status::OK();
   }
 
  private:
+  // 5. Key slots (encrypted repositories): each must parse and its sealed
+  // info open under the repository's keys. (The config's MAC and the slot
+  // in use were checked when the repository was opened.)
+  void KeySlots() {
+    if (!repo_->encrypted()) return;
+    std::vector<std::string> problems;
+    auto slots = ListKeySlots(*repo_, &problems);
+    if (!slots.ok()) rep_.errors.push_back(slots.status().message());
+    for (auto& p : problems) rep_.errors.push_back(std::move(p));
+  }
+
   // 1. Index files: each must be intact; collect where every blob lives.
   Status IndexFiles() {
     std::vector<std::string> names;
