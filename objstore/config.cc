@@ -74,29 +74,51 @@ Status VerifyConfig(std::string_view data, const RepoKeys& keys) {
   return Status::OK();
 }
 
+namespace {
+
+Status Bad(const std::string& why) { return Status::Corruption("repository config is damaged: " + why); }
+
+// The members needed before the keys are known: format, id, encryption.
+Status DecodeHead(const json& j, RepoConfig* c) {
+  c->format = j.at("format").get<int>();
+  if (c->format > kFormatVersion || c->format < 1) {
+    return Status::NotSupported("repository has format version " + std::to_string(c->format) +
+                                ", but this cairn reads only up to version " + std::to_string(kFormatVersion) +
+                                "; upgrade cairn");
+  }
+  CAIRN_ASSIGN_OR_RETURN(c->repo_id, ObjectId::FromHex(j.at("id").get<std::string>()));
+  c->encryption = j.at("encryption").get<std::string>();
+  if (c->format == kFormatPlain && c->encryption != "none") {
+    return Bad("a format 1 repository cannot be encrypted ('" + c->encryption + "')");
+  }
+  if (c->format == kFormatEncrypted && c->encryption != kEncryptionSuite) {
+    return Status::NotSupported("repository uses the encryption '" + c->encryption +
+                                "', which this cairn does not know; upgrade cairn");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<RepoConfig> DecodeConfigHead(std::string_view data) {
+  json j = json::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Bad("not valid JSON");
+  RepoConfig c;
+  try {
+    CAIRN_RETURN_IF_ERROR(DecodeHead(j, &c));
+  } catch (const json::exception& e) {
+    return Bad(std::string("missing or mistyped field (") + e.what() + ")");
+  }
+  return c;
+}
+
 Result<RepoConfig> DecodeConfig(std::string_view data) {
   json j = json::parse(data, nullptr, /*allow_exceptions=*/false);
-  auto bad = [](const std::string& why) {
-    return Status::Corruption("repository config is damaged: " + why);
-  };
+  auto bad = [](const std::string& why) { return Bad(why); };
   if (j.is_discarded() || !j.is_object()) return bad("not valid JSON");
   RepoConfig c;
   try {
-    c.format = j.at("format").get<int>();
-    if (c.format > kFormatVersion || c.format < 1) {
-      return Status::NotSupported("repository has format version " + std::to_string(c.format) +
-                                  ", but this cairn reads only up to version " +
-                                  std::to_string(kFormatVersion) + "; upgrade cairn");
-    }
-    CAIRN_ASSIGN_OR_RETURN(c.repo_id, ObjectId::FromHex(j.at("id").get<std::string>()));
-    c.encryption = j.at("encryption").get<std::string>();
-    if (c.format == kFormatPlain && c.encryption != "none") {
-      return bad("a format 1 repository cannot be encrypted ('" + c.encryption + "')");
-    }
-    if (c.format == kFormatEncrypted && c.encryption != kEncryptionSuite) {
-      return Status::NotSupported("repository uses the encryption '" + c.encryption +
-                                  "', which this cairn does not know; upgrade cairn");
-    }
+    CAIRN_RETURN_IF_ERROR(DecodeHead(j, &c));
     const json& ch = j.at("chunker");
     if (ch.at("algorithm").get<std::string>() != "fastcdc-gear64") {
       return Status::NotSupported("repository uses an unknown chunker; upgrade cairn");

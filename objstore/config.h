@@ -52,6 +52,9 @@ std::string EncodeConfig(const RepoConfig& c, const RepoKeys* keys = nullptr);
 // format or uses features this cairn lacks. An encrypted config decodes
 // without its keys (its seed zero) and must then pass VerifyConfig.
 Result<RepoConfig> DecodeConfig(std::string_view data);
+// Only format, repository id and encryption (what unlocking needs, before
+// the MAC can be checked); the same errors as DecodeConfig for those.
+Result<RepoConfig> DecodeConfigHead(std::string_view data);
 // Checks the MAC of encrypted config text `data` under `keys`: Corruption
 // if anything in it was changed.
 Status VerifyConfig(std::string_view data, const RepoKeys& keys);

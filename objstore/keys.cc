@@ -73,10 +73,10 @@ json PublicJson(const KeySlot& s) {
 // that no KDF parameter, kind or repository id can be changed unnoticed.
 std::string WrapAad(const KeySlot& s) { return "cairn2-slot" + PublicJson(s).dump(); }
 
-// The info's AAD context: the slot id and the same public fields, so that
-// whoever holds the repository's keys (check) can tell that a slot of
-// someone else's password was changed.
-std::string InfoContext(const KeySlot& s) { return s.id + PublicJson(s).dump(); }
+// The info's AAD context: the slot id, the same public fields and the
+// wrapped key, so that whoever holds the repository's keys (check) can tell
+// that any part of a slot of someone else's password was changed.
+std::string InfoContext(const KeySlot& s) { return s.id + PublicJson(s).dump() + s.wrapped; }
 
 }  // namespace
 

@@ -124,8 +124,14 @@ Result<Unlocked> Unlock(objstore::Backend* be, const objstore::RepoConfig& confi
   CAIRN_ASSIGN_OR_RETURN(std::vector<LoadedSlot> slots, LoadSlots(be, &problems));
   SlotKind kind = access.key_file.empty() ? SlotKind::kPassword : SlotKind::kKeyFile;
   std::vector<const LoadedSlot*> candidates;
+  size_t foreign = 0;
   for (const auto& s : slots) {
-    if (s.slot.kind == kind && s.slot.repo_id == config.repo_id) candidates.push_back(&s);
+    if (s.slot.repo_id != config.repo_id) {
+      foreign++;
+      problems.push_back("key slot '" + s.name + "' belongs to another repository, or is damaged");
+    } else if (s.slot.kind == kind) {
+      candidates.push_back(&s);
+    }
   }
   std::string where = be->Location();
   auto none = [&](const std::string& why) {
@@ -136,6 +142,11 @@ Result<Unlocked> Unlock(objstore::Backend* be, const objstore::RepoConfig& confi
   if (candidates.empty()) {
     if (slots.empty() && problems.empty()) {
       return Status::Corruption("repository '" + where + "' is encrypted but has no key slots (keys/ is empty)");
+    }
+    if (foreign == slots.size() && problems.size() == foreign) {
+      return Status::Corruption("no key slot of repository '" + where +
+                                "' belongs to the id in its config: the config is damaged, or keys/ is another "
+                                "repository's");
     }
     return none(kind == SlotKind::kKeyFile
                     ? "repository '" + where + "' has no key-file slot; give its password instead of --key-file"

@@ -98,11 +98,17 @@ Result<std::unique_ptr<Repository>> Repository::OpenImpl(
   }
   std::unique_ptr<Repository> repo(new Repository());
   repo->location_ = where;
+  // Of an encrypted config nothing but what unlocking needs is read before
+  // its MAC is verified.
+  CAIRN_ASSIGN_OR_RETURN(objstore::RepoConfig head, objstore::DecodeConfigHead(*cfg));
+  std::optional<Unlocked> unlocked;
+  if (head.encrypted()) {
+    CAIRN_ASSIGN_OR_RETURN(unlocked, Unlock(backend.get(), head, access));
+    CAIRN_RETURN_IF_ERROR(objstore::VerifyConfig(*cfg, *unlocked->keys));
+  }
   CAIRN_ASSIGN_OR_RETURN(repo->config_, objstore::DecodeConfig(*cfg));
-  if (repo->config_.encrypted()) {
-    CAIRN_ASSIGN_OR_RETURN(Unlocked u, Unlock(backend.get(), repo->config_, access));
-    // Nothing of the config is trusted before its MAC is.
-    CAIRN_RETURN_IF_ERROR(objstore::VerifyConfig(*cfg, *u.keys));
+  if (unlocked) {
+    Unlocked& u = *unlocked;
     const auto& seed = u.keys->chunker_seed();
     std::copy(seed.data(), seed.data() + seed.size(), repo->config_.chunker.seed.begin());
     repo->keys_ = std::move(u.keys);
