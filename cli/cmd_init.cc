@@ -60,15 +60,13 @@ int RunInit(Context& ctx, const InitOptions& o) {
       if (!secret.ok()) return ctx.Fail(secret.status());
       key->secret = std::move(secret).value();
     } else {
-      auto pw = GetPassword(ctx.g().keys, /*confirm=*/true, "password for the new repository");
-      if (!pw.ok()) {
-        return ctx.Fail(pw.status().code() == Code::kInvalidArgument && pw.status().message().find("no password") !=
-                                                                             std::string::npos
-                            ? Status::InvalidArgument("init: the new repository is encrypted by default and needs a "
-                                                      "password (--password-file, CAIRN_PASSWORD, ...) or --key-file; "
-                                                      "--encryption none opts out")
-                            : pw.status());
+      if (!PasswordAvailable(ctx.g().keys)) {
+        return ctx.Fail(Status::InvalidArgument(
+            "init: a new repository is encrypted and needs a password (--password-file, --password-command, "
+            "CAIRN_PASSWORD...) or --key-file, and there is no terminal to ask on; --encryption none opts out"));
       }
+      auto pw = GetPassword(ctx.g().keys, /*confirm=*/true, "password for the new repository");
+      if (!pw.ok()) return ctx.Fail(pw.status());
       if (pw->empty()) return ctx.Fail(Status::InvalidArgument("the password is empty; choose a password"));
       key->secret = std::move(pw).value();
     }

@@ -129,6 +129,11 @@ Result<SecretBytes> GetPassword(const KeyFlags& f, bool confirm, const std::stri
       "CAIRN_PASSWORD(_FILE|_COMMAND) or --key-file (there is no terminal to ask on)");
 }
 
+bool PasswordAvailable(const KeyFlags& f) {
+  return !f.password_file.empty() || !f.password_command.empty() || !Env("CAIRN_PASSWORD_FILE").empty() ||
+         !Env("CAIRN_PASSWORD_COMMAND").empty() || std::getenv("CAIRN_PASSWORD") != nullptr || HaveTerminal();
+}
+
 repo::KeyAccess MakeKeyAccess(const KeyFlags& f) {
   repo::KeyAccess a;
   a.key_file = KeyFileFromFlagOrEnv(f);

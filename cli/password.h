@@ -26,6 +26,10 @@ struct KeyFlags {
 // The key file to use ("" for none): the flag, else $CAIRN_KEY_FILE.
 std::string KeyFileFromFlagOrEnv(const KeyFlags& f);
 
+// True if a password can be had without waiting: a source above is given,
+// or stdin and stderr are terminals.
+bool PasswordAvailable(const KeyFlags& f);
+
 // How to unlock a repository with these flags and the environment. The
 // password is asked only if needed, at most once.
 repo::KeyAccess MakeKeyAccess(const KeyFlags& f);
