@@ -175,7 +175,7 @@ TEST_CASE("the config refuses newer formats and unknown features", "[objstore][c
   enc.replace(enc.find("\"none\""), 6, "\"xchacha20-poly1305\"");
   CHECK(DecodeConfig(enc).status().code() == Code::kCorruption);
   std::string v2 = enc;
-  v2.replace(v2.find("\"format\": 1"), 12, "\"format\": 2");
+  v2.replace(v2.find("\"format\": 1"), 11, "\"format\": 2");
   v2.replace(v2.find("xchacha20-poly1305"), 18, "aes-ocb-whatever!!");
   CHECK(DecodeConfig(v2).status().code() == Code::kNotSupported);
   CHECK(DecodeConfig("{\"format\": 1").status().code() == Code::kCorruption);
