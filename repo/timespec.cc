@@ -30,6 +30,13 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// secs * kSec + add_ns, false if that does not fit in int64_t (times
+// after 2262 or before 1677).
+bool ToNs(int64_t secs, int64_t add_ns, int64_t* out) {
+  int64_t ns;
+  return !__builtin_mul_overflow(secs, kSec, &ns) && !__builtin_add_overflow(ns, add_ns, out);
+}
+
 int64_t DayStart(int64_t ns) {
   int64_t secs = ns / kSec;
   return (secs - ((secs % 86400) + 86400) % 86400) * kSec;
@@ -55,7 +62,9 @@ Result<int64_t> ParseTime(std::string_view text, int64_t now_ns) {
       if (!std::isdigit(static_cast<unsigned char>(t[i]))) return bad();
       v = v * 10 + (t[i] - '0');
     }
-    return v * kSec;
+    int64_t ns;
+    if (!ToNs(v, 0, &ns)) return bad();
+    return ns;
   }
   // Relative: "N unit(s) ago".
   if (t.size() > 4 && t.substr(t.size() - 4) == " ago") {
@@ -79,7 +88,9 @@ Result<int64_t> ParseTime(std::string_view text, int64_t now_ns) {
     else if (unit == "month") secs = 30 * 86400;
     else if (unit == "year") secs = 365 * 86400;
     else return bad();
-    return now_ns - n * secs * kSec;
+    int64_t ago, ns;
+    if (!ToNs(n * secs, 0, &ago) || __builtin_sub_overflow(now_ns, ago, &ns)) return bad();
+    return ns;
   }
   // ISO 8601.
   int y, mo, d, h = 0, mi = 0, s = 0;
@@ -134,7 +145,9 @@ Result<int64_t> ParseTime(std::string_view text, int64_t now_ns) {
   tm.tm_sec = s;
   time_t secs = timegm(&tm);
   if (tm.tm_mday != d) return bad();  // 2026-02-31 and the like
-  return (static_cast<int64_t>(secs) - offset) * kSec + frac_ns;
+  int64_t ns;
+  if (!ToNs(static_cast<int64_t>(secs) - offset, frac_ns, &ns)) return bad();
+  return ns;
 }
 
 }  // namespace cairn::repo

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs, builds and runs every test: unit tests and end-to-end tests, then
-# the same suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
-# Set CAIRN_NO_SANITIZE=1 to skip the second pass.
+# the same suite again under AddressSanitizer and UndefinedBehaviorSanitizer,
+# then the decoders' libFuzzer target for a minute (scripts/fuzz.sh: clang,
+# installed if missing). Set CAIRN_NO_SANITIZE=1 to skip the second pass,
+# CAIRN_NO_FUZZ=1 to skip the fuzzing, FUZZ_SECONDS to fuzz longer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,4 +14,9 @@ if [ -z "${CAIRN_NO_SANITIZE:-}" ]; then
   echo "== the same tests under address and undefined-behaviour sanitizers"
   BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DCAIRN_SANITIZE=address,undefined" bash scripts/setup.sh
   (cd build-asan && ctest --output-on-failure -j "$(nproc)")
+fi
+
+if [ -z "${CAIRN_NO_FUZZ:-}" ]; then
+  echo "== the decoders under libFuzzer"
+  bash scripts/fuzz.sh
 fi

@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
-"""make_seeds.py REPO OUT_DIR: seed inputs for decoders_fuzz.cc from a real
-repository made by cairn (packs, index files, snapshots, config, zstd blobs)
-and from trees written by tests/tools/rawrepo.py. Each seed is the selector
-byte of decoders_fuzz.cc followed by the decoder's input."""
-import glob, hashlib, os, struct, sys
+"""make_seeds.py REPO OUT_DIR [SEALED_SEEDS]: seed inputs for decoders_fuzz.cc
+from a real repository made by cairn (packs, index files, snapshots, config,
+zstd blobs) and from trees written by tests/tools/rawrepo.py. Each seed is the
+selector byte of decoders_fuzz.cc followed by the decoder's input.
+
+The sealed-bytes decoders (selector 0xff) need inputs sealed with the fuzz
+target's fixed keys (XChaCha20-Poly1305, which Python here cannot make): give
+SEALED_SEEDS, the cairn_fuzz_seeds program (cmake --build build --target
+cairn_fuzz_seeds; tests/fuzz/sealed_seeds.cc), and it writes them too."""
+import glob, hashlib, os, struct, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 import rawrepo
 
 repo, out = sys.argv[1], sys.argv[2]
 os.makedirs(out, exist_ok=True)
+if len(sys.argv) > 3:
+    subprocess.run([sys.argv[3], out], check=True)
 
 def seed(sel, data):
     b = bytes([sel]) + data
