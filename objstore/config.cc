@@ -86,7 +86,9 @@ Status DecodeHead(const json& j, RepoConfig* c) {
                                 ", but this cairn reads only up to version " + std::to_string(kFormatVersion) +
                                 "; upgrade cairn");
   }
-  CAIRN_ASSIGN_OR_RETURN(c->repo_id, ObjectId::FromHex(j.at("id").get<std::string>()));
+  auto id = ObjectId::FromHex(j.at("id").get<std::string>());
+  if (!id.ok()) return Bad("invalid repository id");
+  c->repo_id = *id;
   c->encryption = j.at("encryption").get<std::string>();
   if (c->format == kFormatPlain && c->encryption != "none") {
     return Bad("a format 1 repository cannot be encrypted ('" + c->encryption + "')");
@@ -127,7 +129,9 @@ Result<RepoConfig> DecodeConfig(std::string_view data) {
     c.chunker.avg_size = ch.at("avg_size").get<uint32_t>();
     c.chunker.max_size = ch.at("max_size").get<uint32_t>();
     if (c.format == kFormatPlain) {
-      CAIRN_ASSIGN_OR_RETURN(ObjectId seed, ObjectId::FromHex(ch.at("seed").get<std::string>()));
+      auto parsed = ObjectId::FromHex(ch.at("seed").get<std::string>());
+    if (!parsed.ok()) return bad("invalid chunker seed");
+    ObjectId seed = *parsed;
       std::copy(seed.data(), seed.data() + 32, c.chunker.seed.begin());
     } else if (ch.contains("seed")) {
       return bad("an encrypted repository's config must not hold a chunker seed");

@@ -143,7 +143,9 @@ Result<KeySlot> DecodeKeySlot(std::string_view text, const std::string& name) {
     } else {
       return bad("unknown kind '" + kind + "'");
     }
-    CAIRN_ASSIGN_OR_RETURN(s.repo_id, ObjectId::FromHex(j.at("repository").get<std::string>()));
+    auto repo_id = ObjectId::FromHex(j.at("repository").get<std::string>());
+    if (!repo_id.ok()) return bad("invalid repository id");
+    s.repo_id = *repo_id;
     const json& kdf = j.at("kdf");
     std::string alg = kdf.at("algorithm").get<std::string>();
     if (!Unhex(kdf.at("salt").get<std::string>(), &s.salt) || s.salt.size() != crypto::kSaltSize) {

@@ -2,6 +2,8 @@
 
 #include "repo/exclude.h"
 
+#include <vector>
+
 namespace cairn::repo {
 
 bool ParseExcludeRule(std::string_view line, const std::string& base, ExcludeRule* rule) {
@@ -35,8 +37,45 @@ bool ParseExcludeRule(std::string_view line, const std::string& base, ExcludeRul
 
 namespace {
 
-// Matches one glob segment set (no '**' handling here) with '*' not crossing '/'.
-bool MatchHere(std::string_view p, std::string_view s) {
+// A glob match in progress. The plain recursion is fast for every pattern
+// people write, but exponential for ones like "*a*a*a*a*b" (found by
+// libFuzzer: a hang). So after kStepBudget calls it starts again, this time
+// remembering every (pattern offset, path offset) pair known not to match,
+// which bounds the work by |pattern| x |path| states.
+struct Glob {
+  static constexpr size_t kStepBudget = 4096;
+  std::string_view pattern, path;
+  size_t steps = 0;
+  bool memo_on = false;
+  std::vector<bool> failed;  // (pattern offset) * (|path| + 1) + path offset
+
+  bool Match(std::string_view p, std::string_view s);
+  bool Known(std::string_view p, std::string_view s) const { return failed[Index(p, s)]; }
+  size_t Index(std::string_view p, std::string_view s) const {
+    size_t pi = static_cast<size_t>(p.data() - pattern.data());
+    size_t si = static_cast<size_t>(s.data() - path.data());
+    return pi * (path.size() + 1) + si;
+  }
+};
+
+bool MatchHere(Glob* g, std::string_view p, std::string_view s);
+
+bool Glob::Match(std::string_view p, std::string_view s) {
+  if (!memo_on) {
+    steps++;
+    if (steps > kStepBudget) return false;  // the caller starts again with the memo
+    return MatchHere(this, p, s);
+  }
+  size_t at = Index(p, s);
+  if (failed[at]) return false;
+  bool hit = MatchHere(this, p, s);
+  if (!hit) failed[at] = true;
+  return hit;
+}
+
+// Matches one glob segment set with '*' not crossing '/'; through g->Match
+// for every sub-match.
+bool MatchHere(Glob* g, std::string_view p, std::string_view s) {
   while (!p.empty()) {
     char c = p[0];
     if (c == '*') {
@@ -44,15 +83,15 @@ bool MatchHere(std::string_view p, std::string_view s) {
         // '**': any run of characters, '/' included. "**/" may also match nothing.
         std::string_view rest = p.substr(2);
         bool slash = !rest.empty() && rest[0] == '/';
-        if (slash && MatchHere(rest.substr(1), s)) return true;
+        if (slash && g->Match(rest.substr(1), s)) return true;
         for (size_t i = 0; i <= s.size(); i++) {
-          if (MatchHere(rest, s.substr(i))) return true;
+          if (g->Match(rest, s.substr(i))) return true;
         }
         return false;
       }
       std::string_view rest = p.substr(1);
       for (size_t i = 0; i <= s.size(); i++) {
-        if (MatchHere(rest, s.substr(i))) return true;
+        if (g->Match(rest, s.substr(i))) return true;
         if (i < s.size() && s[i] == '/') break;
       }
       return false;
@@ -98,7 +137,16 @@ bool MatchHere(std::string_view p, std::string_view s) {
 
 }  // namespace
 
-bool GlobMatch(std::string_view pattern, std::string_view path) { return MatchHere(pattern, path); }
+bool GlobMatch(std::string_view pattern, std::string_view path) {
+  Glob g;
+  g.pattern = pattern;
+  g.path = path;
+  bool hit = g.Match(pattern, path);
+  if (hit || g.steps <= Glob::kStepBudget) return hit;  // a match found is a match
+  g.memo_on = true;
+  g.failed.assign((pattern.size() + 1) * (path.size() + 1), false);
+  return g.Match(pattern, path);
+}
 
 bool Excluded(const std::vector<ExcludeRule>& rules, const std::string& path, bool is_dir) {
   bool excluded = false;
