@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "objstore/core/json_int.h"
+
 #include "objstore/crypto.h"
 #include "objstore/keys.h"
 
@@ -80,7 +82,7 @@ Status Bad(const std::string& why) { return Status::Corruption("repository confi
 
 // The members needed before the keys are known: format, id, encryption.
 Status DecodeHead(const json& j, RepoConfig* c) {
-  c->format = j.at("format").get<int>();
+  c->format = JsonInt<int>(j.at("format"));
   if (c->format > kFormatVersion || c->format < 1) {
     return Status::NotSupported("repository has format version " + std::to_string(c->format) +
                                 ", but this cairn reads only up to version " + std::to_string(kFormatVersion) +
@@ -125,9 +127,9 @@ Result<RepoConfig> DecodeConfig(std::string_view data) {
     if (ch.at("algorithm").get<std::string>() != "fastcdc-gear64") {
       return Status::NotSupported("repository uses an unknown chunker; upgrade cairn");
     }
-    c.chunker.min_size = ch.at("min_size").get<uint32_t>();
-    c.chunker.avg_size = ch.at("avg_size").get<uint32_t>();
-    c.chunker.max_size = ch.at("max_size").get<uint32_t>();
+    c.chunker.min_size = JsonInt<uint32_t>(ch.at("min_size"));
+    c.chunker.avg_size = JsonInt<uint32_t>(ch.at("avg_size"));
+    c.chunker.max_size = JsonInt<uint32_t>(ch.at("max_size"));
     if (c.format == kFormatPlain) {
       auto parsed = ObjectId::FromHex(ch.at("seed").get<std::string>());
     if (!parsed.ok()) return bad("invalid chunker seed");
@@ -141,9 +143,9 @@ Result<RepoConfig> DecodeConfig(std::string_view data) {
     if (comp.at("algorithm").get<std::string>() != "zstd") {
       return Status::NotSupported("repository uses an unknown compression; upgrade cairn");
     }
-    c.compression_level = comp.at("level").get<int>();
+    c.compression_level = JsonInt<int>(comp.at("level"));
     if (c.compression_level < 0 || c.compression_level > 22) return bad("invalid zstd level");
-    c.pack_size = j.at("pack_size").get<uint32_t>();
+    c.pack_size = JsonInt<uint32_t>(j.at("pack_size"));
     if (c.pack_size < 1024 * 1024 || c.pack_size > 1024u * 1024 * 1024) return bad("invalid pack size");
   } catch (const json::exception& e) {
     return bad(std::string("missing or mistyped field (") + e.what() + ")");

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "objstore/core/json_int.h"
+
 #include "objstore/core/bytes.h"
 
 namespace cairn::objstore {
@@ -129,7 +131,7 @@ Result<KeySlot> DecodeKeySlot(std::string_view text, const std::string& name) {
   if (j.is_discarded() || !j.is_object()) return bad("not valid JSON");
   KeySlot s;
   try {
-    if (j.at("version").get<int>() != 1) {
+    if (JsonInt<int>(j.at("version")) != 1) {
       return Status::NotSupported("key slot '" + name + "' has a newer format; upgrade cairn");
     }
     s.id = j.at("id").get<std::string>();
@@ -153,8 +155,8 @@ Result<KeySlot> DecodeKeySlot(std::string_view text, const std::string& name) {
     }
     if (s.kind == SlotKind::kPassword) {
       if (alg != "argon2id13") return bad("a password slot must use argon2id13");
-      s.opslimit = kdf.at("opslimit").get<uint64_t>();
-      s.memlimit = kdf.at("memlimit").get<uint64_t>();
+      s.opslimit = JsonInt<uint64_t>(kdf.at("opslimit"));
+      s.memlimit = JsonInt<uint64_t>(kdf.at("memlimit"));
       // Bounds before the KDF ever runs: no downgrade to a cheap cost, no
       // memory exhaustion from a huge one.
       if (s.opslimit < crypto::kMinOps || s.opslimit > crypto::kMaxOps || s.memlimit < crypto::kMinMem ||
@@ -222,7 +224,7 @@ Result<SlotInfo> OpenSlotInfo(const KeySlot& s, const RepoKeys& keys) {
   try {
     info.host = j.at("host").get<std::string>();
     info.user = j.at("user").get<std::string>();
-    info.created_ns = j.at("created_ns").get<int64_t>();
+    info.created_ns = JsonInt<int64_t>(j.at("created_ns"));
   } catch (const json::exception&) {
     return Status::Corruption("key slot 'keys/" + s.id + "' is damaged: its info is malformed");
   }

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+
+#include "objstore/core/json_int.h"
 #include <random>
 #include <sstream>
 #include <thread>
@@ -166,10 +168,10 @@ Result<LockHolder> DecodeLockHolder(std::string_view data) {
     h.host = j.at("host").get<std::string>();
     h.boot_id = j.value("boot_id", std::string());
     h.pid_ns = j.value("pid_ns", std::string());
-    h.pid = j.at("pid").get<int64_t>();
+    h.pid = JsonInt<int64_t>(j.at("pid"));
     h.process_start = j.value("process_start", uint64_t{0});
-    h.acquired_ns = j.at("acquired_ns").get<int64_t>();
-    h.heartbeat_ns = j.at("heartbeat_ns").get<int64_t>();
+    h.acquired_ns = JsonInt<int64_t>(j.at("acquired_ns"));
+    h.heartbeat_ns = JsonInt<int64_t>(j.at("heartbeat_ns"));
     h.nonce = j.at("nonce").get<std::string>();
   } catch (const json::exception& e) {
     return Status::Corruption(std::string("lock object has a missing or mistyped field (") + e.what() + ")");

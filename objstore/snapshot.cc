@@ -6,6 +6,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "objstore/core/json_int.h"
+
 #include "objstore/pack.h"
 
 namespace cairn::objstore {
@@ -86,7 +88,7 @@ Result<Snapshot> SnapshotFromJson(const json& j, const std::string& name) {
   if (!j.is_object()) return bad("not a JSON object");
   Snapshot s;
   try {
-    if (j.at("v").get<int>() != 1) {
+    if (JsonInt<int>(j.at("v")) != 1) {
       return Status::NotSupported("snapshot '" + name + "' has a newer format; upgrade cairn");
     }
     CAIRN_ASSIGN_OR_RETURN(s.tree, ObjectId::FromHex(j.at("tree").get<std::string>()));
@@ -94,7 +96,7 @@ Result<Snapshot> SnapshotFromJson(const json& j, const std::string& name) {
       CAIRN_ASSIGN_OR_RETURN(ObjectId pid, ObjectId::FromHex(p.get<std::string>()));
       s.parents.push_back(pid);
     }
-    s.time_ns = j.at("time_ns").get<int64_t>();
+    s.time_ns = JsonInt<int64_t>(j.at("time_ns"));
     s.host = j.at("host").get<std::string>();
     s.user = j.at("user").get<std::string>();
     s.paths = j.at("paths").get<std::vector<std::string>>();
@@ -102,14 +104,14 @@ Result<Snapshot> SnapshotFromJson(const json& j, const std::string& name) {
     s.branch = j.at("branch").get<std::string>();
     s.message = j.at("message").get<std::string>();
     const json& st = j.at("stats");
-    s.stats.files = st.at("files").get<uint64_t>();
-    s.stats.dirs = st.at("dirs").get<uint64_t>();
-    s.stats.bytes = st.at("bytes").get<uint64_t>();
-    s.stats.new_chunks = st.at("new_chunks").get<uint64_t>();
-    s.stats.new_trees = st.at("new_trees").get<uint64_t>();
-    s.stats.added_raw_bytes = st.at("added_raw_bytes").get<uint64_t>();
-    s.stats.added_bytes = st.at("added_bytes").get<uint64_t>();
-    s.stats.duration_ms = st.at("duration_ms").get<uint64_t>();
+    s.stats.files = JsonInt<uint64_t>(st.at("files"));
+    s.stats.dirs = JsonInt<uint64_t>(st.at("dirs"));
+    s.stats.bytes = JsonInt<uint64_t>(st.at("bytes"));
+    s.stats.new_chunks = JsonInt<uint64_t>(st.at("new_chunks"));
+    s.stats.new_trees = JsonInt<uint64_t>(st.at("new_trees"));
+    s.stats.added_raw_bytes = JsonInt<uint64_t>(st.at("added_raw_bytes"));
+    s.stats.added_bytes = JsonInt<uint64_t>(st.at("added_bytes"));
+    s.stats.duration_ms = JsonInt<uint64_t>(st.at("duration_ms"));
     // Added after the first snapshots were written: optional.
     s.stats.files_new = st.value("files_new", uint64_t{0});
     s.stats.files_changed = st.value("files_changed", uint64_t{0});
@@ -121,13 +123,13 @@ Result<Snapshot> SnapshotFromJson(const json& j, const std::string& name) {
     if (j.contains("root")) {
       const json& r = j.at("root");
       RootMeta m;
-      m.mode = r.at("mode").get<uint32_t>();
+      m.mode = JsonInt<uint32_t>(r.at("mode"));
       if (m.mode > 07777) return bad("root mode out of range");
-      m.uid = r.at("uid").get<uint32_t>();
-      m.gid = r.at("gid").get<uint32_t>();
+      m.uid = JsonInt<uint32_t>(r.at("uid"));
+      m.gid = JsonInt<uint32_t>(r.at("gid"));
       m.user = r.at("user").get<std::string>();
       m.group = r.at("group").get<std::string>();
-      m.mtime_ns = r.at("mtime_ns").get<int64_t>();
+      m.mtime_ns = JsonInt<int64_t>(r.at("mtime_ns"));
       s.root = m;
     }
     for (const auto& e : j.at("errors")) {
