@@ -27,7 +27,7 @@ class Sha256IdHasher : public IdHasher {
 class HmacIdHasher : public IdHasher {
  public:
   explicit HmacIdHasher(const RepoKeys* keys) : keys_(keys) {}
-  ObjectId Id(std::string_view data) const override { return crypto::HmacSha256(keys_->id_key(), data); }
+  ObjectId Id(std::string_view data) const override { return keys_->ContentId(data); }
   const char* Name() const override { return "hmac-sha256"; }
 
  private:

@@ -3,7 +3,9 @@
 #include "objstore/crypto.h"
 
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <sodium.h>
 
 #include <cstring>
@@ -76,6 +78,34 @@ ObjectId HmacSha256(const SecretBytes& key, std::string_view data) {
   CAIRN_CHECK(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
                    reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len) != nullptr &&
               len == 32);
+  return ObjectId(out);
+}
+
+namespace {
+EVP_MAC* HmacAlgorithm() {
+  static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  CAIRN_CHECK(mac != nullptr);
+  return mac;
+}
+}  // namespace
+
+HmacSha256Key::HmacSha256Key(const SecretBytes& key) : keyed_(EVP_MAC_CTX_new(HmacAlgorithm())) {
+  CAIRN_CHECK(keyed_ != nullptr);
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  CAIRN_CHECK(EVP_MAC_init(keyed_, key.data(), key.size(), params) == 1);
+}
+
+HmacSha256Key::~HmacSha256Key() { EVP_MAC_CTX_free(keyed_); }
+
+ObjectId HmacSha256Key::Mac(std::string_view data) const {
+  EVP_MAC_CTX* c = EVP_MAC_CTX_dup(keyed_);
+  CAIRN_CHECK(c != nullptr);
+  uint8_t out[32];
+  size_t len = 0;
+  CAIRN_CHECK(EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+              EVP_MAC_final(c, out, &len, sizeof out) == 1 && len == 32);
+  EVP_MAC_CTX_free(c);
   return ObjectId(out);
 }
 

@@ -21,6 +21,8 @@
 #include "objstore/core/object_id.h"
 #include "objstore/core/status.h"
 
+struct evp_mac_ctx_st;  // OpenSSL's EVP_MAC_CTX
+
 namespace cairn::objstore::crypto {
 
 inline constexpr size_t kKeySize = 32;
@@ -67,8 +69,26 @@ void Wipe(std::string* s);
 // Constant-time comparison of equal-length byte strings.
 bool ConstantTimeEqual(std::string_view a, std::string_view b);
 
-// HMAC-SHA256(key, data) with a 32-byte key (OpenSSL).
+// HMAC-SHA256(key, data) (OpenSSL). For occasional use: each call sets the
+// key up anew.
 ObjectId HmacSha256(const SecretBytes& key, std::string_view data);
+
+// HMAC-SHA256 under one key set up once, for the hot path (every content
+// id): a call copies the keyed state instead of fetching the algorithm and
+// hashing the key again, which in OpenSSL 3 takes global locks (measured:
+// the one-shot call made a first backup of the kernel tree stall on them).
+// Thread-safe.
+class HmacSha256Key {
+ public:
+  explicit HmacSha256Key(const SecretBytes& key);
+  ~HmacSha256Key();
+  HmacSha256Key(const HmacSha256Key&) = delete;
+  HmacSha256Key& operator=(const HmacSha256Key&) = delete;
+  ObjectId Mac(std::string_view data) const;
+
+ private:
+  ::evp_mac_ctx_st* keyed_;  // EVP_MAC_CTX, initialised with the key, never updated
+};
 
 // HKDF-SHA256 (RFC 5869) built from libsodium's HMAC-SHA256: extract with
 // `salt`, expand with `info` into `out_len` bytes (at most 255 * 32).

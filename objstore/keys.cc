@@ -89,6 +89,7 @@ std::unique_ptr<RepoKeys> RepoKeys::Derive(const SecretBytes& master, const Obje
   k->repo_id_ = repo_id;
   k->enc_ = Subkey(master, repo_id, "enc");
   k->id_ = Subkey(master, repo_id, "id");
+  k->id_mac_ = std::make_unique<crypto::HmacSha256Key>(k->id_);
   k->chunker_ = Subkey(master, repo_id, "chunker");
   k->config_ = Subkey(master, repo_id, "config");
   k->names_ = Subkey(master, repo_id, "names");

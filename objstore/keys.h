@@ -43,6 +43,8 @@ class RepoKeys {
 
   const crypto::SecretBytes& master() const { return master_; }
   const crypto::SecretBytes& id_key() const { return id_; }
+  // HMAC-SHA256 under the id key: every content id.
+  ObjectId ContentId(std::string_view data) const { return id_mac_->Mac(data); }
   const crypto::SecretBytes& chunker_seed() const { return chunker_; }
   const ObjectId& repo_id() const { return repo_id_; }
   // A public fingerprint of the keys (8 bytes of HMAC(enc, "key id")),
@@ -65,6 +67,7 @@ class RepoKeys {
   std::string Aad(SealDomain d, std::string_view context) const;
 
   crypto::SecretBytes master_, enc_, id_, chunker_, config_, names_;
+  std::unique_ptr<crypto::HmacSha256Key> id_mac_;
   ObjectId repo_id_;
   uint64_t key_id_ = 0;
 };

@@ -12,7 +12,9 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "objstore/codec.h"
 #include "objstore/config.h"
@@ -834,6 +836,28 @@ TEST_CASE("a format 2 config with a chunker seed is refused", "[crypto][config]"
   json two = json::parse(EncodeConfig(cfg, keys.get()));
   two["encryption"] = "none";
   CHECK_FALSE(DecodeConfig(two.dump()).ok());
+}
+
+// The keyed context of content ids (set up once, copied per call, used from
+// many threads) gives exactly the one-shot HMAC.
+TEST_CASE("content ids are HMAC-SHA256 under the id key, from any thread", "[crypto]") {
+  SecretBytes master(crypto::kKeySize);
+  crypto::RandomBytes(master.data(), master.size());
+  auto keys = RepoKeys::Derive(master, ObjectId(reinterpret_cast<const uint8_t*>(std::string(32, 'r').data())));
+  std::vector<std::string> inputs = {"", "a", std::string(1 << 20, 'x'), crypto::RandomString(1000)};
+  for (const auto& in : inputs) CHECK(keys->ContentId(in) == crypto::HmacSha256(keys->id_key(), in));
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; i++) {
+        std::string in = std::to_string(t * 100000 + i);
+        if (keys->ContentId(in) != crypto::HmacSha256(keys->id_key(), in)) wrong++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(wrong == 0);
 }
 
 }  // namespace
