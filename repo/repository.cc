@@ -105,6 +105,17 @@ Result<std::unique_ptr<Repository>> Repository::OpenImpl(
   if (head.encrypted()) {
     CAIRN_ASSIGN_OR_RETURN(unlocked, Unlock(backend.get(), head, access));
     CAIRN_RETURN_IF_ERROR(objstore::VerifyConfig(*cfg, *unlocked->keys));
+  } else {
+    // A downgrade: someone replaced an encrypted repository's config by an
+    // unencrypted one, so that the next backup would be written in the
+    // clear. Key slots give it away.
+    bool slots = false;
+    CAIRN_RETURN_IF_ERROR(backend->List("keys/", [&](const std::string&, uint64_t) { slots = true; }));
+    if (slots) {
+      return Status::Corruption("repository '" + where +
+                                "' has key slots but its config says it is not encrypted: the config was replaced; "
+                                "refusing to open it");
+    }
   }
   CAIRN_ASSIGN_OR_RETURN(repo->config_, objstore::DecodeConfig(*cfg));
   if (unlocked) {

@@ -179,5 +179,16 @@ cp "other/$foreign" "repo/$foreign"
 damaged "another repository's pack" "$(basename "$foreign")"
 must_restore "$snap2:b" b
 
+# A downgrade: the config replaced by an unencrypted repository's, so that the
+# next backup would be written in the clear. Refused (the key slots give it
+# away), and nothing is written.
+reset
+expect_exit 0 $CAIRN init plain --encryption none -q
+cp plain/config repo/config
+before=$(tree_hash repo)
+expect_exit 4 $CAIRN backup -q src
+expect_one_line_error "config says it is not encrypted"
+assert_eq "$(tree_hash repo)" "$before" "a refused downgrade writes nothing"
+
 echo "$trial tampered repositories"
 finish
