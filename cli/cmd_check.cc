@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
-// check, stats and repair: verifying and measuring the repository, and
-// rebuilding derived data.
+// check and repair: verifying the repository, and rebuilding derived data
+// (stats, which measures it, is in cmd_stats.cc).
 
 #include <atomic>
 #include <cstdio>
@@ -65,36 +65,6 @@ int RunCheck(Context& ctx, const CheckCmd& o) {
   return rep->errors.empty() ? kExitOk : kExitDamaged;
 }
 
-// --- stats ---
-
-int RunStats(Context& ctx) {
-  CAIRN_OPEN_OR_FAIL(ctx, r);
-  auto s = repo::ComputeStats(&r);
-  if (!s.ok()) return ctx.Fail(s.status());
-  double dedup = s->unique_raw_bytes ? static_cast<double>(s->logical_bytes) / static_cast<double>(s->unique_raw_bytes) : 0;
-  double comp = s->stored_blob_bytes ? static_cast<double>(s->unique_raw_bytes) / static_cast<double>(s->stored_blob_bytes) : 0;
-  if (ctx.g().json) {
-    json j{{"snapshots", s->snapshots}, {"logical_bytes", s->logical_bytes},
-           {"unique_bytes", s->unique_raw_bytes}, {"stored_bytes", s->stored_blob_bytes},
-           {"pack_bytes", s->pack_bytes}, {"repository_bytes", s->repo_bytes}, {"chunks", s->chunks},
-           {"trees", s->trees}, {"packs", s->packs}, {"dedup_ratio", dedup}, {"compression_ratio", comp}};
-    std::cout << Dump(j) << "\n";
-    return kExitOk;
-  }
-  char buf[64];
-  std::cout << "snapshots:          " << s->snapshots << "\n"
-            << "logical bytes:      " << HumanBytes(s->logical_bytes) << " (file content over all snapshots)\n"
-            << "unique bytes:       " << HumanBytes(s->unique_raw_bytes) << " (" << s->chunks << " chunks, "
-            << s->trees << " trees)\n"
-            << "stored bytes:       " << HumanBytes(s->stored_blob_bytes) << " (in " << s->packs << " packs)\n"
-            << "repository size:    " << HumanBytes(s->repo_bytes) << "\n";
-  std::snprintf(buf, sizeof(buf), "%.2f", dedup);
-  std::cout << "dedup ratio:        " << buf << "\n";
-  std::snprintf(buf, sizeof(buf), "%.2f", comp);
-  std::cout << "compression ratio:  " << buf << "\n";
-  return kExitOk;
-}
-
 // --- repair index ---
 
 int RunRepairIndex(Context& ctx) {
@@ -123,9 +93,6 @@ void RegisterCheck(CLI::App& app, Context& ctx, Action* action) {
   c_check->add_option("--read-data-subset", check->subset,
                       "read only part of the packs: N/M (the N-th of M slices) or P% (a random share)");
   c_check->callback([&ctx, action, check] { *action = [&ctx, check] { return RunCheck(ctx, *check); }; });
-
-  auto* c_stats = app.add_subcommand("stats", "sizes, deduplication and compression");
-  c_stats->callback([&ctx, action] { *action = [&ctx] { return RunStats(ctx); }; });
 
   auto* c_repair = app.add_subcommand("repair", "rebuild derived data");
   c_repair->require_subcommand(1);  // "cairn repair" alone: app.cc names the commands

@@ -17,6 +17,7 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx, Action* action) {
   RegisterCat(app, ctx, action);
   RegisterRestore(app, ctx, action);
   RegisterCheck(app, ctx, action);
+  RegisterStats(app, ctx, action);
   RegisterKey(app, ctx, action);
 }
 

@@ -26,7 +26,8 @@ void RegisterCat(CLI::App& app, Context& ctx, Action* action);         // cmd_tr
 void RegisterCatFile(CLI::App& app, Context& ctx, Action* action);     // cmd_tree.cc
 void RegisterLsTree(CLI::App& app, Context& ctx, Action* action);      // cmd_tree.cc
 void RegisterRestore(CLI::App& app, Context& ctx, Action* action);     // cmd_restore.cc
-void RegisterCheck(CLI::App& app, Context& ctx, Action* action);       // cmd_check.cc: check, stats, repair
+void RegisterCheck(CLI::App& app, Context& ctx, Action* action);       // cmd_check.cc: check, repair
+void RegisterStats(CLI::App& app, Context& ctx, Action* action);       // cmd_stats.cc
 void RegisterKey(CLI::App& app, Context& ctx, Action* action);         // cmd_key.cc: key, show-config
 void RegisterTag(CLI::App& app, Context& ctx, Action* action);         // cmd_refs.cc
 void RegisterBranch(CLI::App& app, Context& ctx, Action* action);      // cmd_refs.cc

@@ -100,11 +100,57 @@ bool DecodeFileEntry(std::string_view v, FileCacheEntry* f) {
   return true;
 }
 
+// Reference tables (docs/format.md#local-index). refs: blob id -> u64
+// count, u8 blob type. children: tree id -> u32 number of subtrees, the
+// subtree ids, then the chunk ids. roots: snapshot id -> root tree id.
+constexpr size_t kNodeSize = 9;
+
+std::string EncodeNode(const RefNode& n) {
+  std::string out;
+  PutU64(&out, n.count);
+  PutU8(&out, static_cast<uint8_t>(n.type));
+  return out;
+}
+
+bool DecodeNode(std::string_view v, RefNode* n) {
+  if (v.size() != kNodeSize) return false;
+  n->count = DecodeU64(v.data());
+  n->type = static_cast<objstore::BlobType>(v[8]);
+  return n->count > 0 && (n->type == objstore::BlobType::kData || n->type == objstore::BlobType::kTree);
+}
+
+std::string EncodeChildren(const TreeChildren& c) {
+  std::string out;
+  out.reserve(4 + ObjectId::kSize * (c.trees.size() + c.chunks.size()));
+  PutU32(&out, static_cast<uint32_t>(c.trees.size()));
+  for (const auto& id : c.trees) out.append(id.view());
+  for (const auto& id : c.chunks) out.append(id.view());
+  return out;
+}
+
+bool DecodeChildren(std::string_view v, TreeChildren* c) {
+  if (v.size() < 4 || (v.size() - 4) % ObjectId::kSize != 0) return false;
+  size_t n = (v.size() - 4) / ObjectId::kSize;
+  size_t trees = DecodeU32(v.data());
+  if (trees > n) return false;
+  c->trees.clear();
+  c->chunks.clear();
+  c->trees.reserve(trees);
+  c->chunks.reserve(n - trees);
+  for (size_t i = 0; i < n; i++) {
+    ObjectId id(reinterpret_cast<const uint8_t*>(v.data() + 4 + i * ObjectId::kSize));
+    (i < trees ? c->trees : c->chunks).push_back(id);
+  }
+  return true;
+}
+
 }  // namespace
 
 struct Index::Impl {
+  std::string path;
   MDB_env* env = nullptr;
   MDB_dbi blobs = 0, files = 0, snaps = 0, meta = 0, filecache = 0;
+  MDB_dbi refs = 0, children = 0, roots = 0;
   ~Impl() {
     if (env != nullptr) mdb_env_close(env);
   }
@@ -115,9 +161,10 @@ Index::~Index() = default;
 
 Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
   auto impl = std::make_unique<Impl>();
+  impl->path = path;
   int rc = mdb_env_create(&impl->env);
   if (rc != 0) return FromLmdb(rc, "cannot create environment");
-  mdb_env_set_maxdbs(impl->env, 8);
+  mdb_env_set_maxdbs(impl->env, 16);
   // Address space only; the file grows as it is used.
   mdb_env_set_mapsize(impl->env, size_t{256} << 30);
   rc = mdb_env_open(impl->env, path.c_str(), MDB_NOSUBDIR | MDB_NOTLS, 0644);
@@ -126,7 +173,8 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl->env, 0));
   for (auto [name, dbi] : {std::pair{"blobs", &impl->blobs}, std::pair{"indexfiles", &impl->files},
                            std::pair{"snapshots", &impl->snaps}, std::pair{"meta", &impl->meta},
-                           std::pair{"filecache", &impl->filecache}}) {
+                           std::pair{"filecache", &impl->filecache}, std::pair{"refs", &impl->refs},
+                           std::pair{"children", &impl->children}, std::pair{"roots", &impl->roots}}) {
     rc = mdb_dbi_open(txn.get(), name, MDB_CREATE, dbi);
     if (rc != 0) return FromLmdb(rc, std::string("cannot open table ") + name);
   }
@@ -135,7 +183,10 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
   if (rc != 0 && rc != MDB_NOTFOUND) return FromLmdb(rc, "cannot read version");
   if (rc == MDB_NOTFOUND || View(v) != kCacheVersion) {
     // New, or written by another cache version: start empty.
-    for (MDB_dbi dbi : {impl->blobs, impl->files, impl->snaps, impl->filecache}) mdb_drop(txn.get(), dbi, 0);
+    for (MDB_dbi dbi : {impl->blobs, impl->files, impl->snaps, impl->filecache, impl->refs, impl->children,
+                        impl->roots}) {
+      mdb_drop(txn.get(), dbi, 0);
+    }
     MDB_val nv = Val(kCacheVersion);
     rc = mdb_put(txn.get(), impl->meta, &k, &nv, 0);
     if (rc != 0) return FromLmdb(rc, "cannot write version");
@@ -348,6 +399,248 @@ Status Index::ClearBlobs() {
   for (MDB_dbi dbi : {impl_->blobs, impl_->files}) {
     int rc = mdb_drop(txn.get(), dbi, 0);
     if (rc != 0) return FromLmdb(rc, "cannot clear");
+  }
+  return txn.Commit();
+}
+
+// --- Reference counts ---
+
+namespace {
+
+// The reference tables inside one transaction (read or write).
+struct RefTables {
+  MDB_txn* txn;
+  MDB_dbi blobs, refs, children, roots;
+  const std::string* path;  // the LMDB file, for messages
+
+  Status OutOfStep(const ObjectId& id, const std::string& what) const {
+    return Status::Corruption("index: the reference counts are out of step (" + what + " " + id.ShortHex() +
+                              "); delete the local cache file '" + *path + "' and they are rebuilt");
+  }
+
+  Result<std::optional<RefNode>> GetNode(const ObjectId& id) const {
+    MDB_val k = Val(id.view()), v;
+    int rc = mdb_get(txn, refs, &k, &v);
+    if (rc == MDB_NOTFOUND) return std::optional<RefNode>();
+    if (rc != 0) return FromLmdb(rc, "cannot read a reference count");
+    RefNode n;
+    if (!DecodeNode(View(v), &n)) return OutOfStep(id, "damaged count of blob");
+    return std::optional<RefNode>(n);
+  }
+  Status PutNode(const ObjectId& id, const RefNode& n) const {
+    std::string enc = EncodeNode(n);
+    MDB_val k = Val(id.view()), v = Val(enc);
+    int rc = mdb_put(txn, refs, &k, &v, 0);
+    return rc == 0 ? Status::OK() : FromLmdb(rc, "cannot write a reference count");
+  }
+  Status Del(MDB_dbi dbi, const ObjectId& id) const {
+    MDB_val k = Val(id.view());
+    int rc = mdb_del(txn, dbi, &k, nullptr);
+    return rc == 0 || rc == MDB_NOTFOUND ? Status::OK() : FromLmdb(rc, "cannot remove a reference record");
+  }
+  Result<std::optional<TreeChildren>> GetChildren(const ObjectId& tree) const {
+    MDB_val k = Val(tree.view()), v;
+    int rc = mdb_get(txn, children, &k, &v);
+    if (rc == MDB_NOTFOUND) return std::optional<TreeChildren>();
+    if (rc != 0) return FromLmdb(rc, "cannot read the children of a tree");
+    TreeChildren c;
+    if (!DecodeChildren(View(v), &c)) return OutOfStep(tree, "damaged child list of tree");
+    return std::optional<TreeChildren>(std::move(c));
+  }
+  Status PutChildren(const ObjectId& tree, const TreeChildren& c) const {
+    std::string enc = EncodeChildren(c);
+    MDB_val k = Val(tree.view()), v = Val(enc);
+    int rc = mdb_put(txn, children, &k, &v, 0);
+    return rc == 0 ? Status::OK() : FromLmdb(rc, "cannot write the children of a tree");
+  }
+  Result<std::optional<ObjectId>> GetRoot(const ObjectId& snapshot) const {
+    MDB_val k = Val(snapshot.view()), v;
+    int rc = mdb_get(txn, roots, &k, &v);
+    if (rc == MDB_NOTFOUND) return std::optional<ObjectId>();
+    if (rc != 0) return FromLmdb(rc, "cannot read a counted root");
+    if (v.mv_size != ObjectId::kSize) return OutOfStep(snapshot, "damaged root of snapshot");
+    return std::optional<ObjectId>(ObjectId(static_cast<const uint8_t*>(v.mv_data)));
+  }
+};
+
+class LmdbRefReader : public RefReader {
+ public:
+  explicit LmdbRefReader(RefTables t) : t_(t) {}
+  ~LmdbRefReader() override { mdb_txn_abort(t_.txn); }
+
+  Result<std::optional<RefNode>> Node(const ObjectId& id) override { return t_.GetNode(id); }
+  Result<std::optional<TreeChildren>> Children(const ObjectId& tree) override { return t_.GetChildren(tree); }
+  Result<std::optional<ObjectId>> Root(const ObjectId& snapshot) override { return t_.GetRoot(snapshot); }
+
+  Result<std::optional<BlobLocation>> Lookup(const ObjectId& id) override {
+    MDB_val k = Val(id.view()), v;
+    int rc = mdb_get(t_.txn, t_.blobs, &k, &v);
+    if (rc == MDB_NOTFOUND) return std::optional<BlobLocation>();
+    if (rc != 0) return FromLmdb(rc, "cannot look up blob");
+    BlobLocation loc;
+    if (!DecodeLocation(id, View(v), &loc)) {
+      return Status::Corruption("index: damaged location record; run 'cairn repair index'");
+    }
+    return std::optional<BlobLocation>(loc);
+  }
+
+  Status ForEachNode(const std::function<void(const ObjectId&, const RefNode&)>& fn) override {
+    MDB_cursor* cur;
+    int rc = mdb_cursor_open(t_.txn, t_.refs, &cur);
+    if (rc != 0) return FromLmdb(rc, "cannot open cursor");
+    MDB_val k, v;
+    Status st;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      if (k.mv_size != ObjectId::kSize) continue;
+      ObjectId id(static_cast<const uint8_t*>(k.mv_data));
+      RefNode n;
+      if (!DecodeNode(View(v), &n)) {
+        st = t_.OutOfStep(id, "damaged count of blob");
+        break;
+      }
+      fn(id, n);
+    }
+    mdb_cursor_close(cur);
+    if (!st.ok()) return st;
+    if (rc != MDB_NOTFOUND) return FromLmdb(rc, "cannot list reference counts");
+    return Status::OK();
+  }
+
+ private:
+  RefTables t_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RefReader>> Index::BeginRefRead() const {
+  MDB_txn* txn;
+  int rc = mdb_txn_begin(impl_->env, nullptr, MDB_RDONLY, &txn);
+  if (rc != 0) return FromLmdb(rc, "cannot begin transaction");
+  return std::unique_ptr<RefReader>(
+      new LmdbRefReader(RefTables{txn, impl_->blobs, impl_->refs, impl_->children, impl_->roots, &impl_->path}));
+}
+
+Result<std::map<ObjectId, ObjectId>> Index::CountedRoots() const {
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, MDB_RDONLY));
+  MDB_cursor* cur;
+  int rc = mdb_cursor_open(txn.get(), impl_->roots, &cur);
+  if (rc != 0) return FromLmdb(rc, "cannot open cursor");
+  std::map<ObjectId, ObjectId> out;
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != ObjectId::kSize || v.mv_size != ObjectId::kSize) continue;
+    out.emplace(ObjectId(static_cast<const uint8_t*>(k.mv_data)), ObjectId(static_cast<const uint8_t*>(v.mv_data)));
+  }
+  mdb_cursor_close(cur);
+  if (rc != MDB_NOTFOUND) return FromLmdb(rc, "cannot list counted roots");
+  return out;
+}
+
+Status Index::CountRoot(const ObjectId& snapshot, const ObjectId& tree,
+                        const std::map<ObjectId, TreeChildren>& preloaded, const TreeLoader& load) {
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
+  RefTables t{txn.get(), impl_->blobs, impl_->refs, impl_->children, impl_->roots, &impl_->path};
+  CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> counted, t.GetRoot(snapshot));
+  if (counted) {
+    // Another process (or an earlier call) got here first.
+    if (*counted == tree) return Status::OK();
+    return Status::InvalidArgument("snapshot " + snapshot.ShortHex() + " is counted with root tree " +
+                                   counted->ShortHex() + ", not " + tree.ShortHex());
+  }
+  // Depth-first over a stack of pending references, so a deep tree needs
+  // no recursion. A tree new to the table is expanded once; every later
+  // reference only adds to its count.
+  std::vector<std::pair<ObjectId, objstore::BlobType>> pending{{tree, objstore::BlobType::kTree}};
+  while (!pending.empty()) {
+    auto [id, type] = pending.back();
+    pending.pop_back();
+    CAIRN_ASSIGN_OR_RETURN(std::optional<RefNode> node, t.GetNode(id));
+    if (node) {
+      node->count++;
+      CAIRN_RETURN_IF_ERROR(t.PutNode(id, *node));
+      continue;
+    }
+    CAIRN_RETURN_IF_ERROR(t.PutNode(id, RefNode{1, type}));
+    if (type != objstore::BlobType::kTree) continue;
+    TreeChildren loaded;
+    const TreeChildren* c;
+    if (auto it = preloaded.find(id); it != preloaded.end()) {
+      c = &it->second;
+    } else {
+      CAIRN_ASSIGN_OR_RETURN(loaded, load(id));
+      c = &loaded;
+    }
+    CAIRN_RETURN_IF_ERROR(t.PutChildren(id, *c));
+    for (const auto& sub : c->trees) pending.emplace_back(sub, objstore::BlobType::kTree);
+    for (const auto& chunk : c->chunks) pending.emplace_back(chunk, objstore::BlobType::kData);
+  }
+  MDB_val k = Val(snapshot.view()), v = Val(tree.view());
+  int rc = mdb_put(txn.get(), impl_->roots, &k, &v, 0);
+  if (rc != 0) return FromLmdb(rc, "cannot record a counted root");
+  return txn.Commit();
+}
+
+Status Index::UncountRoot(const ObjectId& snapshot) {
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
+  RefTables t{txn.get(), impl_->blobs, impl_->refs, impl_->children, impl_->roots, &impl_->path};
+  CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> root, t.GetRoot(snapshot));
+  if (!root) return Status::OK();
+  CAIRN_RETURN_IF_ERROR(t.Del(impl_->roots, snapshot));
+  std::vector<ObjectId> pending{*root};
+  while (!pending.empty()) {
+    ObjectId id = pending.back();
+    pending.pop_back();
+    CAIRN_ASSIGN_OR_RETURN(std::optional<RefNode> node, t.GetNode(id));
+    if (!node) return t.OutOfStep(id, "no count for referenced blob");
+    if (--node->count > 0) {
+      CAIRN_RETURN_IF_ERROR(t.PutNode(id, *node));
+      continue;
+    }
+    CAIRN_RETURN_IF_ERROR(t.Del(impl_->refs, id));
+    if (node->type != objstore::BlobType::kTree) continue;
+    CAIRN_ASSIGN_OR_RETURN(std::optional<TreeChildren> c, t.GetChildren(id));
+    if (!c) return t.OutOfStep(id, "no child list for counted tree");
+    CAIRN_RETURN_IF_ERROR(t.Del(impl_->children, id));
+    pending.insert(pending.end(), c->trees.begin(), c->trees.end());
+    pending.insert(pending.end(), c->chunks.begin(), c->chunks.end());
+  }
+  return txn.Commit();
+}
+
+Status Index::ForEachUnreferencedBlob(const std::function<void(const ObjectId&, const BlobLocation&)>& fn) const {
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, MDB_RDONLY));
+  MDB_cursor* cur;
+  int rc = mdb_cursor_open(txn.get(), impl_->blobs, &cur);
+  if (rc != 0) return FromLmdb(rc, "cannot open cursor");
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != ObjectId::kSize) continue;
+    MDB_val rv;
+    int rrc = mdb_get(txn.get(), impl_->refs, &k, &rv);
+    if (rrc == 0) continue;
+    if (rrc != MDB_NOTFOUND) {
+      mdb_cursor_close(cur);
+      return FromLmdb(rrc, "cannot read a reference count");
+    }
+    ObjectId id(static_cast<const uint8_t*>(k.mv_data));
+    BlobLocation loc;
+    if (DecodeLocation(id, View(v), &loc)) fn(id, loc);
+  }
+  mdb_cursor_close(cur);
+  if (rc != MDB_NOTFOUND) return FromLmdb(rc, "cannot list blobs");
+  return Status::OK();
+}
+
+Status Index::ClearRefs() {
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
+  for (MDB_dbi dbi : {impl_->refs, impl_->children, impl_->roots}) {
+    int rc = mdb_drop(txn.get(), dbi, 0);
+    if (rc != 0) return FromLmdb(rc, "cannot clear the reference counts");
   }
   return txn.Commit();
 }

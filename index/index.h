@@ -12,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -48,6 +49,50 @@ class ReadSession {
   // The cache entry for source path `path`, or std::nullopt.
   virtual Result<std::optional<FileCacheEntry>> GetFile(std::string_view path) = 0;
 };
+
+// --- Reference counts over the object graph (space accounting) ---
+//
+// A snapshot's root tree, a tree's subtrees and a file's chunks are edges of
+// one DAG in which trees and chunks are shared. The index keeps, for every
+// blob reachable from a counted root, how many references it has (from
+// counted roots and from counted trees, every occurrence counting: a chunk
+// listed twice in one file counts twice), and for every counted tree its
+// children, so that what a snapshot holds alone is known without reading
+// packs. Like everything here it is derived: empty tables are rebuilt by
+// counting the roots again (repo/space.h).
+
+// A blob with a count. Present exactly while count > 0.
+struct RefNode {
+  uint64_t count = 0;
+  objstore::BlobType type = objstore::BlobType::kData;
+};
+
+// What one tree references, one id per occurrence, in entry order.
+struct TreeChildren {
+  std::vector<ObjectId> trees;   // subtrees of its directory entries
+  std::vector<ObjectId> chunks;  // chunks of its file and hardlink entries
+};
+
+// A read transaction over the blob and reference tables: one consistent
+// view of both. Not thread-safe; use one per thread. REQUIRES: the Index
+// outlives it.
+class RefReader {
+ public:
+  virtual ~RefReader() = default;
+  // The count of blob `id`, or std::nullopt if it has none.
+  virtual Result<std::optional<RefNode>> Node(const ObjectId& id) = 0;
+  // The children of counted tree `tree`, or std::nullopt if it is not counted.
+  virtual Result<std::optional<TreeChildren>> Children(const ObjectId& tree) = 0;
+  // The root tree counted for `snapshot`, or std::nullopt.
+  virtual Result<std::optional<ObjectId>> Root(const ObjectId& snapshot) = 0;
+  // Where blob `id` lives (Index::Lookup in this view).
+  virtual Result<std::optional<BlobLocation>> Lookup(const ObjectId& id) = 0;
+  // Calls fn for every counted blob, in id order.
+  virtual Status ForEachNode(const std::function<void(const ObjectId&, const RefNode&)>& fn) = 0;
+};
+
+// Loads the children of a tree from the repository (for CountRoot).
+using TreeLoader = std::function<Result<TreeChildren>(const ObjectId& tree)>;
 
 class Index {
  public:
@@ -90,8 +135,41 @@ class Index {
   // Blob ids whose hex form starts with `hex_prefix` (at most `limit`).
   Result<std::vector<ObjectId>> BlobsWithPrefix(std::string_view hex_prefix, size_t limit) const;
 
-  // Drops every blob and every loaded-index-file mark (not the catalog).
+  // Drops every blob and every loaded-index-file mark (not the catalog,
+  // nor the reference counts: those depend on tree contents, which an id
+  // fixes, not on where the blobs are stored).
   Status ClearBlobs();
+
+  // --- Reference counts (see RefNode above) ---
+
+  // Starts a read transaction over the blob and reference tables.
+  Result<std::unique_ptr<RefReader>> BeginRefRead() const;
+
+  // The roots counted: snapshot id -> root tree id.
+  Result<std::map<ObjectId, ObjectId>> CountedRoots() const;
+
+  // Counts root tree `tree` of snapshot `snapshot` and records the root, in
+  // one write transaction: the tree gets one more reference; a tree that
+  // had no count gets its children recorded (from `preloaded`, else
+  // through `load`, which then runs inside the transaction) and each child
+  // one more reference, down the DAG. Nothing happens if `snapshot` is
+  // counted already with this tree; InvalidArgument if with another one.
+  Status CountRoot(const ObjectId& snapshot, const ObjectId& tree,
+                   const std::map<ObjectId, TreeChildren>& preloaded, const TreeLoader& load);
+
+  // Uncounts the root of `snapshot` in one write transaction: its tree
+  // loses one reference; a blob left with none is removed and, if a tree,
+  // its children lose one each, down the DAG. Reads no pack. Nothing
+  // happens if `snapshot` is not counted. Corruption if the counts are
+  // out of step (a blob they need has none).
+  Status UncountRoot(const ObjectId& snapshot);
+
+  // Calls fn for every blob of the blob table that has no count, in id
+  // order, inside one read transaction.
+  Status ForEachUnreferencedBlob(const std::function<void(const ObjectId&, const BlobLocation&)>& fn) const;
+
+  // Drops every count, child list and counted root.
+  Status ClearRefs();
 
  private:
   struct Impl;
