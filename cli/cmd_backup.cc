@@ -32,6 +32,7 @@ struct BackupCmd {
   bool use_stdin = false;
   std::string stdin_name, stdin_command, sqlite;
   std::string parent;
+  std::string time;
 };
 
 int RunBackup(Context& ctx, const BackupCmd& o) {
@@ -53,6 +54,12 @@ int RunBackup(Context& ctx, const BackupCmd& o) {
     auto size = repo::ParseSize(o.exclude_larger_than);
     if (!size.ok()) return ctx.Fail(size.status());
     opts.exclude_larger_than = *size;
+  }
+  if (!o.time.empty()) {
+    auto t = repo::ParseTime(o.time, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch()).count());
+    if (!t.ok()) return ctx.Fail(t.status().WithContext("--time"));
+    opts.time_ns = *t;
   }
   if (!o.stdin_name.empty() && !o.use_stdin && o.stdin_command.empty()) {
     return ctx.Fail(Status::InvalidArgument("--stdin-name goes with --stdin or --stdin-from-command"));
@@ -151,6 +158,7 @@ void RegisterBackup(CLI::App& app, Context& ctx, Action* action) {
   c_backup->add_option("PATH", backup->paths, "files and folders to back up");
   c_backup->add_option("-m,--message", backup->message, "a message recorded in the snapshot");
   c_backup->add_option("--branch", backup->branch, "the branch to advance (default: main)");
+  c_backup->add_option("--time", backup->time, "record TIME as the snapshot's time (importing old backups)");
   c_backup->add_option("--parent", backup->parent, "count the changes against REV and make it the first parent");
   c_backup->add_option("--type", backup->type, "incremental (default), differential or full");
   c_backup->add_flag("--skip-if-unchanged", backup->skip_if_unchanged, "no snapshot when nothing changed");

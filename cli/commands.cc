@@ -18,6 +18,7 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx, Action* action) {
   RegisterRestore(app, ctx, action);
   RegisterCheck(app, ctx, action);
   RegisterStats(app, ctx, action);
+  RegisterLifecycle(app, ctx, action);
   RegisterKey(app, ctx, action);
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "objstore/core/status.h"
 
@@ -95,6 +96,14 @@ class Backend {
   virtual Status List(std::string_view prefix,
                       const std::function<void(const std::string& name, uint64_t size)>& fn) = 0;
 
+  // When object `name` was last written (Unix ns). NotFound if there is
+  // none; NotSupported by a backend that cannot tell (then prune never
+  // judges an object by its age).
+  virtual Result<int64_t> ModifiedNs(std::string_view name) {
+    (void)name;
+    return Status::NotSupported("this backend does not report modification times");
+  }
+
   // Removes `name`. NotFound if there is none.
   virtual Status Remove(std::string_view name) = 0;
 
@@ -130,6 +139,26 @@ Result<LockHolder> DecodeLockHolder(std::string_view data);
 
 // The LockHolder for this process now (host, boot id, pid, start time).
 LockHolder CurrentLockHolder();
+
+// Why holder `h` is known to be dead, seen from this process now, or "" if
+// it may be alive (the rules of Backend::Lock).
+std::string HolderDeadReason(const LockHolder& h, std::chrono::milliseconds stale_after);
+
+// A session: the object "locks/session-KIND-NONCE", unique to this call so
+// it never waits, held (heartbeat and all) until the returned object is
+// destroyed. Backups, restores and checks announce themselves this way so
+// that a prune can tell whether one that began before its plan is still
+// running (docs/gc.md).
+Result<std::unique_ptr<BackendLock>> BeginSession(Backend* backend, std::string_view kind,
+                                                  const LockOptions& options = {});
+
+struct SessionInfo {
+  std::string name;    // "locks/session-..."
+  LockHolder holder;
+  std::string dead;    // why it is dead, "" if it may be alive
+};
+// Every session object in `backend` (a damaged one counts as dead).
+Result<std::vector<SessionInfo>> ListSessions(Backend* backend, std::chrono::milliseconds stale_after);
 
 // Prefix of temporary file names; never a valid object name.
 inline constexpr std::string_view kTempPrefix = ".tmp-";

@@ -167,6 +167,16 @@ class LocalBackend : public Backend {
     return static_cast<uint64_t>(st.st_size);
   }
 
+  Result<int64_t> ModifiedNs(std::string_view name) override {
+    struct stat st;
+    std::string path = Path(std::string(name));
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return Status::NotFound("no object '" + std::string(name) + "'");
+      return Status::FromErrno(errno, "cannot stat '" + path + "'");
+    }
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  }
+
   Status List(std::string_view prefix,
               const std::function<void(const std::string&, uint64_t)>& fn) override {
     return ListDir(std::string(prefix), fn);

@@ -190,6 +190,41 @@ LockHolder CurrentLockHolder() {
   return h;
 }
 
+std::string HolderDeadReason(const LockHolder& h, std::chrono::milliseconds stale_after) {
+  return DeadReason(h, CurrentLockHolder(), NowNs(), stale_after);
+}
+
+Result<std::unique_ptr<BackendLock>> BeginSession(Backend* backend, std::string_view kind, const LockOptions& options) {
+  return backend->Lock("session-" + std::string(kind) + "-" + RandomNonce(), options);
+}
+
+Result<std::vector<SessionInfo>> ListSessions(Backend* backend, std::chrono::milliseconds stale_after) {
+  std::vector<std::string> names;
+  CAIRN_RETURN_IF_ERROR(backend->List("locks/", [&](const std::string& name, uint64_t) {
+    if (name.rfind("locks/session-", 0) == 0) names.push_back(name);
+  }));
+  LockHolder me = CurrentLockHolder();
+  std::vector<SessionInfo> out;
+  for (const auto& name : names) {
+    auto data = backend->Get(name);
+    if (!data.ok()) {
+      if (data.status().IsNotFound()) continue;  // ended meanwhile
+      return data.status();
+    }
+    SessionInfo info;
+    info.name = name;
+    auto h = DecodeLockHolder(*data);
+    if (!h.ok()) {
+      info.dead = "the session object is damaged";
+    } else {
+      info.holder = *h;
+      info.dead = DeadReason(*h, me, NowNs(), stale_after);
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 Result<std::unique_ptr<BackendLock>> Backend::Lock(std::string_view name, const LockOptions& opts) {
   const std::string object = "locks/" + std::string(name);
   LockHolder me = CurrentLockHolder();

@@ -113,7 +113,9 @@ Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::strin
 
 // --- Common file header (index files, snapshots); see ObjectCodec ---
 
-enum class FileType : uint8_t { kIndex = 1, kSnapshot = 2, kRef = 3 };
+// kTrash: a forgotten snapshot (trash/ID); kPolicy: the retention policy
+// (policy); kPrunePlan: a prune's pending sweep (prune/GEN). See docs/gc.md.
+enum class FileType : uint8_t { kIndex = 1, kSnapshot = 2, kRef = 3, kTrash = 4, kPolicy = 5, kPrunePlan = 6 };
 inline constexpr size_t kFileHeaderSize = 15;
 
 // File header flags.

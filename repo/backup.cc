@@ -79,7 +79,7 @@ Result<std::vector<ExcludeRule>> CommandLineRules(const BackupOptions& opts, Sna
 
 // Why a file must be read, or "" if the file-change cache has it unchanged
 // (then its chunk list is filled in).
-Result<std::string> CheckCache(Node* n, index::ReadSession* rs, const BackupOptions& o) {
+Result<std::string> CheckCache(const Repository& repo, Node* n, index::ReadSession* rs, const BackupOptions& o) {
   if (o.force_read) return std::string("--force-read");
   if (o.kind == BackupKind::kFull) return std::string("full backup");
   if (n->fd >= 0) return std::string("stream");
@@ -93,6 +93,8 @@ Result<std::string> CheckCache(Node* n, index::ReadSession* rs, const BackupOpti
   for (const auto& id : c->chunks) {
     CAIRN_ASSIGN_OR_RETURN(bool has, rs->HasBlob(id));
     if (!has) return std::string("its chunks are no longer in the repository");
+    // A chunk a pending prune will delete is not relied on (docs/gc.md).
+    if (repo.Condemned(id)) return std::string("its chunks are about to be pruned");
   }
   n->entry.chunks = std::move(c->chunks);
   return std::string();
@@ -207,7 +209,7 @@ class FileWorkers {
       Node* n = queue_->Pop(&left);
       if (n == nullptr) break;
       if (failed_) continue;  // drain the queue so the walk never blocks
-      auto reason = CheckCache(n, rs->get(), opts_);
+      auto reason = CheckCache(*repo_, n, rs->get(), opts_);
       Status st = reason.ok() ? Status::OK() : reason.status();
       if (st.ok() && !reason->empty()) {
         if (opts_.on_read) {
@@ -363,6 +365,14 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
     CAIRN_ASSIGN_OR_RETURN(paths, ResolvePaths(opts.paths));
   }
 
+  // Announced before the index is consulted, so a prune does not delete
+  // what this backup may deduplicate against (docs/gc.md). A dry run
+  // writes nothing and needs none.
+  std::unique_ptr<objstore::BackendLock> session;
+  if (!opts.dry_run) {
+    CAIRN_ASSIGN_OR_RETURN(session, repo->BeginSession("backup"));
+  }
+
   // Walk, read and store the files.
   FileQueue queue;
   Walker walker(opts, &snap.errors, std::move(rules), &queue);
@@ -390,7 +400,7 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   CAIRN_ASSIGN_OR_RETURN(snap.tree, trees.Build(&root));
   CAIRN_RETURN_IF_ERROR(writer.Flush());
 
-  snap.time_ns = NowNs();
+  snap.time_ns = opts.time_ns != 0 ? opts.time_ns : NowNs();
   snap.host = HostName();
   snap.user = UserName(::getuid());
   snap.paths = std::move(paths.paths);

@@ -34,6 +34,9 @@ const char* BackupKindName(BackupKind k);
 
 struct BackupOptions {
   std::vector<std::string> paths;
+  // The snapshot's time (Unix ns; `backup --time`, for importing old
+  // backups and for tests of retention); 0: now.
+  int64_t time_ns = 0;
   std::string branch = std::string(kDefaultBranch);
   std::string message;
   BackupKind kind = BackupKind::kIncremental;

@@ -51,7 +51,9 @@ Result<bool> BlobWriter::Add(BlobType type, const ObjectId& id, std::string_view
     if (error_.ok()) error_ = loc.status();
     return loc.status();
   }
-  if (*loc) return false;
+  // A blob a pending prune condemned is stored again rather than relied on
+  // (docs/gc.md); so is one the caller asks to copy (prune's repacking).
+  if (*loc && !repo_->Condemned(id) && !(force_ && force_(id))) return false;
   pending_.insert(id);
   if (placement == Placement::kInline) {
     busy_++;

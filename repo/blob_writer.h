@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -65,6 +66,10 @@ class BlobWriter {
   Status Flush();
 
   Stats stats() const;
+  // Blobs for which `fn` is true are stored even though the index has them
+  // (prune copies live blobs out of packs it will delete). Set before the
+  // first Add.
+  void set_force_store(std::function<bool(const ObjectId&)> fn) { force_ = std::move(fn); }
   // The repository's id hasher, which names what is Add()ed.
   const objstore::IdHasher& hasher() const { return repo_->hasher(); }
 
@@ -88,6 +93,7 @@ class BlobWriter {
   mutable std::mutex mu_;  // pending_, error_, queue_, stats_
   std::condition_variable cv_work_, cv_space_, cv_idle_;
   std::unordered_set<ObjectId, ObjectIdHash> pending_;
+  std::function<bool(const ObjectId&)> force_;
   Status error_;
   std::deque<Job> queue_;
   size_t queued_bytes_ = 0;

@@ -180,7 +180,9 @@ Result<CommitOutcome> Commit(Repository* repo, const BackupOptions& opts, const 
       out.skipped = true;
       return out;
     }
-    snap->time_ns = std::max(NowNs(), lineage->first_parent ? lineage->first_parent->time_ns + 1 : int64_t{0});
+    if (opts.time_ns == 0) {
+      snap->time_ns = std::max(NowNs(), lineage->first_parent ? lineage->first_parent->time_ns + 1 : int64_t{0});
+    }
     RelateToLineage(*repo, *lineage, opts.kind, root, snap);
   }
 }

@@ -15,7 +15,9 @@
 #include "objstore/compress.h"
 #include "objstore/pack.h"
 #include "objstore/keys.h"
+#include "objstore/core/system.h"
 #include "repo/location.h"
+#include "repo/refs.h"
 #include "repo/timespec.h"
 
 namespace cairn::repo {
@@ -157,7 +159,13 @@ Result<std::unique_ptr<Repository>> Repository::OpenImpl(
   return repo;
 }
 
-Status Repository::Refresh() { return SyncIndex(); }
+Status Repository::Refresh() {
+  {
+    std::lock_guard<std::mutex> l(trash_mu_);
+    trash_ids_.reset();
+  }
+  return SyncIndex();
+}
 
 void Repository::Message(const std::string& msg) {
   std::lock_guard<std::mutex> l(message_mu_);
@@ -287,14 +295,207 @@ Result<Tree> Repository::ReadTree(const ObjectId& id) const {
   return objstore::DecodeTree(blob, id);
 }
 
-Result<Snapshot> Repository::ReadSnapshot(const ObjectId& id) const {
+Result<Snapshot> Repository::ReadStoredSnapshot(const ObjectId& id) const {
   std::string name = objstore::SnapshotName(id);
   auto data = backend_->Get(name);
   if (!data.ok()) {
-    if (data.status().IsNotFound()) return Status::NotFound("no snapshot " + id.ShortHex());
-    return data.status();
+    if (!data.status().IsNotFound()) return data.status();
+    auto rec = ReadTrash(id);
+    if (rec.ok() && *rec) {
+      const TrashRecord& t = **rec;
+      if (t.purged()) {
+        return Status::NotFound("snapshot " + id.ShortHex() + " was removed (" + t.reason + ") on " +
+                                objstore::FormatTime(t.removed_ns) + " and its data pruned on " +
+                                objstore::FormatTime(t.purged_ns));
+      }
+      return Status::NotFound("snapshot " + id.ShortHex() + " is in the trash (" + t.reason + ", " +
+                              objstore::FormatTime(t.removed_ns) + "); 'cairn undelete " + id.ShortHex() +
+                              "' brings it back");
+    }
+    return Status::NotFound("no snapshot " + id.ShortHex());
   }
   return DecodeSnapshotFile(*data, &id, name);
+}
+
+Result<Snapshot> Repository::ReadSnapshot(const ObjectId& id) const {
+  CAIRN_ASSIGN_OR_RETURN(Snapshot s, ReadStoredSnapshot(id));
+  CAIRN_RETURN_IF_ERROR(SkipRemovedParents(&s));
+  return s;
+}
+
+// --- Sessions and prune plans ---
+
+Result<std::unique_ptr<objstore::BackendLock>> Repository::BeginSession(std::string_view kind) {
+  CAIRN_ASSIGN_OR_RETURN(auto session, objstore::BeginSession(backend_.get(), kind, RefLockOptions()));
+  // Only after the session object is durable: a plan written before it is
+  // read here, and a prune that writes one later sees this session.
+  CAIRN_ASSIGN_OR_RETURN(auto plans, ListPrunePlans());
+  condemned_.clear();
+  for (const auto& p : plans) condemned_.insert(p.garbage.begin(), p.garbage.end());
+  CAIRN_RETURN_IF_ERROR(Refresh());
+  return session;
+}
+
+Result<std::vector<PrunePlan>> Repository::ListPrunePlans() const {
+  std::vector<std::string> names;
+  CAIRN_RETURN_IF_ERROR(backend_->List("prune/", [&](const std::string& name, uint64_t) { names.push_back(name); }));
+  std::sort(names.begin(), names.end());
+  std::vector<PrunePlan> out;
+  for (const auto& name : names) {
+    auto data = backend_->Get(name);
+    if (!data.ok()) {
+      if (data.status().IsNotFound()) continue;  // finished meanwhile
+      return data.status();
+    }
+    CAIRN_ASSIGN_OR_RETURN(PrunePlan p, DecodePrunePlan(*codec_, *data, name));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// --- Trash ---
+
+Result<std::set<ObjectId>> Repository::TrashIds() const {
+  std::lock_guard<std::mutex> l(trash_mu_);
+  if (trash_ids_) return *trash_ids_;
+  std::set<ObjectId> ids;
+  CAIRN_RETURN_IF_ERROR(backend_->List("trash/", [&](const std::string& name, uint64_t) {
+    auto id = ObjectId::FromHex(Basename(name));
+    if (id.ok()) ids.insert(*id);
+  }));
+  trash_ids_ = ids;
+  return ids;
+}
+
+Result<bool> Repository::Removed(const ObjectId& id) const {
+  CAIRN_ASSIGN_OR_RETURN(auto ids, TrashIds());
+  if (ids.count(id) == 0) return false;
+  // A record beside a live snapshot file is left from an unfinished forget
+  // or undelete: the snapshot is live.
+  auto st = backend_->Stat(objstore::SnapshotName(id));
+  if (st.ok()) return false;
+  if (!st.status().IsNotFound()) return st.status();
+  return true;
+}
+
+Status Repository::SkipRemovedParents(Snapshot* s) const {
+  if (s->parents.empty()) return Status::OK();
+  CAIRN_ASSIGN_OR_RETURN(auto ids, TrashIds());
+  bool any = std::any_of(s->parents.begin(), s->parents.end(), [&](const ObjectId& p) { return ids.count(p) != 0; });
+  if (!any) return Status::OK();
+  std::vector<ObjectId> out;
+  std::set<ObjectId> seen;
+  // Depth first, in parent order: a removed parent is replaced by its own
+  // parents, in their order, until kept snapshots are reached.
+  std::vector<ObjectId> todo(s->parents.rbegin(), s->parents.rend());
+  while (!todo.empty()) {
+    ObjectId p = todo.back();
+    todo.pop_back();
+    if (!seen.insert(p).second) continue;
+    CAIRN_ASSIGN_OR_RETURN(bool removed, Removed(p));
+    std::optional<TrashRecord> rec;
+    if (removed) {
+      auto r = ReadTrash(p);
+      if (r.ok()) rec = std::move(*r);
+    }
+    if (!rec) {
+      out.push_back(p);  // kept (or missing: whoever reads it reports that)
+      continue;
+    }
+    const auto& pp = rec->snapshot.parents;
+    for (auto it = pp.rbegin(); it != pp.rend(); ++it) todo.push_back(*it);
+  }
+  s->parents = std::move(out);
+  return Status::OK();
+}
+
+Result<Snapshot> Repository::DecodeStoredSnapshot(std::string_view file, const ObjectId& id) const {
+  return DecodeSnapshotFile(file, &id, objstore::SnapshotName(id));
+}
+
+Result<std::optional<TrashRecord>> Repository::ReadTrash(const ObjectId& id) const {
+  auto data = backend_->Get(TrashName(id));
+  if (!data.ok()) {
+    if (data.status().IsNotFound()) return std::optional<TrashRecord>();
+    return data.status();
+  }
+  CAIRN_ASSIGN_OR_RETURN(TrashRecord r, DecodeTrashRecord(*codec_, *data, id, [&](std::string_view f) {
+                           return DecodeStoredSnapshot(f, id);
+                         }));
+  return std::optional<TrashRecord>(std::move(r));
+}
+
+Result<std::vector<TrashRecord>> Repository::ListTrash() const {
+  CAIRN_ASSIGN_OR_RETURN(auto ids, TrashIds());
+  std::vector<TrashRecord> out;
+  for (const auto& id : ids) {
+    auto r = ReadTrash(id);
+    if (!r.ok()) {
+      const_cast<Repository*>(this)->Message(r.status().message());
+      continue;
+    }
+    if (*r) out.push_back(std::move(**r));
+  }
+  std::sort(out.begin(), out.end(), [](const TrashRecord& a, const TrashRecord& b) {
+    return a.removed_ns != b.removed_ns ? a.removed_ns < b.removed_ns : a.id < b.id;
+  });
+  return out;
+}
+
+Result<std::vector<ObjectId>> Repository::TrashWithPrefix(std::string_view hex_prefix) const {
+  CAIRN_ASSIGN_OR_RETURN(auto ids, TrashIds());
+  std::vector<ObjectId> out;
+  for (const auto& id : ids) {
+    if (id.ToHex().rfind(hex_prefix, 0) == 0) out.push_back(id);
+  }
+  return out;
+}
+
+Status Repository::PutTrash(const TrashRecord& r) {
+  CAIRN_RETURN_IF_ERROR(backend_->Put(TrashName(r.id), EncodeTrashRecord(*codec_, r)));
+  std::lock_guard<std::mutex> l(trash_mu_);
+  if (trash_ids_) trash_ids_->insert(r.id);
+  return Status::OK();
+}
+
+Status Repository::RemoveTrash(const ObjectId& id) {
+  Status st = backend_->Remove(TrashName(id));
+  if (!st.ok() && !st.IsNotFound()) return st;
+  std::lock_guard<std::mutex> l(trash_mu_);
+  if (trash_ids_) trash_ids_->erase(id);
+  return Status::OK();
+}
+
+Status Repository::TrashSnapshot(const ObjectId& id, const std::string& reason, int64_t now_ns, int64_t expires_ns) {
+  std::string name = objstore::SnapshotName(id);
+  CAIRN_ASSIGN_OR_RETURN(std::string file, backend_->Get(name));
+  TrashRecord r;
+  r.id = id;
+  CAIRN_ASSIGN_OR_RETURN(r.snapshot, DecodeStoredSnapshot(file, id));
+  r.snapshot_file = std::move(file);
+  r.removed_ns = now_ns;
+  r.expires_ns = expires_ns;
+  r.reason = reason;
+  r.host = HostName();
+  r.user = CurrentUserName();
+  // The record is durable before the snapshot file goes.
+  CAIRN_RETURN_IF_ERROR(PutTrash(r));
+  Status st = backend_->Remove(name);
+  if (!st.ok() && !st.IsNotFound()) return st;
+  return index_->RemoveSnapshot(id);
+}
+
+Status Repository::Undelete(const ObjectId& id) {
+  CAIRN_ASSIGN_OR_RETURN(auto rec, ReadTrash(id));
+  if (!rec) return Status::NotFound("snapshot " + id.ShortHex() + " is not in the trash");
+  if (rec->purged()) {
+    return Status::NotFound("snapshot " + id.ShortHex() + " cannot be brought back: its data was pruned on " +
+                            objstore::FormatTime(rec->purged_ns));
+  }
+  std::string name = objstore::SnapshotName(id);
+  CAIRN_RETURN_IF_ERROR(backend_->Put(name, rec->snapshot_file));
+  CAIRN_RETURN_IF_ERROR(RemoveTrash(id));
+  return index_->PutSnapshot(id, rec->snapshot_file);
 }
 
 Result<std::vector<std::pair<ObjectId, Snapshot>>> Repository::ListSnapshots() const {
@@ -459,11 +660,19 @@ Result<ObjectId> Repository::ResolveRevision(std::string_view rev, int64_t now_n
   }
   if (!id && IsFullHex(base)) {
     CAIRN_ASSIGN_OR_RETURN(auto m, index_->SnapshotsWithPrefix(base));
-    if (m.empty()) return Status::NotFound("no snapshot " + base);
+    if (m.empty()) {
+      auto full = ObjectId::FromHex(base);
+      if (full.ok()) return ReadStoredSnapshot(*full).status();  // NotFound, saying if it is in the trash
+      return Status::NotFound("no snapshot " + base);
+    }
     id = m[0];
   } else if (!id && base.size() >= 4 && IsHexPrefix(base)) {
     CAIRN_ASSIGN_OR_RETURN(auto m, index_->SnapshotsWithPrefix(base));
-    if (m.empty()) return Status::NotFound("no snapshot id starts with '" + base + "'");
+    if (m.empty()) {
+      CAIRN_ASSIGN_OR_RETURN(auto t, TrashWithPrefix(base));
+      if (t.size() == 1) return ReadStoredSnapshot(t[0]).status();  // says where it went
+      return Status::NotFound("no snapshot id starts with '" + base + "'");
+    }
     if (m.size() > 1) {
       std::string msg = "snapshot id prefix '" + base + "' is ambiguous; candidates:";
       for (const auto& c : m) msg += " " + c.ShortHex();

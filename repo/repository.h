@@ -23,8 +23,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -36,6 +38,8 @@
 #include "objstore/snapshot.h"
 #include "objstore/tree.h"
 #include "repo/keyring.h"
+#include "repo/prune_plan.h"
+#include "repo/trash.h"
 
 namespace cairn::repo {
 
@@ -107,10 +111,52 @@ class Repository {
   Result<std::string> ReadBlob(const ObjectId& id) const;
   Result<std::string> ReadBlob(const index::BlobLocation& loc) const;
   Result<Tree> ReadTree(const ObjectId& id) const;
-  // NotFound if there is no such snapshot; Corruption if damaged.
+  // NotFound if there is no such snapshot (the message says so when it is
+  // in the trash); Corruption if damaged. Parents that forget or delete
+  // removed are replaced by their nearest kept ancestors (through the
+  // trash records, see repo/trash.h), so every walk of the graph sees
+  // only kept snapshots; ReadStoredSnapshot gives the parents as stored.
   Result<Snapshot> ReadSnapshot(const ObjectId& id) const;
+  Result<Snapshot> ReadStoredSnapshot(const ObjectId& id) const;
   // All snapshots, oldest first.
   Result<std::vector<std::pair<ObjectId, Snapshot>>> ListSnapshots() const;
+
+  // --- Trash (repo/trash.h, docs/gc.md) ---
+
+  // Moves snapshot `id` to the trash: writes its record first, then
+  // removes snapshots/ID (a crash in between leaves it live). The caller
+  // checks that no ref points at it.
+  Status TrashSnapshot(const ObjectId& id, const std::string& reason, int64_t now_ns, int64_t expires_ns);
+  // Puts a recoverable trashed snapshot back (snapshots/ID first, then the
+  // record goes). NotFound if it is not in the trash, or if
+  // its data was purged (NotFound then says so).
+  Status Undelete(const ObjectId& id);
+  // Every trash record, recoverable and purged, oldest removal first.
+  // Damaged records are left out with a warning.
+  Result<std::vector<TrashRecord>> ListTrash() const;
+  // The record of `id`, or std::nullopt if it has none.
+  Result<std::optional<TrashRecord>> ReadTrash(const ObjectId& id) const;
+  // Replaces a record (prune marks records purged). Removes a stale record
+  // of a snapshot that is live again (a crash inside Undelete).
+  Status PutTrash(const TrashRecord& r);
+  Status RemoveTrash(const ObjectId& id);
+  // The trash records whose id starts with `hex_prefix`.
+  Result<std::vector<ObjectId>> TrashWithPrefix(std::string_view hex_prefix) const;
+
+  // --- Sessions and prune plans (docs/gc.md) ---
+
+  // Announces a backup, restore or check (objstore::BeginSession), then
+  // reads the pending prune plans (Condemned() answers from them) and
+  // refreshes the index. The session lasts as long as the returned object.
+  Result<std::unique_ptr<objstore::BackendLock>> BeginSession(std::string_view kind);
+  // True if a pending prune plan, as read by the last BeginSession,
+  // condemned blob `id`: a writer must store it again rather than rely on it.
+  bool Condemned(const ObjectId& id) const {
+    return !condemned_.empty() && condemned_.count(id) != 0;
+  }
+  // Every prune plan in the repository (damaged ones are an error: prune
+  // cannot proceed past them).
+  Result<std::vector<PrunePlan>> ListPrunePlans() const;
 
   // --- Refs: "branches/NAME", "tags/NAME" ---
 
@@ -181,6 +227,13 @@ class Repository {
   // Opens a snapshot file: verified against *id unless id is null.
   Result<Snapshot> DecodeSnapshotFile(std::string_view file, const ObjectId* id, const std::string& name) const;
   void Message(const std::string& msg);
+  // The ids that have a trash record (loaded on first use, dropped by
+  // Refresh and by changes through this object).
+  Result<std::set<ObjectId>> TrashIds() const;
+  // True if `id` was removed (a trash record and no snapshot file).
+  Result<bool> Removed(const ObjectId& id) const;
+  Status SkipRemovedParents(Snapshot* s) const;
+  Result<Snapshot> DecodeStoredSnapshot(std::string_view file, const ObjectId& id) const;
   objstore::LockOptions RefLockOptions();
 
   std::string location_;
@@ -192,6 +245,9 @@ class Repository {
   std::unique_ptr<objstore::IdHasher> hasher_;
   std::unique_ptr<objstore::ObjectCodec> codec_;
   std::unique_ptr<index::Index> index_;
+  std::unordered_set<ObjectId, ObjectIdHash> condemned_;
+  mutable std::mutex trash_mu_;  // trash_ids_
+  mutable std::optional<std::set<ObjectId>> trash_ids_;
   std::mutex message_mu_;  // warnings_, calls of on_message_
   std::vector<std::string> warnings_;
   std::function<void(const std::string&)> on_message_;

@@ -91,6 +91,11 @@ Result<std::map<ObjectId, ObjectId>> DataRoots(const Repository& repo) {
   CAIRN_ASSIGN_OR_RETURN(auto snaps, repo.ListSnapshots());
   std::map<ObjectId, ObjectId> out;
   for (const auto& [id, s] : snaps) out.emplace(id, s.tree);
+  // A snapshot in the trash keeps its data until a prune purges it.
+  CAIRN_ASSIGN_OR_RETURN(auto trash, repo.ListTrash());
+  for (const auto& r : trash) {
+    if (!r.purged()) out.emplace(r.id, r.snapshot.tree);
+  }
   return out;
 }
 

@@ -29,8 +29,8 @@ struct SpaceReport {
   uint64_t trees = 0, chunks = 0;
 };
 
-// The roots whose data must be kept: snapshot id -> its root tree id. For
-// now every snapshot of repo.ListSnapshots().
+// The roots whose data must be kept: snapshot id -> its root tree id, for
+// every live snapshot and every trash record not purged (repo/trash.h).
 Result<std::map<ObjectId, ObjectId>> DataRoots(const Repository& repo);
 
 // Brings the counts up to date with `roots`: counts the roots not counted
