@@ -140,7 +140,7 @@ int RunCatFile(Context& ctx, const CatFileCmd& o) {
     return kExitOk;
   }
   if (obj->type == "snapshot") {
-    auto s = r.ReadSnapshot(*obj->id);
+    auto s = r.ReadStoredSnapshot(*obj->id);
     if (!s.ok()) return ctx.Fail(s.status());
     std::cout << SnapshotJson(*obj->id, *s).dump(2, ' ', false, json::error_handler_t::replace) << "\n";
   } else if (obj->type == "tree") {

@@ -39,7 +39,8 @@ const std::vector<ExitCodeDoc>& ExitCodeDocs() {
        "without `--force`, creating a tag or branch that exists"},
       {kExitNotApproved,
        "not approved: a destructive operation (deleting a tag or branch, moving a tag or changing its message, "
-       "resetting a branch) was refused at the prompt, or there was no terminal and no `--yes`"},
+       "resetting a branch, forgetting or deleting snapshots) was refused at the prompt, or there was no terminal "
+       "and no `--yes`"},
       {kExitNoRepo, "no repository at the given path"},
       {kExitWrongKey,
        "wrong key: the password or key file opens no key slot of the encrypted repository (nothing was read or "
@@ -656,6 +657,8 @@ std::string ManPage(const CLI::App& root, const std::string& version) {
      << ".TP\n.B CAIRN_NEW_PASSWORD_FILE\nThe new password of \\fBkey add\\fR and \\fBkey passwd\\fR.\n"
      << ".TP\n.B CAIRN_CACHE_DIR\nWhere the local caches of encrypted repositories live (default "
         "\\fI~/.cache/cairn\\fR).\n"
+     << ".TP\n.B CAIRN_NOW\nFor tests only: the time \\fBforget\\fR and \\fBprune\\fR take as now "
+        "(any form of \\fB\\-\\-since\\fR).\n"
      << ".SH FILES\n.TP\n.I share/bash\\-completion/completions/cairn\nbash completion\n"
      << ".TP\n.I share/zsh/site\\-functions/_cairn\nzsh completion\n"
      << ".SH SEE ALSO\n"

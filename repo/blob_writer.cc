@@ -2,7 +2,13 @@
 
 #include "repo/blob_writer.h"
 
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+
 #include "objstore/compress.h"
+#include "objstore/crypto.h"
 
 namespace cairn::repo {
 namespace {
@@ -133,6 +139,34 @@ void BlobWriter::Store(BlobType type, const ObjectId& id, std::string_view data)
 
 Status BlobWriter::WritePack(std::unique_ptr<objstore::PackFileWriter> pack) {
   CAIRN_ASSIGN_OR_RETURN(objstore::PackRecord rec, pack->Finish(repo_->codec().keys()));
+  if (repo_->PackCondemned(rec.pack_id)) {
+    // Packs are named by their hash, so storing the same blobs again in the
+    // same order can give the very pack a pending prune is about to delete
+    // (only without encryption: sealing draws a fresh nonce). Store them in
+    // a pack of their own instead, made different by one extra chunk of
+    // random bytes, which nothing references (a later prune removes it).
+    CAIRN_ASSIGN_OR_RETURN(auto again, objstore::PackFileWriter::Create(repo_->backend()->StagingDir()));
+    std::string file;
+    {
+      std::ifstream in(pack->path(), std::ios::binary);
+      file.assign(std::istreambuf_iterator<char>(in), {});
+      if (!in.good() && !in.eof()) return Status::IOError("cannot read back pack '" + pack->path() + "'");
+    }
+    for (const auto& e : rec.entries) {
+      if (e.offset + e.stored_length > file.size()) return Status::IOError("pack '" + pack->path() + "' is short");
+      CAIRN_RETURN_IF_ERROR(again->Add(e.id, e.type, e.flags, std::string_view(file).substr(e.offset, e.stored_length),
+                                       e.raw_length));
+    }
+    std::string salt = objstore::crypto::RandomString(16);
+    ObjectId salt_id = repo_->hasher().Id(salt);
+    std::string scratch;
+    std::string_view stored;
+    uint8_t flags = repo_->codec().EncodeBlob(BlobType::kData, salt_id, salt, &scratch, &stored);
+    CAIRN_RETURN_IF_ERROR(again->Add(salt_id, BlobType::kData, flags, stored, static_cast<uint32_t>(salt.size())));
+    (void)::unlink(pack->path().c_str());
+    CAIRN_ASSIGN_OR_RETURN(rec, again->Finish(repo_->codec().keys()));
+    pack = std::move(again);
+  }
   CAIRN_RETURN_IF_ERROR(repo_->backend()->PutFile(objstore::PackName(rec.pack_id), pack->path()));
   {
     std::lock_guard<std::mutex> l(mu_);

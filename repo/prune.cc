@@ -186,9 +186,11 @@ class Pruner {
 
     struct PackUse {
       ObjectId id;
-      uint64_t size = 0, used = 0;
+      uint64_t size = 0;     // the pack file
+      uint64_t used = 0;     // stored bytes of its live blobs
+      uint64_t unused = 0;   // stored bytes of the rest
       std::vector<objstore::PackEntry> live;  // referenced, and this is the copy the index uses
-      std::vector<ObjectId> garbage;
+      std::vector<ObjectId> garbage;          // referenced by nothing kept
     };
     std::vector<PackUse> uses;
     uint64_t unused_total = 0;
@@ -202,6 +204,7 @@ class Pruner {
         CAIRN_ASSIGN_OR_RETURN(bool referenced, IsReferenced(*repo_, e.id));
         if (!referenced) {
           u.garbage.push_back(e.id);
+          u.unused += e.stored_length;
           report_.unused_blobs++;
           report_.unused_bytes += e.stored_length;
           continue;
@@ -210,10 +213,12 @@ class Pruner {
         if (loc && loc->pack_id == pack_id && loc->entry.offset == e.offset) {
           u.used += e.stored_length;
           u.live.push_back(e);
+        } else {
+          u.unused += e.stored_length;  // a second copy of a blob stored elsewhere
         }
       }
-      unused_total += u.size - std::min(u.size, u.used);
-      if (u.used == u.size) continue;
+      if (u.unused == 0) continue;
+      unused_total += u.unused;
       uses.push_back(std::move(u));
     }
 
@@ -225,7 +230,9 @@ class Pruner {
     // Packs with nothing live go first and cost nothing; then the most
     // wasteful, while the waste left is above the allowance.
     std::sort(uses.begin(), uses.end(), [](const PackUse& a, const PackUse& b) {
-      double fa = a.size ? double(a.size - a.used) / a.size : 1, fb = b.size ? double(b.size - b.used) / b.size : 1;
+      bool ea = a.live.empty(), eb = b.live.empty();
+      if (ea != eb) return ea;
+      double fa = double(a.unused) / double(a.unused + a.used), fb = double(b.unused) / double(b.unused + b.used);
       return fa != fb ? fa > fb : a.id < b.id;
     });
     double allowance = o_.max_unused * double(report_.pack_bytes);
@@ -239,7 +246,7 @@ class Pruner {
         repack_bytes += u.used;
         repack.push_back(&u);
       }
-      unused_total -= u.size - std::min(u.size, u.used);
+      unused_total -= u.unused;
       plan.condemned_packs.push_back(u.id);
       plan.condemned_bytes += u.size;
       plan.garbage.insert(plan.garbage.end(), u.garbage.begin(), u.garbage.end());
@@ -250,6 +257,14 @@ class Pruner {
       report_.unindexed_packs++;
       report_.unindexed_bytes += size;
     }
+    {
+      std::set<ObjectId> condemned(plan.condemned_packs.begin(), plan.condemned_packs.end());
+      for (const auto& [name, recs] : idx.files) {
+        if (std::any_of(recs.begin(), recs.end(), [&](const PackRecord& r) { return condemned.count(r.pack_id) != 0; })) {
+          plan.index_files.push_back(name);
+        }
+      }
+    }
     report_.condemned_packs = plan.condemned_packs.size();
     report_.condemned_bytes = plan.condemned_bytes;
     for (const auto* u : repack) {
@@ -259,7 +274,9 @@ class Pruner {
     if (plan.condemned_packs.empty() && plan.unindexed_packs.empty()) return std::optional<PrunePlan>();
     if (o_.dry_run) return std::optional<PrunePlan>(std::move(plan));
 
-    // Copies first: the plan is written only once they are durable.
+    // Copies first: the plan is written only once they are durable. None
+    // may come out as a pack of a condemned name (BlobWriter).
+    repo_->AddCondemnedPacks(plan.condemned_packs);
     if (!repack.empty()) {
       std::unordered_set<ObjectId, ObjectIdHash> copy;
       for (const auto* u : repack) {
@@ -300,6 +317,7 @@ class Pruner {
 
   // Takes a plan as far as the sessions allow. True when it is finished.
   Result<bool> Advance(PrunePlan* p) {
+    repo_->AddCondemnedPacks(p->condemned_packs);
     if (p->state == PrunePlan::State::kPending) {
       // Left by a prune that stopped between writing it and listing the
       // sessions: it has been visible since, so the sessions alive now are
@@ -332,17 +350,23 @@ class Pruner {
   Status Reindex(PrunePlan* p) {
     CAIRN_RETURN_IF_ERROR(repo_->Refresh());
     CAIRN_RETURN_IF_ERROR(SyncCounts());
+    CAIRN_RETURN_IF_ERROR(Revive(p));
     std::set<ObjectId> condemned(p->condemned_packs.begin(), p->condemned_packs.end());
+    // Garbage that a snapshot references now (its backup began before the
+    // plan) is copied out, unless a copy outside the condemned packs exists
+    // already (a backup that began after the plan stored it again).
     std::unordered_set<ObjectId, ObjectIdHash> rescue;
     for (const auto& g : p->garbage) {
       CAIRN_ASSIGN_OR_RETURN(bool referenced, IsReferenced(*repo_, g));
-      if (!referenced) continue;
-      CAIRN_ASSIGN_OR_RETURN(auto loc, repo_->index()->Lookup(g));
-      if (loc && condemned.count(loc->pack_id) != 0) rescue.insert(g);
+      if (referenced) rescue.insert(g);
     }
-    // A live blob copied at the mark is found in the copy; one the local
-    // index still places in a condemned pack (its first location) is
-    // looked up again after the rewrite below.
+    if (!rescue.empty()) {
+      CAIRN_ASSIGN_OR_RETURN(IndexFiles before, ReadIndexFiles(*repo_));
+      for (const auto& [pack, rec] : before.packs) {
+        if (condemned.count(pack) != 0) continue;
+        for (const auto& e : rec->entries) rescue.erase(e.id);
+      }
+    }
     report_.resurrected_blobs += rescue.size();
     CAIRN_RETURN_IF_ERROR(CopyBlobs(rescue));
 
@@ -383,10 +407,34 @@ class Pruner {
       if (!referenced) continue;
       CAIRN_ASSIGN_OR_RETURN(auto loc, repo_->index()->Lookup(g));
       if (!loc || condemned.count(loc->pack_id) != 0) {
-        return Status::Corruption("prune stopped: referenced blob " + g.ShortHex() +
-                                  " would be lost; nothing was deleted; run 'cairn check'");
+        return Status::Corruption("prune stopped: referenced blob " + g.ShortHex() + " would be lost (" +
+                                  (loc ? "only in condemned pack " + loc->pack_id.ShortHex() : "in no index file") +
+                                  "); nothing was deleted; run 'cairn check'");
       }
     }
+    return Status::OK();
+  }
+
+  // Keeps a condemned pack that an index file the mark did not see names:
+  // the same bytes were stored again (a backup that began before the plan
+  // and wrote the same blobs in the same order).
+  Status Revive(PrunePlan* p) {
+    CAIRN_ASSIGN_OR_RETURN(IndexFiles idx, ReadIndexFiles(*repo_));
+    std::set<std::string> seen(p->index_files.begin(), p->index_files.end());
+    std::set<ObjectId> revived;
+    for (const auto& [name, recs] : idx.files) {
+      if (seen.count(name) != 0) continue;
+      for (const auto& r : recs) revived.insert(r.pack_id);
+    }
+    std::vector<ObjectId> keep;
+    for (const auto& id : p->condemned_packs) {
+      if (revived.count(id) != 0) {
+        Say("pack " + id.ShortHex() + " was stored again since the mark; it is kept");
+        continue;
+      }
+      keep.push_back(id);
+    }
+    p->condemned_packs = std::move(keep);
     return Status::OK();
   }
 

@@ -50,6 +50,7 @@ std::string EncodePrunePlan(const objstore::ObjectCodec& codec, const PrunePlan&
          {"condemned_bytes", p.condemned_bytes},
          {"garbage", Ids(p.garbage)},
          {"unindexed_packs", Ids(p.unindexed_packs)},
+         {"index_files", p.index_files},
          {"sessions", p.sessions}};
   return codec.EncodeFile(objstore::FileType::kPrunePlan, j.dump(-1, ' ', false, json::error_handler_t::replace),
                           /*compress=*/true, p.name);
@@ -83,6 +84,7 @@ Result<PrunePlan> DecodePrunePlan(const objstore::ObjectCodec& codec, std::strin
     p.garbage = ParseIds(j.at("garbage"), name, "garbage");
     p.unindexed_packs = ParseIds(j.at("unindexed_packs"), name, "unindexed_packs");
     p.sessions = j.at("sessions").get<std::vector<std::string>>();
+    p.index_files = j.at("index_files").get<std::vector<std::string>>();
   } catch (const std::exception& e) {
     return Status::Corruption("prune plan '" + name + "' has a missing or mistyped field (" + e.what() + ")");
   }

@@ -35,6 +35,10 @@ struct PrunePlan {
   // gets it copied out before the pack goes.
   std::vector<ObjectId> garbage;
   std::vector<ObjectId> unindexed_packs;  // packs no index file named at the mark
+  // The index files that named a condemned pack at the mark. A condemned
+  // pack that another index file names later was written again, byte for
+  // byte, by a backup that began before the plan: it is kept.
+  std::vector<std::string> index_files;
   // The sessions alive when the current state became visible; the next step
   // waits for all of them to end.
   std::vector<std::string> sessions;

@@ -332,6 +332,7 @@ Result<std::unique_ptr<objstore::BackendLock>> Repository::BeginSession(std::str
   CAIRN_ASSIGN_OR_RETURN(auto plans, ListPrunePlans());
   condemned_.clear();
   for (const auto& p : plans) condemned_.insert(p.garbage.begin(), p.garbage.end());
+  for (const auto& p : plans) AddCondemnedPacks(p.condemned_packs);
   CAIRN_RETURN_IF_ERROR(Refresh());
   return session;
 }

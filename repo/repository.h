@@ -154,6 +154,17 @@ class Repository {
   bool Condemned(const ObjectId& id) const {
     return !condemned_.empty() && condemned_.count(id) != 0;
   }
+  // True if a pending plan (as read by the last BeginSession, or added by
+  // the prune running in this process) condemned pack `id`: a writer must
+  // not produce a pack of that name (BlobWriter).
+  bool PackCondemned(const ObjectId& id) const {
+    std::lock_guard<std::mutex> l(condemned_mu_);
+    return condemned_packs_.count(id) != 0;
+  }
+  void AddCondemnedPacks(const std::vector<ObjectId>& ids) {
+    std::lock_guard<std::mutex> l(condemned_mu_);
+    condemned_packs_.insert(ids.begin(), ids.end());
+  }
   // Every prune plan in the repository (damaged ones are an error: prune
   // cannot proceed past them).
   Result<std::vector<PrunePlan>> ListPrunePlans() const;
@@ -246,6 +257,8 @@ class Repository {
   std::unique_ptr<objstore::ObjectCodec> codec_;
   std::unique_ptr<index::Index> index_;
   std::unordered_set<ObjectId, ObjectIdHash> condemned_;
+  mutable std::mutex condemned_mu_;  // condemned_packs_
+  std::unordered_set<ObjectId, ObjectIdHash> condemned_packs_;
   mutable std::mutex trash_mu_;  // trash_ids_
   mutable std::optional<std::set<ObjectId>> trash_ids_;
   std::mutex message_mu_;  // warnings_, calls of on_message_
