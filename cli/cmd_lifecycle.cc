@@ -43,19 +43,30 @@ struct RuleFlags {
   int last = 0, hourly = 0, daily = 0, weekly = 0, monthly = 0, yearly = 0, min_count = 0;
   std::string within, older_than;
   std::vector<std::string> keep_tags;
+  // The rule options, to tell "no rule flags" (apply the stored policy)
+  // from rule flags that add up to nothing (--keep-daily 0).
+  std::vector<CLI::Option*> options;
+  bool Given() const {
+    for (const auto* o : options) {
+      if (o->count() > 0) return true;
+    }
+    return false;
+  }
 };
 
 void AddRuleFlags(CLI::App* c, RuleFlags* f) {
-  c->add_option("--keep-last", f->last, "keep the N newest snapshots (-1: all)");
-  c->add_option("--keep-hourly", f->hourly, "keep the newest snapshot of each of the N newest hours");
-  c->add_option("--keep-daily", f->daily, "the same per day (local time)");
-  c->add_option("--keep-weekly", f->weekly, "the same per ISO week");
-  c->add_option("--keep-monthly", f->monthly, "the same per month");
-  c->add_option("--keep-yearly", f->yearly, "the same per year");
-  c->add_option("--keep-within", f->within, "keep every snapshot within DURATION (1y6m, 30d, 24h) of the newest");
-  c->add_option("--keep-tag", f->keep_tags, "keep snapshots with a tag matching PATTERN (tagged ones always are)");
-  c->add_option("--older-than", f->older_than, "remove only snapshots older than DURATION (a bare number: days)");
-  c->add_option("--min-count", f->min_count, "always keep the N newest snapshots of each branch");
+  f->options = {
+      c->add_option("--keep-last", f->last, "keep the N newest snapshots (-1: all)"),
+      c->add_option("--keep-hourly", f->hourly, "keep the newest snapshot of each of the N newest hours"),
+      c->add_option("--keep-daily", f->daily, "the same per day (local time)"),
+      c->add_option("--keep-weekly", f->weekly, "the same per ISO week"),
+      c->add_option("--keep-monthly", f->monthly, "the same per month"),
+      c->add_option("--keep-yearly", f->yearly, "the same per year"),
+      c->add_option("--keep-within", f->within, "keep every snapshot within DURATION (1y6m, 30d, 24h) of the newest"),
+      c->add_option("--keep-tag", f->keep_tags, "keep snapshots with a tag matching PATTERN (tagged ones always are)"),
+      c->add_option("--older-than", f->older_than, "remove only snapshots older than DURATION (a bare number: days)"),
+      c->add_option("--min-count", f->min_count, "always keep the N newest snapshots of each branch"),
+  };
 }
 
 Result<std::optional<repo::RetentionPolicy>> RulesFrom(const RuleFlags& f) {
@@ -78,7 +89,11 @@ Result<std::optional<repo::RetentionPolicy>> RulesFrom(const RuleFlags& f) {
     if (!d.ok()) return d.status().WithContext("--older-than");
     p.older_than = *d;
   }
-  if (p.Empty()) return std::optional<repo::RetentionPolicy>();
+  // Only no rule flags at all means "the stored policy": rule flags that
+  // are all zero must not fall back to it (forget --keep-daily 0 would
+  // otherwise apply whatever policy is stored). ValidatePolicy refuses the
+  // empty policy with "the policy keeps nothing".
+  if (p.Empty() && !f.Given()) return std::optional<repo::RetentionPolicy>();
   CAIRN_RETURN_IF_ERROR(repo::ValidatePolicy(p));
   return std::optional<repo::RetentionPolicy>(p);
 }
