@@ -7,7 +7,10 @@
 #   a init | b first backup of the kernel tree (src-v1) | c the same tree again |
 #   d src-v2 in the same path | e1 a 512 MiB state blob | e2 the edited blob |
 #   f restore of the src-v2 snapshot (verified with diff -r and a metadata compare) |
-#   g diff between the src-v1 and src-v2 snapshots
+#   g diff between the src-v1 and src-v2 snapshots |
+#   h forget the first snapshot (src-v1) and prune, with the page cache dropped
+#     first so that the bytes read (time's "File system inputs") are real
+#     (restic forget --prune; borg delete + compact; cairn forget --prune)
 # Every step runs under /usr/bin/time -v after `sync; sleep 1`, with its input
 # read once just before (warm page cache, as ../shared/bench/RESULTS.md does).
 # Settings, like for like: restic with its default compression (auto) and its
@@ -52,6 +55,8 @@ HZ=$(getconf CLK_TCK)
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 tval() { grep -F "$1" "$2" | head -1 | sed 's/.*: //'; }
 secs() { awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }' <<<"$1"; }
+# Drops the page cache (root only; otherwise the bytes read are what missed the cache).
+cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 warm() { tar cf - -C "$(dirname "$1")" "$(basename "$1")" | cat >/dev/null; }
 set_src() { rsync -a --delete --whole-file "$CORPUS/$1/" "$DATA/src/"; }
 set_blob() { mkdir -p "$DATA/blob"; rsync -a --delete --whole-file "$CORPUS/$1/" "$DATA/blob/"; }
@@ -71,10 +76,12 @@ step() {
   wall=$(secs "$(tval 'Elapsed (wall clock)' "$tf")")
   user=$(tval 'User time (seconds)' "$tf"); sys=$(tval 'System time (seconds)' "$tf")
   rss=$(tval 'Maximum resident set size' "$tf")
+  local fin fout
+  fin=$(tval 'File system inputs' "$tf"); fout=$(tval 'File system outputs' "$tf")
   other=$(awk -v j=$((j1 - j0)) -v hz="$HZ" -v u="$user" -v s="$sys" 'BEGIN{printf "%.2f", j/hz-u-s}')
   repo=$(repo_size "$CUR_REPO"); cache=$(du -sb "$CUR_CACHE" 2>/dev/null | cut -f1 || true)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$name" "$bytes" "$wall" "$user" "$sys" \
-    "$rss" "$rc" "${repo:-0}" "${cache:-0}" "$other" >> "$RES/$tool.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$name" "$bytes" "$wall" "$user" "$sys" \
+    "$rss" "$rc" "${repo:-0}" "${cache:-0}" "$other" "$((${fin:-0} * 512))" "$((${fout:-0} * 512))" >> "$RES/$tool.tsv"
   printf '  %-7s %-15s rc=%s wall=%6ss cpu=%s+%s rss=%sKiB repo=%s other_cpu=%s\n' \
     "$tool" "$name" "$rc" "$wall" "$user" "$sys" "$rss" "${repo:-0}" "$other"
   [ "$rc" = 0 ] || { echo "  !! $tool $name failed; $lf:"; tail -5 "$lf"; }
@@ -133,6 +140,8 @@ cairn_steps() {
   local total; total=$($C --json stats | python3 -c "import json,sys; print(json.load(sys.stdin)['trees'])")
   printf '%s\tdiff-trees\t%s of %s trees in the repository, %s changed paths\n' "$T" "$reads" "$total" \
     "$($C diff main~2 main | wc -l)" >> "$RES/$T.tsv"
+  local first; first=$($C --json log main | python3 -c "import json,sys; print(json.load(sys.stdin)[-1]['id'])")
+  cold; step "$T" h-forget-prune 0 $C forget "$first" --prune --yes --grace 0
   echo "  $T diff read $reads of $total trees"
   if [ -n "${CAIRN_KEY_FILE:-}" ]; then
     # What a password costs on top: one open through the default Argon2id
@@ -159,6 +168,7 @@ run_restic() {
   step restic f-restore-src-v2 "$SRC2" restic restore "${ids#* }" --target "$RESTORE/restic"
   verify restic "$RESTORE/restic$DATA/src"
   step restic g-diff-v1-v2 0 restic diff ${ids}
+  cold; step restic h-forget-prune 0 restic forget --prune "${ids% *}"
 }
 
 run_borg() {
@@ -175,6 +185,7 @@ run_borg() {
   step borg f-restore-src-v2 "$SRC2" sh -c "cd '$RESTORE/borg' && borg extract ::src-3"
   verify borg "$RESTORE/borg$DATA/src"
   step borg g-diff-v1-v2 0 borg diff ::src-1 src-3
+  cold; step borg h-forget-prune 0 sh -c "borg delete ::src-1 && borg compact"
 }
 
 run_bup() {

@@ -14,7 +14,7 @@ import sys
 from collections import defaultdict
 
 STEPS = ["a-init", "b-src-v1", "c-src-v1-again", "d-src-v2", "e1-blob-v1", "e2-blob-v2",
-         "f-restore-src-v2", "g-diff-v1-v2", "k-open-password"]
+         "f-restore-src-v2", "g-diff-v1-v2", "h-forget-prune", "k-open-password"]
 
 
 def load(root):
@@ -34,8 +34,10 @@ def load(root):
                 tool, step = p[0], p[1]
                 wall, user, sys_, rss = float(p[3]), float(p[4]), float(p[5]), int(p[6])
                 repo, other = int(p[8]), float(p[10])
+                rd = int(p[11]) if len(p) > 12 else 0
+                wr = int(p[12]) if len(p) > 12 else 0
                 rows[(tool, step)].append(dict(wall=wall, cpu=user + sys_, rss=rss / 1024, rc=int(p[7]),
-                                               added=repo - prev_repo, repo=repo, other=other))
+                                               added=repo - prev_repo, repo=repo, other=other, rd=rd, wr=wr))
                 prev_repo = repo
         lf = os.path.join(d, "limits.txt")
         if os.path.exists(lf):
@@ -54,8 +56,8 @@ def main():
     print(f"# Benchmark summary ({len(glob.glob(os.path.join(root, 'pass-*')))} passes; medians over clean runs)\n")
     for step in STEPS:
         print(f"## {step}\n")
-        print("| tool | clean/n | wall s median (min-max) | CPU s | peak RSS MiB | repo added MB | rc |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("| tool | clean/n | wall s median (min-max) | CPU s | peak RSS MiB | repo added MB | read MB | written MB | rc |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         stats = {}
         for t in tools:
             rs = rows.get((t, step), [])
@@ -63,12 +65,14 @@ def main():
                 continue
             clean = [r for r in rs if r["other"] <= max(1.0, 0.2 * r["wall"])] or rs
             s = dict(wall=med([r["wall"] for r in clean]), cpu=med([r["cpu"] for r in clean]),
-                     rss=med([r["rss"] for r in clean]), added=med([r["added"] for r in rs]))
+                     rss=med([r["rss"] for r in clean]), added=med([r["added"] for r in rs]),
+                     rd=med([r["rd"] for r in rs]), wr=med([r["wr"] for r in rs]))
             stats[t] = s
             walls = [r["wall"] for r in clean]
             rcs = ",".join(sorted({str(r["rc"]) for r in rs}))
             print(f"| {t} | {len(clean)}/{len(rs)} | {s['wall']:.2f} ({min(walls):.2f}-{max(walls):.2f}) | "
-                  f"{s['cpu']:.2f} | {s['rss']:.0f} | {s['added'] / 1e6:.1f} | {rcs} |")
+                  f"{s['cpu']:.2f} | {s['rss']:.0f} | {s['added'] / 1e6:.1f} | {s['rd'] / 1e6:.1f} | "
+                  f"{s['wr'] / 1e6:.1f} | {rcs} |")
         if "cairn" in stats:
             c = stats["cairn"]
             for t, s in stats.items():

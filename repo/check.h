@@ -43,6 +43,7 @@ struct CheckReport {
   std::vector<std::string> warnings;  // harmless leftovers (prune removes them)
   uint64_t packs = 0, index_files = 0, snapshots = 0, trees = 0, blobs = 0;
   uint64_t packs_read = 0, unindexed_packs = 0, unreachable_snapshots = 0;
+  uint64_t trashed = 0;  // snapshots in the trash whose data was checked too
   uint64_t bytes_read = 0;
 };
 

@@ -80,6 +80,10 @@ class Restorer {
     CAIRN_RETURN_IF_ERROR(PrepareTarget());
     root_ = Fd(::open(opts_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root_.ok()) return Status::FromErrno(errno, "cannot open restore target '" + opts_.target + "'");
+    // Announced, so that a prune does not delete packs this restore reads
+    // (docs/gc.md). A repository this process cannot write to (mounted
+    // read-only) is read without one: no prune runs through it either.
+    auto session = objstore::BeginSession(repo_.backend(), "restore");
 
     if (what_.entry.type == EntryType::kDir) {
       dirs_.push_back({"", what_.entry});

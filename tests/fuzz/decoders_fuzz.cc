@@ -32,6 +32,9 @@
 #include "repo/check.h"
 #include "repo/exclude.h"
 #include "repo/location.h"
+#include "repo/prune_plan.h"
+#include "repo/retention.h"
+#include "repo/trash.h"
 #include "repo/refs.h"
 #include "repo/timespec.h"
 #include "fixed_keys.h"
@@ -101,6 +104,28 @@ void SealedDecoders(uint8_t which, std::string_view in) {
         (void)objstore::DecodeSnapshotPayload(*p, "fuzz");
       }
       break;
+    case fuzz::kTrashRecord: {
+      // A trash record of a fixed id; the snapshot file inside is opened
+      // with the same codec, unverified (the id cannot match fuzzed bytes).
+      ObjectId id = Sha256("fuzz");
+      (void)repo::DecodeTrashRecord(SealedCodec(), in, id, [](std::string_view f) -> Result<objstore::Snapshot> {
+        CAIRN_ASSIGN_OR_RETURN(std::string p, SealedCodec().DecodeFile(f, objstore::FileType::kSnapshot, nullptr, "fuzz"));
+        return objstore::DecodeSnapshotPayload(p, "fuzz");
+      });
+      break;
+    }
+    case fuzz::kPrunePlan:
+      (void)repo::DecodePrunePlan(SealedCodec(), in, "prune/fuzz");
+      break;
+    case fuzz::kPolicy: {
+      auto p = repo::DecodePolicy(in, "policy");
+      // What decodes encodes to a document that decodes to the same policy.
+      if (p.ok()) {
+        auto again = repo::DecodePolicy(repo::EncodePolicy(*p), "policy");
+        if (!again.ok() || repo::EncodePolicy(*again) != repo::EncodePolicy(*p)) __builtin_trap();
+      }
+      break;
+    }
     case fuzz::kRefFile: {
       // A length byte, the logical name (the ref's file name), the file.
       if (in.empty()) break;

@@ -50,7 +50,10 @@ enum SealedDecoder : uint8_t {
   kBlob = 6,
   kPackHeader = 7,
   kPackFile = 8,
-  kSealedDecoders = 9,
+  kTrashRecord = 9,
+  kPrunePlan = 10,
+  kPolicy = 11,
+  kSealedDecoders = 12,
 };
 
 }  // namespace cairn::fuzz
