@@ -20,6 +20,21 @@ using objstore::PackRecord;
 
 std::string Basename(const std::string& n) { return n.substr(n.rfind('/') + 1); }
 
+// A new plan's name, "prune/" and 16 hex digits. The random bytes must not
+// be used raw: a '/' makes a folder, "../" escapes prune/ (a plan no backup
+// would see), and a NUL cuts the file name short, so that the plan, bound
+// to its name by the codec, never authenticates again and every backup
+// fails on it.
+std::string NewPlanName() {
+  static const char* digits = "0123456789abcdef";
+  std::string name = "prune/";
+  for (unsigned char c : objstore::crypto::RandomString(8)) {
+    name += digits[c >> 4];
+    name += digits[c & 15];
+  }
+  return name;
+}
+
 // The packs every index file names, read from the index files themselves
 // (the local index keeps one location per blob; prune must see every copy).
 struct IndexFiles {
@@ -218,7 +233,7 @@ class Pruner {
     }
 
     PrunePlan plan;
-    plan.name = "prune/" + objstore::crypto::RandomString(8);
+    plan.name = NewPlanName();
     plan.created_ns = now_;
     plan.host = HostName();
     std::vector<const PackUse*> repack;
