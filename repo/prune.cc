@@ -201,7 +201,11 @@ class Pruner {
 
     struct PackUse {
       ObjectId id;
-      uint64_t size = 0, used = 0;
+      // used: the live blobs' bytes; unused: every other blob's (garbage
+      // and second copies). Not size - used: the pack's header is neither,
+      // and counting it as waste would repack every pack on every run with
+      // --max-unused 0 (and with many small blobs even at 5%).
+      uint64_t size = 0, used = 0, unused = 0;
       std::vector<objstore::PackEntry> live;  // referenced, and this is the copy the index uses
       std::vector<ObjectId> garbage;
     };
@@ -217,6 +221,7 @@ class Pruner {
         CAIRN_ASSIGN_OR_RETURN(bool referenced, IsReferenced(*repo_, e.id));
         if (!referenced) {
           u.garbage.push_back(e.id);
+          u.unused += e.stored_length;
           report_.unused_blobs++;
           report_.unused_bytes += e.stored_length;
           continue;
@@ -225,10 +230,12 @@ class Pruner {
         if (loc && loc->pack_id == pack_id && loc->entry.offset == e.offset) {
           u.used += e.stored_length;
           u.live.push_back(e);
+        } else {
+          u.unused += e.stored_length;
         }
       }
-      unused_total += u.size - std::min(u.size, u.used);
-      if (u.used == u.size) continue;
+      unused_total += u.unused;
+      if (u.unused == 0) continue;
       uses.push_back(std::move(u));
     }
 
@@ -240,7 +247,7 @@ class Pruner {
     // Packs with nothing live go first and cost nothing; then the most
     // wasteful, while the waste left is above the allowance.
     std::sort(uses.begin(), uses.end(), [](const PackUse& a, const PackUse& b) {
-      double fa = a.size ? double(a.size - a.used) / a.size : 1, fb = b.size ? double(b.size - b.used) / b.size : 1;
+      double fa = a.size ? double(a.unused) / a.size : 1, fb = b.size ? double(b.unused) / b.size : 1;
       return fa != fb ? fa > fb : a.id < b.id;
     });
     double allowance = o_.max_unused * double(report_.pack_bytes);
@@ -254,7 +261,7 @@ class Pruner {
         repack_bytes += u.used;
         repack.push_back(&u);
       }
-      unused_total -= u.size - std::min(u.size, u.used);
+      unused_total -= u.unused;
       plan.condemned_packs.push_back(u.id);
       plan.condemned_bytes += u.size;
       plan.garbage.insert(plan.garbage.end(), u.garbage.begin(), u.garbage.end());
