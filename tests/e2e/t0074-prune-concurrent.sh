@@ -1,0 +1,201 @@
+# Backups while prune runs (issue 9; docs/gc.md "Why a concurrent backup
+# never loses a blob"): round after round the source (real Debian
+# documentation from /usr/share/doc) changes, a backup starts, and a
+# forget --keep-last 2 with a prune starts beside it, at a random offset
+# either way so the prune overlaps the backup in every phase. Folders come
+# and go and come back, so backups deduplicate against blobs that only
+# forgotten snapshots had: exactly the blobs a prune is about to delete.
+#
+# Each round: both sides exit 0, every kept snapshot restores exactly what
+# its backup read (a copy is kept per snapshot), neither side reports
+# waiting for a lock, and neither takes more than a few seconds longer than
+# it does alone. At the end no plan is left and check --read-data passes.
+#
+# ROUNDS=N sets the number of rounds (default 50; CAIRN_TEST_LONG=1: 200).
+source "$(dirname "$0")/lib.sh"
+
+if [ "${CAIRN_TEST_LONG:-0}" = 1 ]; then ROUNDS=${ROUNDS:-200}; else ROUNDS=${ROUNDS:-50}; fi
+SLACK_MS=${SLACK_MS:-4000}   # "a few seconds"
+[ -d /usr/share/doc ] || fail "this test backs up /usr/share/doc, which is missing"
+
+# The pool: 48 small documentation folders (about 20-400 KB each).
+python3 - > pool.txt <<'EOF'
+import os
+root = "/usr/share/doc"
+out = []
+for name in sorted(os.listdir(root)):
+    p = os.path.join(root, name)
+    if os.path.islink(p) or not os.path.isdir(p):
+        continue
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(p) for f in fs
+               if not os.path.islink(os.path.join(d, f)))
+    if 20000 <= size <= 400000:
+        out.append(name)
+print("\n".join(out[::max(1, len(out) // 48)][:48]))
+EOF
+[ "$(wc -l < pool.txt)" -ge 30 ] || fail "too few folders in /usr/share/doc for the pool ($(wc -l < pool.txt))"
+
+expect_exit 0 $CAIRN init repo
+export CAIRN_REPO=$WORK/repo
+# Restores go to memory when /dev/shm is there: the repository stays on
+# disk, but writing the restored trees would otherwise take most of the run.
+RESTORED=$(mktemp -d /dev/shm/cairn-e2e-restored.XXXXXX 2>/dev/null || mktemp -d "$WORK/restored.XXXXXX")
+trap 'rm -rf "$WORK" "$RESTORED"' EXIT
+mkdir -p src saved
+# The first version: every other folder of the pool.
+awk 'NR % 2 == 1' pool.txt | while read -r d; do cp -a "/usr/share/doc/$d" "src/$d"; done
+
+mapfile -t POOL < pool.txt
+# change: the source's next version: three folders leave, three come
+# (back), one file grows. Unchanged files stay as they are, so the next
+# backup takes them from its file-change cache.
+change() {
+  local d have=() out=() i
+  for d in "${POOL[@]}"; do if [ -e "src/$d" ]; then have+=("$d"); else out+=("$d"); fi; done
+  for i in 1 2 3; do
+    d=$((RANDOM % ${#have[@]})); rm -rf "src/${have[$d]}"; unset "have[$d]"; have=("${have[@]}")
+    d=$((RANDOM % ${#out[@]})); cp -a "/usr/share/doc/${out[$d]}" "src/${out[$d]}"; unset "out[$d]"; out=("${out[@]}")
+  done
+  echo "change $RANDOM" >> src/CHANGES
+}
+
+# compare_trees ID...: treecmp of saved/ID and $RESTORED/ID for each, in one
+# Python process (starting one per snapshot would dominate the run time).
+compare_trees() {
+  python3 - "$TESTS/e2e" "$RESTORED" "$@" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import treecmp
+restored = sys.argv[2]
+bad = 0
+for i in sys.argv[3:]:
+    sys.argv = ["treecmp", "saved/" + i, restored + "/" + i]
+    try:
+        treecmp.main()
+    except SystemExit as e:
+        if e.code:
+            print("snapshot", i, "differs")
+            bad = 1
+sys.exit(bad)
+EOF
+}
+
+now_ms() { date +%s%3N; }
+
+# run_backup ROUND: backs src up; writes b.rc, b.ms, b.out, b.err.
+run_backup() {
+  local t0; t0=$(now_ms)
+  $CAIRN --json backup -m "round $1" src > b.out 2> b.err
+  echo $? > b.rc
+  echo $(( $(now_ms) - t0 )) > b.ms
+}
+
+# run_prune ROUND: forget --keep-last 2 and prune, as two commands or as
+# forget --prune on alternate rounds; writes p.rc, p.ms, p.out, p.err.
+run_prune() {
+  local t0 rc; t0=$(now_ms)
+  if [ $(($1 % 2)) = 0 ]; then
+    $CAIRN --json forget --keep-last 2 --yes --trash-for 0 > p.out 2> p.err; rc=$?
+    if [ $rc = 0 ]; then $CAIRN --json prune --grace 0 --max-unused 0 > p.out 2>> p.err; rc=$?; fi
+  else
+    $CAIRN --json forget --keep-last 2 --yes --prune --grace 0 --max-unused 0 > p.out 2> p.err; rc=$?
+  fi
+  echo $rc > p.rc
+  echo $(( $(now_ms) - t0 )) > p.ms
+}
+
+# The kept snapshots: the snapshot files (one branch; trash records are not).
+kept() { ls repo/snapshots | tr '\n' ' '; }
+snapshot_of() { grep -o '"snapshot":"[0-9a-f]*"' "$1" | cut -d'"' -f4; }
+
+# verify WHEN [IDS]: every kept snapshot (IDS if given) is one whose backup
+# exited 0 and restores exactly the copy taken before that backup.
+verify() {
+  rm -rf "${RESTORED:?}"/*
+  local ids=(${2:-$(kept)}) id
+  for id in "${ids[@]}"; do
+    [ -d "saved/$id" ] || fail "$1: kept snapshot $id is not one this test made"
+    expect_exit 0 $CAIRN restore "$id" --target "$RESTORED/$id"
+  done
+  compare_trees "${ids[@]}" > diff.txt || fail "$1: a snapshot does not restore exactly: $(grep -v '^treecmp:' diff.txt | head -5)"
+  ok
+}
+
+# Alone first: the wall times to compare with.
+solo_b=0; solo_p=0
+for round in 1 2 3; do
+  change
+  run_backup $round
+  [ "$(cat b.rc)" = 0 ] || fail "backup alone failed: $(cat b.err)"
+  id=$(snapshot_of b.out)
+  cp -a src "saved/$id"
+  [ "$(cat b.ms)" -gt "$solo_b" ] && solo_b=$(cat b.ms)
+  run_prune $round
+  [ "$(cat p.rc)" = 0 ] || fail "prune alone failed: $(cat p.err)"
+  [ "$(cat p.ms)" -gt "$solo_p" ] && solo_p=$(cat p.ms)
+done
+echo "alone: backup up to $solo_b ms, forget+prune up to $solo_p ms"
+
+deferred=0; resurrected=0; max_b=0; max_p=0
+for round in $(seq 4 $((ROUNDS + 3))); do
+  change
+  staged=$(mktemp -d -p "$WORK" staged.XXXX)
+  cp -a src "$staged/tree"
+  # A random offset either way, up to as long as the other side takes
+  # alone: the prune's mark, copy, reindex and delete each meet a backup's
+  # start, its reading and its commit in some round.
+  offset=$(( RANDOM % (solo_b + solo_p + 1) - solo_p ))
+  delay=$(printf "%d.%03d" $(( ${offset#-} / 1000 )) $(( ${offset#-} % 1000 )))
+  if [ $offset -ge 0 ]; then
+    run_backup $round & bpid=$!
+    sleep "$delay"
+    run_prune $round & ppid=$!
+  else
+    run_prune $round & ppid=$!
+    sleep "$delay"
+    run_backup $round & bpid=$!
+  fi
+  wait $bpid; wait $ppid
+  [ "$(cat b.rc)" = 0 ] || fail "round $round: the backup beside a prune failed (exit $(cat b.rc)): $(cat b.err)"
+  [ "$(cat p.rc)" = 0 ] || fail "round $round: forget/prune beside a backup failed (exit $(cat p.rc)): $(cat p.err)"
+  ok
+  id=$(snapshot_of b.out)
+  [ -n "$id" ] || fail "round $round: the backup made no snapshot: $(cat b.out)"
+  mv "$staged/tree" "saved/$id"; rmdir "$staged"
+  if grep -q "waiting for lock" b.err p.err; then
+    fail "round $round: a side waited for a lock: $(grep -h "waiting for lock" b.err p.err)"
+  fi
+  [ "$(cat b.ms)" -le $((solo_b + SLACK_MS)) ] || fail "round $round: backup took $(cat b.ms) ms beside a prune, $solo_b ms alone"
+  [ "$(cat p.ms)" -le $((solo_p + SLACK_MS)) ] || fail "round $round: forget+prune took $(cat p.ms) ms beside a backup, $solo_p ms alone"
+  ok
+  [ "$(cat b.ms)" -gt "$max_b" ] && max_b=$(cat b.ms)
+  [ "$(cat p.ms)" -gt "$max_p" ] && max_p=$(cat p.ms)
+  # The prune's report: did it meet the backup's session?
+  # (p.out: prune's report, alone or inside forget's.)
+  grep -q '"deferred":\[\]' p.out || deferred=$((deferred + 1))
+  r=$(grep -o '"resurrected_blobs":[0-9]*' p.out | cut -d: -f2)
+  resurrected=$((resurrected + ${r:-0}))
+  # The new snapshot is the newest: forget --keep-last 2 keeps it.
+  now_kept=" $(kept) "
+  case "$now_kept" in *" $id "*) ;; *) fail "round $round: snapshot $id of a backup that exited 0 is gone" ;; esac
+  verify "round $round" "$now_kept"
+  # Copies of forgotten snapshots are not needed any more.
+  for s in saved/*; do case "$now_kept" in *" $(basename "$s") "*) ;; *) rm -rf "$s" ;; esac; done
+  if [ $((round % 10)) = 0 ]; then
+    expect_exit 0 $CAIRN check
+    if grep -q "cairn: error" "$WORK/.err"; then fail "check in round $round: $(out) $(err)"; fi
+  fi
+done
+echo "rounds: $ROUNDS; slowest beside the other: backup $max_b ms, forget+prune $max_p ms;" \
+  "prunes whose plan waited for a backup: $deferred; blobs copied out for a concurrent backup: $resurrected"
+# The rounds must really have overlapped: some prune met a running backup.
+[ "$deferred" -ge 1 ] || fail "no prune ever met a running backup: the rounds did not overlap"; ok
+
+# Alone again, the next prune finishes every plan; nothing is lost.
+expect_exit 0 $CAIRN --json prune --grace 0 --max-unused 0
+assert_eq "$(json_get "len(j['deferred'])")" "0" "plans deferred with no backup running"
+assert_eq "$(ls repo/prune | wc -l)" "0" "prune plans left"
+expect_exit 0 $CAIRN check --read-data
+if grep -q -E "cairn: (error|warning)" "$WORK/.err"; then fail "check --read-data at the end: $(out) $(err)"; fi
+verify "at the end"
+finish
