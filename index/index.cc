@@ -393,6 +393,29 @@ Result<std::vector<ObjectId>> Index::BlobsWithPrefix(std::string_view hex_prefix
   return out;
 }
 
+Status Index::ReplaceBlobs(const std::vector<std::pair<std::string, std::vector<objstore::PackRecord>>>& files) {
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
+  for (MDB_dbi dbi : {impl_->blobs, impl_->files}) {
+    int rc = mdb_drop(txn.get(), dbi, 0);
+    if (rc != 0) return FromLmdb(rc, "cannot clear");
+  }
+  for (const auto& [name, packs] : files) {
+    for (const auto& p : packs) {
+      for (const auto& e : p.entries) {
+        std::string loc = EncodeLocation(p.pack_id, e);
+        MDB_val k = Val(e.id.view()), v = Val(loc);
+        int rc = mdb_put(txn.get(), impl_->blobs, &k, &v, MDB_NOOVERWRITE);
+        if (rc != 0 && rc != MDB_KEYEXIST) return FromLmdb(rc, "cannot add blob");
+      }
+    }
+    MDB_val k = Val(name), v = Val("");
+    int rc = mdb_put(txn.get(), impl_->files, &k, &v, 0);
+    if (rc != 0) return FromLmdb(rc, "cannot mark index file");
+  }
+  return txn.Commit();
+}
+
 Status Index::ClearBlobs() {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));

@@ -140,6 +140,12 @@ class Index {
   // fixes, not on where the blobs are stored).
   Status ClearBlobs();
 
+  // Replaces the whole blob table and the loaded-index-file marks by
+  // `files` (index file name -> its packs) in one transaction, so another
+  // process reading meanwhile sees the old table or the new one, never an
+  // empty or partial one (after a prune removed index files).
+  Status ReplaceBlobs(const std::vector<std::pair<std::string, std::vector<objstore::PackRecord>>>& files);
+
   // --- Reference counts (see RefNode above) ---
 
   // Starts a read transaction over the blob and reference tables.

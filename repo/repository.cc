@@ -191,35 +191,47 @@ Status Repository::SyncIndex() {
   CAIRN_ASSIGN_OR_RETURN(std::set<std::string> loaded, index_->LoadedIndexFiles());
   bool removed = std::any_of(loaded.begin(), loaded.end(),
                              [&](const std::string& n) { return listed.count(n) == 0; });
-  if (removed) {
-    // An index file went away (repair or prune): rebuild the blob table.
-    CAIRN_RETURN_IF_ERROR(index_->ClearBlobs());
-    loaded.clear();
-  }
-  for (const auto& name : listed) {
-    if (loaded.count(name) != 0) continue;
+  // Reads and decodes an index file; a damaged one is a warning and left
+  // out.
+  auto read = [&](const std::string& name) -> std::optional<std::vector<objstore::PackRecord>> {
     std::string full = "index/" + name;
     auto id = ObjectId::FromHex(name);
     if (!id.ok()) {
       warnings_.push_back("'" + full + "' is not named like an index file; ignored");
-      continue;
+      return std::nullopt;
     }
     auto data = backend_->Get(full);
     if (!data.ok()) {
       warnings_.push_back(data.status().message());
-      continue;
+      return std::nullopt;
     }
     auto payload = codec_->DecodeFile(*data, objstore::FileType::kIndex, &*id, full);
     if (!payload.ok()) {
       warnings_.push_back("index file " + payload.status().message() + "; run 'cairn repair index'");
-      continue;
+      return std::nullopt;
     }
     auto packs = objstore::DecodeIndexPayload(*payload, full);
     if (!packs.ok()) {
       warnings_.push_back(packs.status().message() + "; run 'cairn repair index'");
-      continue;
+      return std::nullopt;
     }
-    CAIRN_RETURN_IF_ERROR(index_->AddPacks(name, *packs));
+    return std::move(packs).value();
+  };
+  if (removed) {
+    // An index file went away (repair or prune): rebuild the blob table from
+    // the files there are, in one transaction (other processes share it).
+    std::vector<std::pair<std::string, std::vector<objstore::PackRecord>>> all;
+    for (const auto& name : listed) {
+      auto packs = read(name);
+      if (packs) all.emplace_back(name, std::move(*packs));
+    }
+    CAIRN_RETURN_IF_ERROR(index_->ReplaceBlobs(all));
+  } else {
+    for (const auto& name : listed) {
+      if (loaded.count(name) != 0) continue;
+      auto packs = read(name);
+      if (packs) CAIRN_RETURN_IF_ERROR(index_->AddPacks(name, *packs));
+    }
   }
 
   std::set<std::string> snaps;

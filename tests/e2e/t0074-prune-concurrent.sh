@@ -11,10 +11,10 @@
 # waiting for a lock, and neither takes more than a few seconds longer than
 # it does alone. At the end no plan is left and check --read-data passes.
 #
-# ROUNDS=N sets the number of rounds (default 50; CAIRN_TEST_LONG=1: 200).
+# ROUNDS=N (or PRUNE_ROUNDS=N) sets the number of rounds (default 50; CAIRN_TEST_LONG=1: 200).
 source "$(dirname "$0")/lib.sh"
 
-if [ "${CAIRN_TEST_LONG:-0}" = 1 ]; then ROUNDS=${ROUNDS:-200}; else ROUNDS=${ROUNDS:-50}; fi
+if [ "${CAIRN_TEST_LONG:-0}" = 1 ]; then ROUNDS=${ROUNDS:-200}; else ROUNDS=${PRUNE_ROUNDS:-${ROUNDS:-50}}; fi
 SLACK_MS=${SLACK_MS:-4000}   # "a few seconds"
 [ -d /usr/share/doc ] || fail "this test backs up /usr/share/doc, which is missing"
 
