@@ -1,14 +1,14 @@
 # SIGKILL prune at random moments (issue 9; docs/gc.md "Crash safety"): a
 # history of backups of real Debian files (/usr/share/doc), snapshots
 # forgotten as it goes, and `prune --grace 0 --max-unused 0` killed after a
-# random 0-300 ms, again and again. After every kill `check` passes and every
+# random 0-150 ms, again and again. After every kill `check` passes and every
 # kept snapshot restores exactly (compared with a copy of what it backed
 # up); at the end one prune finishes the job: no plan is left, nothing
 # unused or unindexed remains, and the packs shrank.
 #
 # Each round changes what there is to do (a new backup, a forgotten
 # snapshot, or nothing but what the last kill left), and one kill in three
-# comes 0-100 ms after a plan appears in prune/ rather than 0-300 ms after
+# comes 0-100 ms after a plan appears in prune/ rather than 0-150 ms after
 # the start, so kills land before anything is written, while live blobs are
 # copied, after the plan is written, in the reindex and in the deletion;
 # the round's phase is read from what the killed prune left behind and
@@ -161,7 +161,7 @@ finished_ms=""
 # not count), at most three times as many rounds.
 while [ "$killed" -lt "$ROUNDS" ]; do
   round=$((round + 1))
-  [ "$round" -le $((ROUNDS * 3)) ] || fail "only $killed of $((round - 1)) prunes were still running at the kill (the others took:$finished_ms ms): make the prune slower"
+  [ "$round" -le $((ROUNDS * 8)) ] || fail "only $killed of $((round - 1)) prunes were still running at the kill (the others took:$finished_ms ms): make the prune slower"
 
   case $((round % 3)) in
     1) version=$((version + 1)); backup_version $version ;;
@@ -178,7 +178,7 @@ while [ "$killed" -lt "$ROUNDS" ]; do
     while kill -0 "$pid" 2>/dev/null && ! compgen -G "repo/prune/*" > /dev/null; do sleep 0.005; done
     sleep "$(printf "0.%03d" $((RANDOM % 100)))"
   else
-    sleep "$(printf "0.%03d" $((RANDOM % 300)))"
+    sleep "$(printf "0.%03d" $((RANDOM % 150)))"
   fi
   if kill -9 "$pid" 2>/dev/null; then
     killed=$((killed + 1))
