@@ -209,24 +209,33 @@ Result<std::optional<BlobLocation>> Index::Lookup(const ObjectId& id) const {
   return std::optional<BlobLocation>(loc);
 }
 
-Status Index::AddPacks(const std::string& index_file, const std::vector<objstore::PackRecord>& packs) {
-  Txn txn;
-  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
+namespace {
+
+// Records every blob of `packs` (a blob stored twice keeps its first
+// location; both copies are valid) and marks `index_file` loaded, inside
+// `txn`.
+Status PutPacks(MDB_txn* txn, MDB_dbi blobs, MDB_dbi files, const std::string& index_file,
+                const std::vector<objstore::PackRecord>& packs) {
   for (const auto& p : packs) {
     for (const auto& e : p.entries) {
       std::string loc = EncodeLocation(p.pack_id, e);
       MDB_val k = Val(e.id.view()), v = Val(loc);
-      // A blob stored twice (two hosts, or a crash and retry) keeps its
-      // first location; both copies are valid.
-      int rc = mdb_put(txn.get(), impl_->blobs, &k, &v, MDB_NOOVERWRITE);
+      int rc = mdb_put(txn, blobs, &k, &v, MDB_NOOVERWRITE);
       if (rc != 0 && rc != MDB_KEYEXIST) return FromLmdb(rc, "cannot add blob");
     }
   }
-  if (!index_file.empty()) {
-    MDB_val k = Val(index_file), v = Val("");
-    int rc = mdb_put(txn.get(), impl_->files, &k, &v, 0);
-    if (rc != 0) return FromLmdb(rc, "cannot mark index file");
-  }
+  if (index_file.empty()) return Status::OK();
+  MDB_val k = Val(index_file), v = Val("");
+  int rc = mdb_put(txn, files, &k, &v, 0);
+  return rc == 0 ? Status::OK() : FromLmdb(rc, "cannot mark index file");
+}
+
+}  // namespace
+
+Status Index::AddPacks(const std::string& index_file, const std::vector<objstore::PackRecord>& packs) {
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
+  CAIRN_RETURN_IF_ERROR(PutPacks(txn.get(), impl_->blobs, impl_->files, index_file, packs));
   return txn.Commit();
 }
 
@@ -401,17 +410,7 @@ Status Index::ReplaceBlobs(const std::vector<std::pair<std::string, std::vector<
     if (rc != 0) return FromLmdb(rc, "cannot clear");
   }
   for (const auto& [name, packs] : files) {
-    for (const auto& p : packs) {
-      for (const auto& e : p.entries) {
-        std::string loc = EncodeLocation(p.pack_id, e);
-        MDB_val k = Val(e.id.view()), v = Val(loc);
-        int rc = mdb_put(txn.get(), impl_->blobs, &k, &v, MDB_NOOVERWRITE);
-        if (rc != 0 && rc != MDB_KEYEXIST) return FromLmdb(rc, "cannot add blob");
-      }
-    }
-    MDB_val k = Val(name), v = Val("");
-    int rc = mdb_put(txn.get(), impl_->files, &k, &v, 0);
-    if (rc != 0) return FromLmdb(rc, "cannot mark index file");
+    CAIRN_RETURN_IF_ERROR(PutPacks(txn.get(), impl_->blobs, impl_->files, name, packs));
   }
   return txn.Commit();
 }
