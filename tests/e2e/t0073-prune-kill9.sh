@@ -1,18 +1,22 @@
 # SIGKILL prune at random moments (issue 9; docs/gc.md "Crash safety"): a
 # history of backups of real Debian files (/usr/share/doc), snapshots
-# forgotten as it goes, and `prune --grace 0 --max-unused 0` killed after a
-# random 0-150 ms, again and again. After every kill `check` passes and every
+# forgotten as it goes, and `prune --grace 0 --max-unused 0` killed at a
+# random moment, again and again. After every kill `check` passes and every
 # kept snapshot restores exactly (compared with a copy of what it backed
 # up); at the end one prune finishes the job: no plan is left, nothing
 # unused or unindexed remains, and the packs shrank.
 #
-# Each round changes what there is to do (a new backup, a forgotten
-# snapshot, or nothing but what the last kill left), and one kill in three
-# comes 0-100 ms after a plan appears in prune/ rather than 0-150 ms after
-# the start, so kills land before anything is written, while live blobs are
-# copied, after the plan is written, in the reindex and in the deletion;
-# the round's phase is read from what the killed prune left behind and
-# tallied at the end.
+# Two rounds in three bring new work (a new backup and a forgotten
+# snapshot), the third only what the last kill left. In every third round
+# the kill comes 0-100 ms after a plan appears in prune/; in the others at
+# a random moment within the time a whole prune takes, learned as the test
+# goes (it starts at 150 ms, moves halfway to the length of every prune
+# with new work that finished before its kill, and grows by a quarter
+# after a kill that came before anything was written: an ASan build or a
+# slow machine takes several times as long). So kills land before anything is
+# written, while live blobs are copied, after the plan is written, in the
+# reindex and in the deletion; the round's phase is read from what the
+# killed prune left behind and tallied at the end.
 #
 # KILL_ROUNDS=N (or PRUNE_KILLS=N) sets the number of kills (default 12); CAIRN_TEST_LONG=1
 # makes it 120 (the issue asks for >= 100 in the long mode, >= 10 by
@@ -150,6 +154,19 @@ finish_prune() {
 files_in() { ls "repo/$1" 2>/dev/null | LC_ALL=C sort; }
 pack_bytes() { du -sb repo/data | cut -f1; }
 
+# run_for MS: waits MS milliseconds or until the prune $pid ends, whichever
+# comes first; sets `ended` to when it saw the prune gone (to within ~5 ms).
+run_for() {
+  local deadline=$(( $(date +%s%3N) + $1 ))
+  ended=""
+  while [ "$(date +%s%3N)" -lt "$deadline" ]; do
+    kill -0 "$pid" 2>/dev/null || { ended=$(date +%s%3N); return 0; }
+    sleep 0.005
+  done
+  kill -0 "$pid" 2>/dev/null || ended=$(date +%s%3N)
+  return 0
+}
+
 version=0
 for v in 1 2 3; do version=$((version + 1)); backup_version $version; done
 
@@ -157,28 +174,33 @@ declare -A phases=()
 killed=0
 round=0
 finished_ms=""
+window_ms=150
 # Until ROUNDS prunes were killed (one that finished before its kill does
-# not count), at most three times as many rounds.
+# not count), at most eight times as many rounds.
 while [ "$killed" -lt "$ROUNDS" ]; do
   round=$((round + 1))
   [ "$round" -le $((ROUNDS * 8)) ] || fail "only $killed of $((round - 1)) prunes were still running at the kill (the others took:$finished_ms ms): make the prune slower"
 
-  case $((round % 3)) in
-    1) version=$((version + 1)); backup_version $version ;;
-    2) forget_oldest ;;
-    0) ;;  # only what the last kill left
-  esac
+  # Two rounds in three bring new work (a backup and a forgotten snapshot);
+  # the third has only what the last kill left.
+  if [ $((round % 3)) = 0 ]; then
+    fresh=0
+  else
+    fresh=1; version=$((version + 1)); backup_version $version; forget_oldest
+  fi
   files_in data > data.before; files_in index > index.before; files_in prune > prune.before; files_in tmp > tmp.before
   $CAIRN -q prune --grace 0 --max-unused 0 > prune.out 2> prune.err &
   pid=$!
   t0=$(date +%s%3N)
-  if [ $((RANDOM % 3)) = 0 ]; then
+  if [ $((round % 3)) = 2 ]; then
     # A late kill: 0-100 ms after a plan is (or already was) in prune/, in
     # the reindex or the deletion that follow it.
+    late=1
     while kill -0 "$pid" 2>/dev/null && ! compgen -G "repo/prune/*" > /dev/null; do sleep 0.005; done
-    sleep "$(printf "0.%03d" $((RANDOM % 100)))"
+    run_for $((RANDOM % 100))
   else
-    sleep "$(printf "0.%03d" $((RANDOM % 150)))"
+    late=0
+    run_for $(( (RANDOM * 32768 + RANDOM) % (window_ms + 1) ))
   fi
   if kill -9 "$pid" 2>/dev/null; then
     killed=$((killed + 1))
@@ -196,10 +218,14 @@ while [ "$killed" -lt "$ROUNDS" ]; do
     elif [ "$new_packs" -gt 0 ] || [ "$staged" -gt 0 ]; then phase=copy
     elif [ "$plans" -gt 0 ]; then phase=waiting-plan
     else phase=before-any-write; fi
+    if [ "$phase" = before-any-write ] && [ "$late" = 0 ]; then window_ms=$((window_ms + window_ms / 4)); fi
   else
     wait "$pid" || fail "round $round: prune failed before the kill: $(cat prune.err)"
     phase=finished
-    finished_ms="$finished_ms $(( $(date +%s%3N) - t0 ))"
+    [ -n "$ended" ] || ended=$(date +%s%3N)
+    took=$((ended - t0))
+    finished_ms="$finished_ms $took"
+    if [ "$fresh" = 1 ]; then window_ms=$(( (window_ms + took) / 2 )); fi
   fi
   phases[$phase]=$(( ${phases[$phase]:-0} + 1 ))
   verify "after the kill in round $round ($phase)"
@@ -212,7 +238,7 @@ while [ "$killed" -lt "$ROUNDS" ]; do
 done
 summary=""
 for p in "${!phases[@]}"; do summary="$summary $p=${phases[$p]}"; done
-echo "kills: $killed in $round rounds; phases:$summary; prunes that finished before the kill took (ms):${finished_ms:-}"
+echo "kills: $killed in $round rounds; phases:$summary; prunes that finished before the kill took (ms):${finished_ms:-}; kill window at the end: $window_ms ms"
 mid=$(( ${phases[copy]:-0} + ${phases[planned]:-0} + ${phases[reindex]:-0} + ${phases[delete]:-0} ))
 [ "$mid" -ge 1 ] || fail "no kill landed in the middle of a prune (phases:$summary)"; ok
 
