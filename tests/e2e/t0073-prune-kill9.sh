@@ -6,17 +6,17 @@
 # up); at the end one prune finishes the job: no plan is left, nothing
 # unused or unindexed remains, and the packs shrank.
 #
-# Two rounds in three bring new work (a new backup and a forgotten
-# snapshot), the third only what the last kill left. In every third round
-# the kill comes 0-100 ms after a plan appears in prune/; in the others at
-# a random moment within the time a whole prune takes, learned as the test
-# goes (it starts at 150 ms, moves halfway to the length of every prune
-# with new work that finished before its kill, and grows by a quarter
-# after a kill that came before anything was written: an ASan build or a
-# slow machine takes several times as long). So kills land before anything is
-# written, while live blobs are copied, after the plan is written, in the
-# reindex and in the deletion; the round's phase is read from what the
-# killed prune left behind and tallied at the end.
+# Of every three rounds, two bring new work (a new backup and a forgotten
+# snapshot) and the third only what the last kill left. In the second of
+# the three the kill comes 0-100 ms after a plan appears in prune/; in the
+# others at a random moment within the time a whole prune takes, learned
+# as the test goes (it starts at 150 ms, moves halfway to the length of
+# every prune with new work that finished before its kill, and grows by a
+# quarter after a kill that came before anything was written: an ASan
+# build or a slow machine takes several times as long). So kills land
+# before anything is written, while live blobs are copied, after the plan
+# is written, in the reindex and in the deletion; the round's phase is read
+# from what the killed prune left behind and tallied at the end.
 #
 # KILL_ROUNDS=N (or PRUNE_KILLS=N) sets the number of kills (default 12); CAIRN_TEST_LONG=1
 # makes it 120 (the issue asks for >= 100 in the long mode, >= 10 by

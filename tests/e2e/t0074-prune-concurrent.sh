@@ -144,10 +144,9 @@ verify() {
 # left waiting (so this round's prune marks a plan of its own), and one more
 # backup on main, alone, so that three snapshots are kept there and this
 # round's forget removes the oldest whatever the order of its commands;
-# then starts a backup --stdin on
-# branch held that reads that oldest snapshot's CHANGES and waits for the
-# file `release` (or for the test to end); returns once its session is in
-# locks/ (nothing else runs then).
+# then starts a backup --stdin on branch held that reads that oldest
+# snapshot's CHANGES and waits for the file `release` (or for the test to
+# end); returns once its session is in locks/ (nothing else runs then).
 start_held() {
   expect_exit 0 $CAIRN --json prune --grace 0 --max-unused 0
   assert_eq "$(json_get "len(j['deferred'])")" "0" "plans deferred by a prune with nothing running beside it"
@@ -244,8 +243,8 @@ for round in $(seq 4 $((ROUNDS + 3))); do
   [ -n "$id" ] || fail "round $round: the backup made no snapshot: $(cat b.out)"
   mv "$staged/tree" "saved/$id"; rmdir "$staged"
   echo "$id" >> made.txt
-  if grep -q "waiting for lock" b.err p.err; then
-    fail "round $round: a side waited for a lock: $(grep -h "waiting for lock" b.err p.err)"
+  if grep -q "waiting for lock" b.err p.err r.err; then
+    fail "round $round: a side waited for a lock: $(grep -h "waiting for lock" b.err p.err r.err)"
   fi
   [ "$(cat b.ms)" -le $((solo_b + SLACK_MS)) ] || fail "round $round: backup took $(cat b.ms) ms beside a prune, $solo_b ms alone"
   [ "$(cat p.ms)" -le $((solo_p + SLACK_MS)) ] || fail "round $round: forget+prune took $(cat p.ms) ms beside a backup, $solo_p ms alone"
