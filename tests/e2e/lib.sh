@@ -89,5 +89,28 @@ make_rich_tree() {
   touch -d '2010-01-01 00:00:00.000000001' "$d/hello.txt"
 }
 
+# compare_trees ID...: treecmp of saved/ID and $RESTORED/ID for each, in one
+# Python process (starting one per snapshot would dominate the run time);
+# prints the differences and fails if there are any. For the loops that keep
+# a copy of each snapshot's source under saved/.
+compare_trees() {
+  python3 - "$TESTS/e2e" "$RESTORED" "$@" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import treecmp
+restored = sys.argv[2]
+bad = 0
+for i in sys.argv[3:]:
+    sys.argv = ["treecmp", "saved/" + i, restored + "/" + i]
+    try:
+        treecmp.main()
+    except SystemExit as e:
+        if e.code:
+            print("snapshot", i, "differs")
+            bad = 1
+sys.exit(bad)
+EOF
+}
+
 finish() { echo "$(basename "$0"): $checks checks passed"; }
 set -e

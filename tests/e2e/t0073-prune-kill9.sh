@@ -95,27 +95,6 @@ backup_version() {
 # The kept snapshots, oldest first: those made whose file is still there.
 kept() { local id; while read -r id; do [ -e "repo/snapshots/$id" ] && echo "$id"; done < made.txt; true; }
 
-# compare_trees ID...: treecmp of saved/ID and $RESTORED/ID for each, in one
-# Python process (starting one per snapshot would dominate the run time).
-compare_trees() {
-  python3 - "$TESTS/e2e" "$RESTORED" "$@" <<'EOF'
-import sys
-sys.path.insert(0, sys.argv[1])
-import treecmp
-restored = sys.argv[2]
-bad = 0
-for i in sys.argv[3:]:
-    sys.argv = ["treecmp", "saved/" + i, restored + "/" + i]
-    try:
-        treecmp.main()
-    except SystemExit as e:
-        if e.code:
-            print("snapshot", i, "differs")
-            bad = 1
-sys.exit(bad)
-EOF
-}
-
 # forget_oldest: forgets the oldest kept snapshot (never the head), at once
 # out of the trash's protection.
 forget_oldest() {

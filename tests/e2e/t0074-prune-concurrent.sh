@@ -71,27 +71,6 @@ change() {
   echo "change $RANDOM" >> src/CHANGES
 }
 
-# compare_trees ID...: treecmp of saved/ID and $RESTORED/ID for each, in one
-# Python process (starting one per snapshot would dominate the run time).
-compare_trees() {
-  python3 - "$TESTS/e2e" "$RESTORED" "$@" <<'EOF'
-import sys
-sys.path.insert(0, sys.argv[1])
-import treecmp
-restored = sys.argv[2]
-bad = 0
-for i in sys.argv[3:]:
-    sys.argv = ["treecmp", "saved/" + i, restored + "/" + i]
-    try:
-        treecmp.main()
-    except SystemExit as e:
-        if e.code:
-            print("snapshot", i, "differs")
-            bad = 1
-sys.exit(bad)
-EOF
-}
-
 now_ms() { date +%s%3N; }
 
 # run_backup ROUND: backs src up; writes b.rc, b.ms, b.out, b.err.
