@@ -130,7 +130,9 @@ finish_prune() {
     "(0, 0, 0, [])" "what is left to do after the prune $1"
 }
 
-files_in() { ls "repo/$1" 2>/dev/null | LC_ALL=C sort; }
+# files_in DIR: the files under repo/DIR, with their paths below it (data/
+# is sharded: data/00/PACK, ...), sorted.
+files_in() { [ -d "repo/$1" ] || return 0; (cd "repo/$1" && find . -type f | sed 's|^\./||' | LC_ALL=C sort); }
 pack_bytes() { du -sb repo/data | cut -f1; }
 
 # run_for MS: waits MS milliseconds or until the prune $pid ends, whichever
