@@ -130,9 +130,12 @@ finish_prune() {
     "(0, 0, 0, [])" "what is left to do after the prune $1"
 }
 
-# files_in DIR: the files under repo/DIR, with their paths below it (data/
-# is sharded: data/00/PACK, ...), sorted.
-files_in() { [ -d "repo/$1" ] || return 0; (cd "repo/$1" && find . -type f | sed 's|^\./||' | LC_ALL=C sort); }
+# files_in DIR: the objects under repo/DIR, with their paths below it
+# (data/ is sharded: data/00/PACK, ...), sorted. Temporary files (.tmp-*,
+# a write a kill cut short before its rename) are not objects: no command
+# reads them; they are counted apart (temporaries).
+files_in() { [ -d "repo/$1" ] || return 0; (cd "repo/$1" && find . -type f ! -name '.tmp-*' | sed 's|^\./||' | LC_ALL=C sort); }
+temporaries() { find repo -type f -name '.tmp-*' | wc -l; }
 pack_bytes() { du -sb repo/data | cut -f1; }
 
 # run_for MS: waits MS milliseconds or until the prune $pid ends, whichever
@@ -236,6 +239,6 @@ verify "at the end"
 # snapshots use (pack headers: under 3%, plus the last pack's slack).
 expect_exit 0 $CAIRN --json stats
 read -r packed used <<< "$(json_get "j['pack_bytes'], j['referenced_bytes']" | tr -d '(),')"
-echo "packs: $before -> $after bytes on disk; $packed bytes in packs for $used bytes of blobs in use"
+echo "packs: $before -> $after bytes on disk; $packed bytes in packs for $used bytes of blobs in use; temporary files the kills left: $(temporaries)"
 [ "$packed" -le $((used + used / 33 + 65536)) ] || fail "packs hold $packed bytes for $used bytes of blobs in use"; ok
 finish
