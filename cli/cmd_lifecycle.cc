@@ -117,6 +117,8 @@ json PruneJson(const repo::PruneReport& r) {
               {"index_files_rewritten", r.index_files_rewritten},
               {"deleted_packs", r.deleted_packs},
               {"freed_bytes", r.freed_bytes},
+              {"temporaries_removed", r.temporaries_removed},
+              {"temporaries_bytes", r.temporaries_bytes},
               {"plans_finished", r.plans_finished},
               {"deferred", r.deferred}};
 }
@@ -132,6 +134,10 @@ void PrintPrune(const repo::PruneReport& r) {
             << HumanBytes(r.unindexed_bytes) << ")\n";
   if (!r.dry_run) {
     std::cout << "deleted " << n(r.deleted_packs) << " pack(s), freed " << HumanBytes(r.freed_bytes) << "\n";
+  }
+  if (r.temporaries_removed) {
+    std::cout << (r.dry_run ? "would remove " : "removed ") << n(r.temporaries_removed)
+              << " temporary file(s) that killed writers left (" << HumanBytes(r.temporaries_bytes) << ")\n";
   }
   for (const auto& d : r.deferred) std::cout << "pending: " << d << "\n";
 }

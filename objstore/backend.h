@@ -79,6 +79,18 @@ class Backend {
   // a rename).
   virtual std::string StagingDir() const = 0;
 
+  // Temporary and staging files that unfinished writes left behind (a
+  // process killed between creating one and its rename): removes each one
+  // whose writer (the process id in its name) is not running on this host
+  // and that was last written at least `min_age_ns` before `now_ns`; with
+  // `dry_run` only counts them. Adds what it removed (or would) to *count
+  // and *bytes. Backends that leave no such files do nothing.
+  virtual Status RemoveStaleTemporaries(int64_t now_ns, int64_t min_age_ns, bool dry_run, uint64_t* count,
+                                        uint64_t* bytes) {
+    (void)now_ns, (void)min_age_ns, (void)dry_run, (void)count, (void)bytes;
+    return Status::OK();
+  }
+
   // Returns the whole object. NotFound if there is none.
   virtual Result<std::string> Get(std::string_view name) = 0;
 

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -280,6 +281,69 @@ class LocalBackend : public Backend {
       ::close(it->second.first);
       fds_.erase(it);
     }
+  }
+
+  Status RemoveStaleTemporaries(int64_t now_ns, int64_t min_age_ns, bool dry_run, uint64_t* count,
+                                uint64_t* bytes) override {
+    return SweepTemporaries(root_, now_ns, min_age_ns, dry_run, count, bytes);
+  }
+
+  // The writer's process id in a temporary's name: ".tmp-PID-N-R" anywhere,
+  // "pack-PID-N" in tmp/ (pack.cc); 0 if the name is neither.
+  static long TemporaryWriter(std::string_view n, bool in_staging) {
+    std::string_view rest;
+    if (n.substr(0, kTempPrefix.size()) == kTempPrefix) {
+      rest = n.substr(kTempPrefix.size());
+    } else if (in_staging && n.substr(0, 5) == "pack-") {
+      rest = n.substr(5);
+    } else {
+      return 0;
+    }
+    size_t digits = 0;
+    while (digits < rest.size() && digits < 10 && rest[digits] >= '0' && rest[digits] <= '9') digits++;
+    if (digits == 0 || digits >= rest.size() || rest[digits] != '-') return 0;
+    return std::stol(std::string(rest.substr(0, digits)));
+  }
+
+  Status SweepTemporaries(const std::string& dir, int64_t now_ns, int64_t min_age_ns, bool dry_run, uint64_t* count,
+                          uint64_t* bytes) {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT || errno == ENOTDIR) return Status::OK();
+      return Status::FromErrno(errno, "cannot list '" + dir + "'");
+    }
+    bool in_staging = dir == root_ + "/tmp";
+    std::list<std::string> subdirs;
+    std::list<std::string> stale;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view n(e->d_name);
+      if (n == "." || n == "..") continue;
+      struct stat st;
+      if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        subdirs.push_back(dir + "/" + std::string(n));
+        continue;
+      }
+      if (!S_ISREG(st.st_mode)) continue;
+      long pid = TemporaryWriter(n, in_staging);
+      if (pid <= 0) continue;
+      if (pid == static_cast<long>(::getpid()) || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;
+      int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+      if (now_ns - mtime < min_age_ns) continue;
+      stale.push_back(dir + "/" + std::string(n));
+      *count += 1;
+      *bytes += static_cast<uint64_t>(st.st_size);
+    }
+    ::closedir(d);
+    if (!dry_run) {
+      for (const auto& path : stale) {
+        if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+          return Status::FromErrno(errno, "cannot remove '" + path + "'");
+        }
+      }
+    }
+    for (const auto& s : subdirs) CAIRN_RETURN_IF_ERROR(SweepTemporaries(s, now_ns, min_age_ns, dry_run, count, bytes));
+    return Status::OK();
   }
 
   Status ListDir(const std::string& rel,

@@ -99,6 +99,11 @@ class Pruner {
     CAIRN_RETURN_IF_ERROR(repo_->Refresh());
     CAIRN_RETURN_IF_ERROR(PurgeTrash());
     CAIRN_RETURN_IF_ERROR(SyncCounts());
+    // Files a killed writer left half-written: never objects, so nothing
+    // references them; the grace period covers writers on other hosts.
+    CAIRN_RETURN_IF_ERROR(repo_->backend()->RemoveStaleTemporaries(now_, o_.grace_ns, o_.dry_run,
+                                                                   &report_.temporaries_removed,
+                                                                   &report_.temporaries_bytes));
 
     CAIRN_ASSIGN_OR_RETURN(auto plans, repo_->ListPrunePlans());
     bool pending = false;

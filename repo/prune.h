@@ -52,6 +52,7 @@ struct PruneReport {
   uint64_t resurrected_blobs = 0;  // condemned, then referenced by a backup that began before the plan
   uint64_t index_files_rewritten = 0;
   uint64_t deleted_packs = 0, freed_bytes = 0;  // deleted by this run
+  uint64_t temporaries_removed = 0, temporaries_bytes = 0;  // left by killed writers (or would be, dry run)
   std::vector<std::string> deferred;  // plans left pending, and why
   uint64_t plans_finished = 0;
 };

@@ -146,12 +146,24 @@ killed=$(pack_bytes)
 expect_exit 0 $CAIRN check
 expect_exit 0 $CAIRN --json snapshots
 assert_eq "$(json_get "len(j)")" "2" "no snapshot from the killed backup"
+# What killed writers leave besides packs: staging files in tmp/ and
+# .tmp-* files beside objects. Besides the killed backup's own, two of a
+# writer long gone (no process has id 999999999) and one of a running
+# process (this shell), all written two hours ago.
+printf 'half a pack' > repo/tmp/pack-999999999-0
+printf 'half an index file' > repo/index/.tmp-999999999-0-1
+printf 'a pack being written' > "repo/tmp/pack-$$-7"
+touch -d '2 hours ago' repo/tmp/pack-999999999-0 repo/index/.tmp-999999999-0-1 "repo/tmp/pack-$$-7"
+# Of dead writers, so prune may take them: every .tmp-* and every staging
+# file but the running one.
+dead=$(( $(find repo/tmp -name 'pack-*' ! -name "pack-$$-*" | wc -l) + $(find repo -name '.tmp-*' | wc -l) ))
 
 # --dry-run changes nothing, even with work to do.
 files=$(repo_files)
 expect_exit 0 $CAIRN --json prune --dry-run --grace 0
 assert_eq "$(json_get "j['unindexed_packs'] > 0 and j['unindexed_bytes'] + j['condemned_bytes'] >= 20000000")" "True" \
   "dry run sees the leftovers"
+assert_eq "$(json_get "j['temporaries_removed']")" "$dead" "dry run counts the temporaries of dead writers"
 assert_eq "$(repo_files)" "$files" "repository after prune --dry-run"
 
 # A read-only repository: prune fails with one line and changes nothing.
@@ -185,8 +197,15 @@ fi
 expect_exit 0 $CAIRN --json prune
 assert_eq "$(json_get "j['unindexed_packs']")" "0" "default grace: no unindexed pack taken"
 assert_eq "$(pack_bytes)" "$killed" "default grace: leftovers stay"
+# ... but the temporaries of the writer long gone, two hours old, go.
+assert_eq "$(json_get "j['temporaries_removed']")" "2" "default grace: the old temporaries of a dead writer"
+[ ! -e repo/tmp/pack-999999999-0 ] && [ ! -e repo/index/.tmp-999999999-0-1 ] || fail "old temporaries of a dead writer stay"; ok
 expect_exit 0 $CAIRN --json prune --grace 0
 assert_eq "$(json_get "j['unindexed_packs'] > 0 and j['deleted_packs'] > 0")" "True" "grace 0 deletes the leftovers"
+assert_eq "$(json_get "j['temporaries_removed']")" "$((dead - 2))" "grace 0: the killed backup's staging files"
+assert_eq "$(ls repo/tmp)" "pack-$$-7" "staging files after prune --grace 0 (a running writer's stays)"
+assert_eq "$(find repo -name '.tmp-*' | wc -l)" "0" "temporary files after prune --grace 0"
+rm "repo/tmp/pack-$$-7"
 after=$(pack_bytes)
 [ "$after" -le $((clean + 65536)) ] || fail "packs after deleting the leftovers: $after, before the killed backup: $clean"; ok
 expect_exit 0 $CAIRN check --read-data
