@@ -172,7 +172,10 @@ struct SessionInfo {
 // Every session object in `backend` (a damaged one counts as dead).
 Result<std::vector<SessionInfo>> ListSessions(Backend* backend, std::chrono::milliseconds stale_after);
 
-// Prefix of temporary file names; never a valid object name.
+// Prefix of temporary file names; never a valid object name. Both kinds
+// of unfinished write carry the writer's process id next:
+// ".tmp-PID-N-R" beside the object, "pack-PID-N" in StagingDir().
 inline constexpr std::string_view kTempPrefix = ".tmp-";
+inline constexpr std::string_view kStagingPackPrefix = "pack-";
 
 }  // namespace cairn::objstore

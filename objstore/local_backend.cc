@@ -4,7 +4,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 
 #include "objstore/backend.h"
 #include "objstore/core/io.h"
+#include "objstore/core/system.h"
 
 namespace cairn::objstore {
 namespace {
@@ -289,20 +289,22 @@ class LocalBackend : public Backend {
   }
 
   // The writer's process id in a temporary's name: ".tmp-PID-N-R" anywhere,
-  // "pack-PID-N" in tmp/ (pack.cc); 0 if the name is neither.
-  static long TemporaryWriter(std::string_view n, bool in_staging) {
+  // "pack-PID-N" in tmp/ (backend.h); 0 if the name is neither.
+  static int64_t TemporaryWriter(std::string_view n, bool in_staging) {
     std::string_view rest;
     if (n.substr(0, kTempPrefix.size()) == kTempPrefix) {
       rest = n.substr(kTempPrefix.size());
-    } else if (in_staging && n.substr(0, 5) == "pack-") {
-      rest = n.substr(5);
+    } else if (in_staging && n.substr(0, kStagingPackPrefix.size()) == kStagingPackPrefix) {
+      rest = n.substr(kStagingPackPrefix.size());
     } else {
       return 0;
     }
+    int64_t pid = 0;
     size_t digits = 0;
-    while (digits < rest.size() && digits < 10 && rest[digits] >= '0' && rest[digits] <= '9') digits++;
-    if (digits == 0 || digits >= rest.size() || rest[digits] != '-') return 0;
-    return std::stol(std::string(rest.substr(0, digits)));
+    for (; digits < rest.size() && digits < 10 && rest[digits] >= '0' && rest[digits] <= '9'; digits++) {
+      pid = pid * 10 + (rest[digits] - '0');
+    }
+    return digits > 0 && digits < rest.size() && rest[digits] == '-' ? pid : 0;
   }
 
   Status SweepTemporaries(const std::string& dir, int64_t now_ns, int64_t min_age_ns, bool dry_run, uint64_t* count,
@@ -325,9 +327,8 @@ class LocalBackend : public Backend {
         continue;
       }
       if (!S_ISREG(st.st_mode)) continue;
-      long pid = TemporaryWriter(n, in_staging);
-      if (pid <= 0) continue;
-      if (pid == static_cast<long>(::getpid()) || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;
+      int64_t pid = TemporaryWriter(n, in_staging);
+      if (pid <= 0 || !ProcessGone(pid)) continue;
       int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
       if (now_ns - mtime < min_age_ns) continue;
       stale.push_back(dir + "/" + std::string(n));

@@ -3,7 +3,6 @@
 // Backend::Lock: lock objects with holder identity and a heartbeat, written
 // once for every backend on PutIfAbsent / Get / Put / Remove.
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -83,7 +82,7 @@ std::string DeadReason(const LockHolder& h, const LockHolder& me, int64_t now_ns
   bool same_ns = h.pid_ns.empty() || me.pid_ns.empty() || h.pid_ns == me.pid_ns;
   if (h.host == me.host && same_ns) {
     if (h.pid <= 0) return "it names no process";
-    if (::kill(static_cast<pid_t>(h.pid), 0) != 0 && errno == ESRCH) return "that process no longer exists";
+    if (ProcessGone(h.pid)) return "that process no longer exists";
     uint64_t start = ProcessStart(h.pid);
     if (h.process_start != 0 && start != 0 && start != h.process_start) {
       return "that process no longer exists (its pid now belongs to another process)";

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 
+#include "objstore/backend.h"
 #include "objstore/compress.h"
 #include "objstore/core/bytes.h"
 #include "objstore/core/io.h"
@@ -115,7 +116,8 @@ std::string PackTail(const std::vector<PackEntry>& entries, const RepoKeys* keys
 
 Result<std::unique_ptr<PackFileWriter>> PackFileWriter::Create(const std::string& dir) {
   static std::atomic<uint64_t> counter{0};
-  std::string path = dir + "/pack-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  std::string path = dir + "/" + std::string(kStagingPackPrefix) + std::to_string(::getpid()) + "-" +
+                     std::to_string(counter++);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno(errno, "cannot create '" + path + "'");
   return std::unique_ptr<PackFileWriter>(new PackFileWriter(fd, path));

@@ -4,9 +4,12 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <climits>
 
 namespace cairn {
 
@@ -33,6 +36,11 @@ std::string GroupName(gid_t gid) {
   char buf[4096];
   if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) == 0 && res != nullptr) return gr.gr_name;
   return "";
+}
+
+bool ProcessGone(int64_t pid) {
+  if (pid <= 0 || pid > INT_MAX) return true;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
 }  // namespace cairn

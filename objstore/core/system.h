@@ -25,4 +25,9 @@ std::string UserName(uid_t uid);
 // The passwd name of `gid`'s group; "" if it has none.
 std::string GroupName(gid_t gid);
 
+// True if no process `pid` exists in this pid namespace (kill(pid, 0) says
+// ESRCH, or `pid` cannot be a process id). A process of another user counts
+// as existing.
+bool ProcessGone(int64_t pid);
+
 }  // namespace cairn
