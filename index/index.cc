@@ -11,7 +11,7 @@ namespace {
 
 // Bumped whenever the layout of the LMDB values changes; an older cache is
 // dropped and rebuilt.
-constexpr std::string_view kCacheVersion = "cairn-index-2";
+constexpr std::string_view kCacheVersion = "cairn-index-3";
 constexpr size_t kLocationSize = 50;
 
 Status FromLmdb(int rc, std::string_view what) {
@@ -151,6 +151,7 @@ struct Index::Impl {
   MDB_env* env = nullptr;
   MDB_dbi blobs = 0, files = 0, snaps = 0, meta = 0, filecache = 0;
   MDB_dbi refs = 0, children = 0, roots = 0;
+  MDB_dbi dups = 0, packs = 0, suspects = 0;
   ~Impl() {
     if (env != nullptr) mdb_env_close(env);
   }
@@ -174,7 +175,9 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
   for (auto [name, dbi] : {std::pair{"blobs", &impl->blobs}, std::pair{"indexfiles", &impl->files},
                            std::pair{"snapshots", &impl->snaps}, std::pair{"meta", &impl->meta},
                            std::pair{"filecache", &impl->filecache}, std::pair{"refs", &impl->refs},
-                           std::pair{"children", &impl->children}, std::pair{"roots", &impl->roots}}) {
+                           std::pair{"children", &impl->children}, std::pair{"roots", &impl->roots},
+                           std::pair{"dups", &impl->dups}, std::pair{"packs", &impl->packs},
+                           std::pair{"suspects", &impl->suspects}}) {
     rc = mdb_dbi_open(txn.get(), name, MDB_CREATE, dbi);
     if (rc != 0) return FromLmdb(rc, std::string("cannot open table ") + name);
   }
@@ -184,7 +187,7 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
   if (rc == MDB_NOTFOUND || View(v) != kCacheVersion) {
     // New, or written by another cache version: start empty.
     for (MDB_dbi dbi : {impl->blobs, impl->files, impl->snaps, impl->filecache, impl->refs, impl->children,
-                        impl->roots}) {
+                        impl->roots, impl->dups, impl->packs, impl->suspects}) {
       mdb_drop(txn.get(), dbi, 0);
     }
     MDB_val nv = Val(kCacheVersion);
@@ -211,23 +214,88 @@ Result<std::optional<BlobLocation>> Index::Lookup(const ObjectId& id) const {
 
 namespace {
 
-// Records every blob of `packs` (a blob stored twice keeps its first
-// location; both copies are valid) and marks `index_file` loaded, inside
-// `txn`.
-Status PutPacks(MDB_txn* txn, MDB_dbi blobs, MDB_dbi files, const std::string& index_file,
-                const std::vector<objstore::PackRecord>& packs) {
+// The tables that say where blobs are (docs/format.md#local-index), inside
+// one write transaction.
+struct BlobTables {
+  MDB_txn* txn;
+  MDB_dbi blobs, files, dups, packs, suspects, refs;
+
+  Status Put(MDB_dbi dbi, std::string_view key, std::string_view value, std::string_view what) const {
+    MDB_val k = Val(key), v = Val(value);
+    int rc = mdb_put(txn, dbi, &k, &v, 0);
+    return rc == 0 ? Status::OK() : FromLmdb(rc, "cannot " + std::string(what));
+  }
+  Status Del(MDB_dbi dbi, std::string_view key, std::string_view what) const {
+    MDB_val k = Val(key);
+    int rc = mdb_del(txn, dbi, &k, nullptr);
+    return rc == 0 || rc == MDB_NOTFOUND ? Status::OK() : FromLmdb(rc, "cannot " + std::string(what));
+  }
+  Result<bool> Has(MDB_dbi dbi, std::string_view key) const {
+    MDB_val k = Val(key), v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return FromLmdb(rc, "cannot read the index");
+    return true;
+  }
+};
+
+// Key of a copy in `dups`: blob id, pack id, offset.
+std::string DupKey(const ObjectId& id, const ObjectId& pack_id, uint64_t offset) {
+  std::string k = std::string(id.view()) + std::string(pack_id.view());
+  PutU64(&k, offset);
+  return k;
+}
+
+// Calls fn(key, value) for every entry of `dbi` whose key starts with
+// `prefix`, in key order; fn returns false to stop.
+Status ScanPrefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
+                  const std::function<bool(std::string_view, std::string_view)>& fn) {
+  MDB_cursor* cur;
+  int rc = mdb_cursor_open(txn, dbi, &cur);
+  if (rc != 0) return FromLmdb(rc, "cannot open cursor");
+  MDB_val k = Val(prefix), v;
+  for (rc = mdb_cursor_get(cur, &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    std::string_view key = View(k);
+    if (key.substr(0, prefix.size()) != prefix) break;
+    if (!fn(key, View(v))) break;
+  }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND) return FromLmdb(rc, "cannot scan the index");
+  return Status::OK();
+}
+
+// Records every blob of `packs` and marks `index_file` loaded (with the
+// packs it names), inside `t`. A blob stored twice keeps its first location
+// in `blobs`; every other copy goes to `dups`. A blob new to the table is a
+// suspect (it has no count yet, unless `check_refs` finds one).
+Status PutPacks(const BlobTables& t, const std::string& index_file, const std::vector<objstore::PackRecord>& packs,
+                bool check_refs) {
+  std::string named;
   for (const auto& p : packs) {
     for (const auto& e : p.entries) {
       std::string loc = EncodeLocation(p.pack_id, e);
       MDB_val k = Val(e.id.view()), v = Val(loc);
-      int rc = mdb_put(txn, blobs, &k, &v, MDB_NOOVERWRITE);
-      if (rc != 0 && rc != MDB_KEYEXIST) return FromLmdb(rc, "cannot add blob");
+      int rc = mdb_put(t.txn, t.blobs, &k, &v, MDB_NOOVERWRITE);
+      if (rc == MDB_KEYEXIST) {
+        BlobLocation old;
+        if (DecodeLocation(e.id, View(v), &old) && old.pack_id == p.pack_id && old.entry.offset == e.offset) continue;
+        CAIRN_RETURN_IF_ERROR(t.Put(t.dups, DupKey(e.id, p.pack_id, e.offset), loc, "add a copy of a blob"));
+        continue;
+      }
+      if (rc != 0) return FromLmdb(rc, "cannot add blob");
+      if (check_refs) {
+        CAIRN_ASSIGN_OR_RETURN(bool counted, t.Has(t.refs, e.id.view()));
+        if (counted) continue;
+      }
+      CAIRN_RETURN_IF_ERROR(t.Put(t.suspects, e.id.view(), "", "add a suspect"));
     }
+    if (index_file.empty()) continue;
+    named.append(p.pack_id.view());
+    CAIRN_RETURN_IF_ERROR(t.Put(t.packs, std::string(p.pack_id.view()) + index_file, "", "record a pack"));
   }
   if (index_file.empty()) return Status::OK();
-  MDB_val k = Val(index_file), v = Val("");
-  int rc = mdb_put(txn, files, &k, &v, 0);
-  return rc == 0 ? Status::OK() : FromLmdb(rc, "cannot mark index file");
+  return t.Put(t.files, index_file, named, "mark index file");
 }
 
 }  // namespace
@@ -235,7 +303,8 @@ Status PutPacks(MDB_txn* txn, MDB_dbi blobs, MDB_dbi files, const std::string& i
 Status Index::AddPacks(const std::string& index_file, const std::vector<objstore::PackRecord>& packs) {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
-  CAIRN_RETURN_IF_ERROR(PutPacks(txn.get(), impl_->blobs, impl_->files, index_file, packs));
+  BlobTables t{txn.get(), impl_->blobs, impl_->files, impl_->dups, impl_->packs, impl_->suspects, impl_->refs};
+  CAIRN_RETURN_IF_ERROR(PutPacks(t, index_file, packs, false));
   return txn.Commit();
 }
 
@@ -405,20 +474,19 @@ Result<std::vector<ObjectId>> Index::BlobsWithPrefix(std::string_view hex_prefix
 Status Index::ReplaceBlobs(const std::vector<std::pair<std::string, std::vector<objstore::PackRecord>>>& files) {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
-  for (MDB_dbi dbi : {impl_->blobs, impl_->files}) {
+  for (MDB_dbi dbi : {impl_->blobs, impl_->files, impl_->dups, impl_->packs, impl_->suspects}) {
     int rc = mdb_drop(txn.get(), dbi, 0);
     if (rc != 0) return FromLmdb(rc, "cannot clear");
   }
-  for (const auto& [name, packs] : files) {
-    CAIRN_RETURN_IF_ERROR(PutPacks(txn.get(), impl_->blobs, impl_->files, name, packs));
-  }
+  BlobTables t{txn.get(), impl_->blobs, impl_->files, impl_->dups, impl_->packs, impl_->suspects, impl_->refs};
+  for (const auto& [name, packs] : files) CAIRN_RETURN_IF_ERROR(PutPacks(t, name, packs, true));
   return txn.Commit();
 }
 
 Status Index::ClearBlobs() {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
-  for (MDB_dbi dbi : {impl_->blobs, impl_->files}) {
+  for (MDB_dbi dbi : {impl_->blobs, impl_->files, impl_->dups, impl_->packs, impl_->suspects}) {
     int rc = mdb_drop(txn.get(), dbi, 0);
     if (rc != 0) return FromLmdb(rc, "cannot clear");
   }
@@ -434,6 +502,7 @@ struct RefTables {
   MDB_txn* txn;
   MDB_dbi blobs, refs, children, roots;
   const std::string* path;  // the LMDB file, for messages
+  MDB_dbi suspects = 0;     // write transactions: kept in step with refs
 
   Status OutOfStep(const ObjectId& id, const std::string& what) const {
     return Status::Corruption("index: the reference counts are out of step (" + what + " " + id.ShortHex() +
@@ -563,7 +632,7 @@ Status Index::CountRoot(const ObjectId& snapshot, const ObjectId& tree,
                         const std::map<ObjectId, TreeChildren>& preloaded, const TreeLoader& load) {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
-  RefTables t{txn.get(), impl_->blobs, impl_->refs, impl_->children, impl_->roots, &impl_->path};
+  RefTables t{txn.get(), impl_->blobs, impl_->refs, impl_->children, impl_->roots, &impl_->path, impl_->suspects};
   CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> counted, t.GetRoot(snapshot));
   if (counted) {
     // Another process (or an earlier call) got here first.
@@ -585,6 +654,7 @@ Status Index::CountRoot(const ObjectId& snapshot, const ObjectId& tree,
       continue;
     }
     CAIRN_RETURN_IF_ERROR(t.PutNode(id, RefNode{1, type}));
+    CAIRN_RETURN_IF_ERROR(t.Del(t.suspects, id));  // counted now
     if (type != objstore::BlobType::kTree) continue;
     TreeChildren loaded;
     const TreeChildren* c;
@@ -607,7 +677,7 @@ Status Index::CountRoot(const ObjectId& snapshot, const ObjectId& tree,
 Status Index::UncountRoot(const ObjectId& snapshot) {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
-  RefTables t{txn.get(), impl_->blobs, impl_->refs, impl_->children, impl_->roots, &impl_->path};
+  RefTables t{txn.get(), impl_->blobs, impl_->refs, impl_->children, impl_->roots, &impl_->path, impl_->suspects};
   CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> root, t.GetRoot(snapshot));
   if (!root) return Status::OK();
   CAIRN_RETURN_IF_ERROR(t.Del(impl_->roots, snapshot));
@@ -622,6 +692,9 @@ Status Index::UncountRoot(const ObjectId& snapshot) {
       continue;
     }
     CAIRN_RETURN_IF_ERROR(t.Del(impl_->refs, id));
+    MDB_val sk = Val(id.view()), sv = Val("");
+    int src = mdb_put(txn.get(), impl_->suspects, &sk, &sv, 0);
+    if (src != 0) return FromLmdb(src, "cannot add a suspect");
     if (node->type != objstore::BlobType::kTree) continue;
     CAIRN_ASSIGN_OR_RETURN(std::optional<TreeChildren> c, t.GetChildren(id));
     if (!c) return t.OutOfStep(id, "no child list for counted tree");
@@ -663,6 +736,167 @@ Status Index::ClearRefs() {
   for (MDB_dbi dbi : {impl_->refs, impl_->children, impl_->roots}) {
     int rc = mdb_drop(txn.get(), dbi, 0);
     if (rc != 0) return FromLmdb(rc, "cannot clear the reference counts");
+  }
+  // No blob has a count now: every one is a suspect.
+  MDB_cursor* cur;
+  int rc = mdb_cursor_open(txn.get(), impl_->blobs, &cur);
+  if (rc != 0) return FromLmdb(rc, "cannot open cursor");
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    MDB_val sv = Val("");
+    int prc = mdb_put(txn.get(), impl_->suspects, &k, &sv, 0);
+    if (prc != 0) {
+      mdb_cursor_close(cur);
+      return FromLmdb(prc, "cannot add a suspect");
+    }
+  }
+  mdb_cursor_close(cur);
+  if (rc != MDB_NOTFOUND) return FromLmdb(rc, "cannot list blobs");
+  return txn.Commit();
+}
+
+// --- What prune needs ---
+
+Result<std::vector<BlobLocation>> Index::Unreferenced() {
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
+  MDB_cursor* cur;
+  int rc = mdb_cursor_open(txn.get(), impl_->suspects, &cur);
+  if (rc != 0) return FromLmdb(rc, "cannot open cursor");
+  std::vector<BlobLocation> out;
+  MDB_val k, v;
+  Status st;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    bool stale = k.mv_size != ObjectId::kSize;
+    if (!stale) {
+      MDB_val rv, bv;
+      int rrc = mdb_get(txn.get(), impl_->refs, &k, &rv);
+      int brc = rrc == MDB_NOTFOUND ? mdb_get(txn.get(), impl_->blobs, &k, &bv) : rrc;
+      if ((rrc != 0 && rrc != MDB_NOTFOUND) || (brc != 0 && brc != MDB_NOTFOUND)) {
+        st = FromLmdb(rrc != 0 && rrc != MDB_NOTFOUND ? rrc : brc, "cannot read a suspect");
+        break;
+      }
+      BlobLocation loc;
+      ObjectId id(static_cast<const uint8_t*>(k.mv_data));
+      if (brc == 0 && DecodeLocation(id, View(bv), &loc)) {
+        out.push_back(loc);
+        continue;
+      }
+      stale = true;  // counted, or not in the blob table
+    }
+    int drc = mdb_cursor_del(cur, 0);
+    if (drc != 0) {
+      st = FromLmdb(drc, "cannot drop a suspect");
+      break;
+    }
+  }
+  mdb_cursor_close(cur);
+  if (!st.ok()) return st;
+  if (rc != MDB_NOTFOUND) return FromLmdb(rc, "cannot list suspects");
+  CAIRN_RETURN_IF_ERROR(txn.Commit());
+  return out;
+}
+
+Status Index::ForEachDuplicate(const std::function<void(const BlobLocation&)>& fn) const {
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, MDB_RDONLY));
+  return ScanPrefix(txn.get(), impl_->dups, "", [&](std::string_view key, std::string_view value) {
+    BlobLocation loc;
+    if (key.size() >= ObjectId::kSize &&
+        DecodeLocation(ObjectId(reinterpret_cast<const uint8_t*>(key.data())), value, &loc)) {
+      fn(loc);
+    }
+    return true;
+  });
+}
+
+Result<std::vector<BlobLocation>> Index::Copies(const ObjectId& id) const {
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, MDB_RDONLY));
+  std::vector<BlobLocation> out;
+  MDB_val k = Val(id.view()), v;
+  int rc = mdb_get(txn.get(), impl_->blobs, &k, &v);
+  if (rc == MDB_NOTFOUND) return out;
+  if (rc != 0) return FromLmdb(rc, "cannot look up blob");
+  BlobLocation loc;
+  if (!DecodeLocation(id, View(v), &loc)) {
+    return Status::Corruption("index: damaged location record; run 'cairn repair index'");
+  }
+  out.push_back(loc);
+  CAIRN_RETURN_IF_ERROR(ScanPrefix(txn.get(), impl_->dups, id.view(), [&](std::string_view, std::string_view value) {
+    if (DecodeLocation(id, value, &loc)) out.push_back(loc);
+    return true;
+  }));
+  return out;
+}
+
+Result<std::vector<std::string>> Index::IndexFilesOf(const ObjectId& pack_id) const {
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, MDB_RDONLY));
+  std::vector<std::string> out;
+  CAIRN_RETURN_IF_ERROR(ScanPrefix(txn.get(), impl_->packs, pack_id.view(), [&](std::string_view key, std::string_view) {
+    out.emplace_back(key.substr(ObjectId::kSize));
+    return true;
+  }));
+  return out;
+}
+
+Status Index::ReplaceIndexFiles(const std::vector<std::string>& removed,
+                                const std::vector<std::pair<std::string, std::vector<objstore::PackRecord>>>& added,
+                                const std::vector<objstore::PackRecord>& dropped) {
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
+  BlobTables t{txn.get(), impl_->blobs, impl_->files, impl_->dups, impl_->packs, impl_->suspects, impl_->refs};
+  for (const auto& name : removed) {
+    MDB_val k = Val(name), v;
+    int rc = mdb_get(txn.get(), impl_->files, &k, &v);
+    if (rc == MDB_NOTFOUND) continue;
+    if (rc != 0) return FromLmdb(rc, "cannot read an index file mark");
+    std::string named(View(v));
+    for (size_t i = 0; i + ObjectId::kSize <= named.size(); i += ObjectId::kSize) {
+      CAIRN_RETURN_IF_ERROR(t.Del(impl_->packs, named.substr(i, ObjectId::kSize) + name, "forget a pack"));
+    }
+    CAIRN_RETURN_IF_ERROR(t.Del(impl_->files, name, "forget an index file"));
+  }
+  for (const auto& [name, packs] : added) CAIRN_RETURN_IF_ERROR(PutPacks(t, name, packs, true));
+
+  // The packs no loaded index file names any more.
+  std::set<ObjectId> gone;
+  for (const auto& p : dropped) {
+    bool named = false;
+    CAIRN_RETURN_IF_ERROR(ScanPrefix(txn.get(), impl_->packs, p.pack_id.view(), [&](std::string_view, std::string_view) {
+      named = true;
+      return false;
+    }));
+    if (!named) gone.insert(p.pack_id);
+  }
+  for (const auto& p : dropped) {
+    if (gone.count(p.pack_id) == 0) continue;
+    for (const auto& e : p.entries) {
+      CAIRN_RETURN_IF_ERROR(t.Del(impl_->dups, DupKey(e.id, p.pack_id, e.offset), "forget a copy"));
+      MDB_val k = Val(e.id.view()), v;
+      int rc = mdb_get(txn.get(), impl_->blobs, &k, &v);
+      if (rc == MDB_NOTFOUND) continue;
+      if (rc != 0) return FromLmdb(rc, "cannot look up blob");
+      BlobLocation cur;
+      if (DecodeLocation(e.id, View(v), &cur) && gone.count(cur.pack_id) == 0) continue;
+      // The blob table's copy is in a pack that is gone: another copy
+      // takes its place, or the blob leaves the table.
+      std::string next_key, next_loc;
+      CAIRN_RETURN_IF_ERROR(ScanPrefix(txn.get(), impl_->dups, e.id.view(), [&](std::string_view key, std::string_view value) {
+        BlobLocation d;
+        if (!DecodeLocation(e.id, value, &d) || gone.count(d.pack_id) != 0) return true;
+        next_key = std::string(key);
+        next_loc = std::string(value);
+        return false;
+      }));
+      if (next_key.empty()) {
+        CAIRN_RETURN_IF_ERROR(t.Del(impl_->blobs, e.id.view(), "forget a blob"));
+        continue;
+      }
+      CAIRN_RETURN_IF_ERROR(t.Put(impl_->blobs, e.id.view(), next_loc, "move a blob"));
+      CAIRN_RETURN_IF_ERROR(t.Del(impl_->dups, next_key, "move a blob"));
+    }
   }
   return txn.Commit();
 }

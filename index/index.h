@@ -174,6 +174,39 @@ class Index {
   // order, inside one read transaction.
   Status ForEachUnreferencedBlob(const std::function<void(const ObjectId&, const BlobLocation&)>& fn) const;
 
+  // --- What prune needs, at a cost proportional to the waste ---
+  //
+  // The index keeps a list of suspects: every blob of the blob table that
+  // has no count is on it (a blob joins when it is added and when its
+  // count falls to 0, and leaves when it is counted), and every copy of a
+  // blob besides the one Lookup returns (a blob stored twice) is kept too.
+
+  // The blob-table location of every blob that has no count, in id order.
+  // Suspects found counted, or no longer in the blob table, are dropped
+  // from the list in the same write transaction.
+  Result<std::vector<BlobLocation>> Unreferenced();
+
+  // Calls fn for every copy of a blob other than the one Lookup returns,
+  // in blob id order, inside one read transaction.
+  Status ForEachDuplicate(const std::function<void(const BlobLocation&)>& fn) const;
+
+  // Every known location of blob `id`: the one Lookup returns first, then
+  // the other copies. Empty if the index does not have it.
+  Result<std::vector<BlobLocation>> Copies(const ObjectId& id) const;
+
+  // The loaded index files that name pack `pack_id`, in name order.
+  Result<std::vector<std::string>> IndexFilesOf(const ObjectId& pack_id) const;
+
+  // After index files `removed` were replaced by `added` (name -> its
+  // packs) in the repository, brings the blob table up to date in one
+  // write transaction instead of rebuilding it: forgets `removed`, loads
+  // `added`, and for every pack of `dropped` that no loaded index file
+  // names any more, forgets its blobs' locations there (a blob with another
+  // copy keeps that one; one without any leaves the blob table).
+  Status ReplaceIndexFiles(const std::vector<std::string>& removed,
+                           const std::vector<std::pair<std::string, std::vector<objstore::PackRecord>>>& added,
+                           const std::vector<objstore::PackRecord>& dropped);
+
   // Drops every count, child list and counted root.
   Status ClearRefs();
 

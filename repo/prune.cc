@@ -35,32 +35,85 @@ std::string NewPlanName() {
   return name;
 }
 
-// The packs every index file names, read from the index files themselves
-// (the local index keeps one location per blob; prune must see every copy).
-struct IndexFiles {
-  std::map<std::string, std::vector<PackRecord>> files;  // "index/HEX" -> its packs
-  std::map<ObjectId, const PackRecord*> packs;           // every pack any file names
-};
+constexpr std::string_view kIndexDir = "index/";
 
-Result<IndexFiles> ReadIndexFiles(const Repository& repo) {
-  IndexFiles out;
-  std::vector<std::string> names;
-  CAIRN_RETURN_IF_ERROR(repo.backend()->List("index/", [&](const std::string& n, uint64_t) { names.push_back(n); }));
-  for (const auto& n : names) {
-    auto id = ObjectId::FromHex(Basename(n));
-    if (!id.ok()) continue;  // not an index file (check reports it)
-    CAIRN_ASSIGN_OR_RETURN(std::string data, repo.backend()->Get(n));
-    auto payload = repo.codec().DecodeFile(data, objstore::FileType::kIndex, &*id, n);
+// Index files prune has read, by name ("index/HEX"). Prune reads only the
+// files that name a pack it changes; the local index says which.
+class IndexFileCache {
+ public:
+  explicit IndexFileCache(const Repository& repo) : repo_(repo) {}
+
+  Result<const std::vector<PackRecord>*> Get(const std::string& name) {
+    auto it = files_.find(name);
+    if (it != files_.end()) return &it->second;
+    auto id = ObjectId::FromHex(Basename(name));
+    if (!id.ok()) return Status::Corruption("'" + name + "' is not named like an index file");
+    CAIRN_ASSIGN_OR_RETURN(std::string data, repo_.backend()->Get(name));
+    auto payload = repo_.codec().DecodeFile(data, objstore::FileType::kIndex, &*id, name);
     if (!payload.ok()) {
       return payload.status().WithContext("prune needs every index file; run 'cairn repair index' first");
     }
-    CAIRN_ASSIGN_OR_RETURN(auto records, objstore::DecodeIndexPayload(*payload, n));
-    out.files[n] = std::move(records);
+    CAIRN_ASSIGN_OR_RETURN(auto records, objstore::DecodeIndexPayload(*payload, name));
+    return &files_.emplace(name, std::move(records)).first->second;
   }
-  for (const auto& [n, recs] : out.files) {
-    for (const auto& r : recs) out.packs.emplace(r.pack_id, &r);
+
+  // Pack `pack`'s record in the first loaded index file that names it;
+  // nullptr if none does.
+  Result<const PackRecord*> Pack(const ObjectId& pack) {
+    CAIRN_ASSIGN_OR_RETURN(auto names, repo_.index()->IndexFilesOf(pack));
+    for (const auto& n : names) {
+      CAIRN_ASSIGN_OR_RETURN(const std::vector<PackRecord>* recs, Get(std::string(kIndexDir) + n));
+      for (const auto& r : *recs) {
+        if (r.pack_id == pack) return &r;
+      }
+    }
+    return static_cast<const PackRecord*>(nullptr);
+  }
+
+ private:
+  const Repository& repo_;
+  std::map<std::string, std::vector<PackRecord>> files_;
+};
+
+// The loaded index files ("index/HEX") that name any of `packs`.
+Result<std::set<std::string>> IndexFilesNaming(const Repository& repo, const std::vector<ObjectId>& packs) {
+  std::set<std::string> out;
+  for (const auto& pack : packs) {
+    CAIRN_ASSIGN_OR_RETURN(auto names, repo.index()->IndexFilesOf(pack));
+    for (auto& n : names) out.insert(std::string(kIndexDir) + n);
   }
   return out;
+}
+
+// Fails unless the local index has loaded every index file there is: a
+// pack named only by a file it could not read would look unindexed, and
+// its blobs unknown. Brings the local index up to date first, so a file a
+// concurrent backup has just written is loaded, not mistaken for a damaged
+// one; a file another prune has just removed is no longer asked for.
+Status RequireEveryIndexFile(Repository* repo) {
+  CAIRN_RETURN_IF_ERROR(repo->Refresh());
+  std::vector<std::string> listed;
+  CAIRN_RETURN_IF_ERROR(repo->backend()->List(std::string(kIndexDir), [&](const std::string& n, uint64_t) {
+    if (ObjectId::FromHex(Basename(n)).ok()) listed.push_back(n);  // another name: check reports it
+  }));
+  CAIRN_ASSIGN_OR_RETURN(auto loaded, repo->index()->LoadedIndexFiles());
+  std::vector<std::string> missing;
+  for (const auto& n : listed) {
+    if (loaded.count(Basename(n)) == 0) missing.push_back(n);
+  }
+  if (missing.empty()) return Status::OK();
+  // Written after the refresh listed index/: load it now.
+  CAIRN_RETURN_IF_ERROR(repo->Refresh());
+  CAIRN_ASSIGN_OR_RETURN(loaded, repo->index()->LoadedIndexFiles());
+  for (const auto& n : missing) {
+    if (loaded.count(Basename(n)) != 0) continue;
+    auto size = repo->backend()->Stat(n);
+    if (!size.ok() && size.status().IsNotFound()) continue;  // removed since
+    if (!size.ok()) return size.status();
+    return Status::Corruption("index file '" + n +
+                              "' cannot be read; prune needs every index file; run 'cairn repair index' first");
+  }
+  return Status::OK();
 }
 
 // Every pack file in data/ -> its size.
@@ -96,7 +149,9 @@ class Pruner {
       }
       lock = std::move(l).value();
     }
-    CAIRN_RETURN_IF_ERROR(repo_->Refresh());
+    // Before anything is counted or deleted: an index file the local
+    // index could not load hides blobs, which would look missing or unused.
+    CAIRN_RETURN_IF_ERROR(RequireEveryIndexFile(repo_));
     CAIRN_RETURN_IF_ERROR(PurgeTrash());
     CAIRN_RETURN_IF_ERROR(SyncCounts());
     // Files a killed writer left half-written: never objects, so nothing
@@ -199,10 +254,21 @@ class Pruner {
   // Decides what to delete and copies the live blobs out of it. Returns the
   // plan, already stored as pending (nothing when nothing is to be done).
   Result<std::optional<PrunePlan>> Mark() {
-    CAIRN_ASSIGN_OR_RETURN(IndexFiles idx, ReadIndexFiles(*repo_));
+    CAIRN_RETURN_IF_ERROR(RequireEveryIndexFile(repo_));
     CAIRN_ASSIGN_OR_RETURN(auto on_disk, ListPacks(*repo_));
     report_.packs = on_disk.size();
     for (const auto& [id, size] : on_disk) report_.pack_bytes += size;
+
+    // Only packs holding waste need a look: those of the blobs without a
+    // count and of the second copies, which the local index keeps listed
+    // (index.h), so the cost follows the waste, not the repository.
+    std::set<ObjectId> wasteful;
+    {
+      CAIRN_ASSIGN_OR_RETURN(auto unreferenced, repo_->index()->Unreferenced());
+      for (const auto& loc : unreferenced) wasteful.insert(loc.pack_id);
+    }
+    CAIRN_RETURN_IF_ERROR(
+        repo_->index()->ForEachDuplicate([&](const index::BlobLocation& loc) { wasteful.insert(loc.pack_id); }));
 
     struct PackUse {
       ObjectId id;
@@ -214,9 +280,12 @@ class Pruner {
     };
     std::vector<PackUse> uses;
     uint64_t unused_total = 0;
-    for (const auto& [pack_id, rec] : idx.packs) {
+    IndexFileCache files(*repo_);
+    for (const auto& pack_id : wasteful) {
       auto disk = on_disk.find(pack_id);
       if (disk == on_disk.end()) continue;  // named but missing: check reports it
+      CAIRN_ASSIGN_OR_RETURN(const PackRecord* rec, files.Pack(pack_id));
+      if (rec == nullptr) continue;  // named by no loaded index file: nothing to rewrite
       PackUse u;
       u.id = pack_id;
       u.size = disk->second;
@@ -272,18 +341,15 @@ class Pruner {
       plan.garbage.insert(plan.garbage.end(), u.garbage.begin(), u.garbage.end());
     }
     for (const auto& [id, size] : on_disk) {
-      if (idx.packs.count(id) != 0 || AgeNs(id) < o_.grace_ns) continue;
+      CAIRN_ASSIGN_OR_RETURN(auto naming, repo_->index()->IndexFilesOf(id));
+      if (!naming.empty() || AgeNs(id) < o_.grace_ns) continue;
       plan.unindexed_packs.push_back(id);
       report_.unindexed_packs++;
       report_.unindexed_bytes += size;
     }
     {
-      std::set<ObjectId> condemned(plan.condemned_packs.begin(), plan.condemned_packs.end());
-      for (const auto& [name, recs] : idx.files) {
-        if (std::any_of(recs.begin(), recs.end(), [&](const PackRecord& r) { return condemned.count(r.pack_id) != 0; })) {
-          plan.index_files.push_back(name);
-        }
-      }
+      CAIRN_ASSIGN_OR_RETURN(auto naming, IndexFilesNaming(*repo_, plan.condemned_packs));
+      plan.index_files.assign(naming.begin(), naming.end());
     }
     report_.condemned_packs = plan.condemned_packs.size();
     report_.condemned_bytes = plan.condemned_bytes;
@@ -370,6 +436,7 @@ class Pruner {
   Status Reindex(PrunePlan* p) {
     CAIRN_RETURN_IF_ERROR(repo_->Refresh());
     CAIRN_RETURN_IF_ERROR(SyncCounts());
+    CAIRN_RETURN_IF_ERROR(RequireEveryIndexFile(repo_));
     CAIRN_RETURN_IF_ERROR(Revive(p));
     std::set<ObjectId> condemned(p->condemned_packs.begin(), p->condemned_packs.end());
     // Garbage that a snapshot references now (its backup began before the
@@ -378,49 +445,55 @@ class Pruner {
     std::unordered_set<ObjectId, ObjectIdHash> rescue;
     for (const auto& g : p->garbage) {
       CAIRN_ASSIGN_OR_RETURN(bool referenced, IsReferenced(*repo_, g));
-      if (referenced) rescue.insert(g);
-    }
-    if (!rescue.empty()) {
-      CAIRN_ASSIGN_OR_RETURN(IndexFiles before, ReadIndexFiles(*repo_));
-      for (const auto& [pack, rec] : before.packs) {
-        if (condemned.count(pack) != 0) continue;
-        for (const auto& e : rec->entries) rescue.erase(e.id);
-      }
+      if (!referenced) continue;
+      CAIRN_ASSIGN_OR_RETURN(auto copies, repo_->index()->Copies(g));
+      bool elsewhere = std::any_of(copies.begin(), copies.end(),
+                                   [&](const index::BlobLocation& l) { return condemned.count(l.pack_id) == 0; });
+      if (!elsewhere) rescue.insert(g);
     }
     report_.resurrected_blobs += rescue.size();
     CAIRN_RETURN_IF_ERROR(CopyBlobs(rescue));
 
-    CAIRN_ASSIGN_OR_RETURN(IndexFiles idx, ReadIndexFiles(*repo_));
+    // Rewrite the index files that name a condemned pack without it.
+    CAIRN_ASSIGN_OR_RETURN(auto touched, IndexFilesNaming(*repo_, p->condemned_packs));
+    IndexFileCache files(*repo_);
     std::vector<ObjectId> must_survive(p->garbage.begin(), p->garbage.end());
-    for (const auto& pack : p->condemned_packs) {
-      auto it = idx.packs.find(pack);
-      if (it == idx.packs.end()) continue;
-      for (const auto& e : it->second->entries) must_survive.push_back(e.id);
-    }
+    std::vector<PackRecord> dropped;
+    std::set<ObjectId> dropped_ids;
+    std::vector<std::pair<std::string, std::vector<PackRecord>>> added;
     std::vector<std::string> old;
-    for (const auto& [name, recs] : idx.files) {
-      bool touched = std::any_of(recs.begin(), recs.end(),
-                                 [&](const PackRecord& r) { return condemned.count(r.pack_id) != 0; });
-      if (!touched) continue;
+    for (const auto& name : touched) {
+      CAIRN_ASSIGN_OR_RETURN(const std::vector<PackRecord>* recs, files.Get(name));
       std::vector<PackRecord> keep;
-      for (const auto& r : recs) {
-        if (condemned.count(r.pack_id) == 0) keep.push_back(r);
+      for (const auto& r : *recs) {
+        if (condemned.count(r.pack_id) == 0) {
+          keep.push_back(r);
+          continue;
+        }
+        if (!dropped_ids.insert(r.pack_id).second) continue;
+        for (const auto& e : r.entries) must_survive.push_back(e.id);
+        dropped.push_back(r);
       }
       if (!keep.empty()) {
         std::string file = repo_->codec().EncodeFile(objstore::FileType::kIndex, objstore::EncodeIndexPayload(keep), true);
-        CAIRN_RETURN_IF_ERROR(repo_->backend()->Put("index/" + repo_->codec().FileId(file).ToHex(), file));
+        std::string hex = repo_->codec().FileId(file).ToHex();
+        CAIRN_RETURN_IF_ERROR(repo_->backend()->Put(std::string(kIndexDir) + hex, file));
+        added.emplace_back(hex, std::move(keep));
       }
       old.push_back(name);
     }
     // New index files are durable before any old one goes.
+    std::vector<std::string> old_hex;
     for (const auto& n : old) {
       Status st = repo_->backend()->Remove(n);
       if (!st.ok() && !st.IsNotFound()) return st;
+      old_hex.push_back(Basename(n));
     }
     report_.index_files_rewritten += old.size();
-    // The local index forgets the condemned locations (a removed index file
-    // makes it reload), then every referenced blob must still be found
-    // outside the condemned packs.
+    // The local index forgets the condemned locations in place (no
+    // rebuild: a crash before this makes the next open rebuild it), then
+    // every referenced blob must still be found outside the condemned packs.
+    CAIRN_RETURN_IF_ERROR(repo_->index()->ReplaceIndexFiles(old_hex, added, dropped));
     CAIRN_RETURN_IF_ERROR(repo_->Refresh());
     for (const auto& g : must_survive) {
       CAIRN_ASSIGN_OR_RETURN(bool referenced, IsReferenced(*repo_, g));
@@ -439,16 +512,11 @@ class Pruner {
   // the same bytes were stored again (a backup that began before the plan
   // and wrote the same blobs in the same order).
   Status Revive(PrunePlan* p) {
-    CAIRN_ASSIGN_OR_RETURN(IndexFiles idx, ReadIndexFiles(*repo_));
     std::set<std::string> seen(p->index_files.begin(), p->index_files.end());
-    std::set<ObjectId> revived;
-    for (const auto& [name, recs] : idx.files) {
-      if (seen.count(name) != 0) continue;
-      for (const auto& r : recs) revived.insert(r.pack_id);
-    }
     std::vector<ObjectId> keep;
     for (const auto& id : p->condemned_packs) {
-      if (revived.count(id) != 0) {
+      CAIRN_ASSIGN_OR_RETURN(auto naming, IndexFilesNaming(*repo_, {id}));
+      if (std::any_of(naming.begin(), naming.end(), [&](const std::string& n) { return seen.count(n) == 0; })) {
         Say("pack " + id.ShortHex() + " was stored again since the mark; it is kept");
         continue;
       }
@@ -459,7 +527,8 @@ class Pruner {
   }
 
   Status Delete(const PrunePlan& p) {
-    CAIRN_ASSIGN_OR_RETURN(IndexFiles idx, ReadIndexFiles(*repo_));
+    // What the index files say now, including any written since the reindex.
+    CAIRN_RETURN_IF_ERROR(RequireEveryIndexFile(repo_));
     auto remove = [&](const ObjectId& pack) -> Status {
       std::string name = objstore::PackName(pack);
       auto size = repo_->backend()->Stat(name);
@@ -471,14 +540,16 @@ class Pruner {
       return Status::OK();
     };
     for (const auto& pack : p.condemned_packs) {
-      if (idx.packs.count(pack) != 0) {
+      CAIRN_ASSIGN_OR_RETURN(auto naming, repo_->index()->IndexFilesOf(pack));
+      if (!naming.empty()) {
         return Status::Corruption("prune stopped: condemned pack " + pack.ShortHex() +
                                   " is still named by an index file; nothing more was deleted");
       }
       CAIRN_RETURN_IF_ERROR(remove(pack));
     }
     for (const auto& pack : p.unindexed_packs) {
-      if (idx.packs.count(pack) != 0) continue;  // its backup finished after all
+      CAIRN_ASSIGN_OR_RETURN(auto naming, repo_->index()->IndexFilesOf(pack));
+      if (!naming.empty()) continue;  // its backup finished after all
       CAIRN_RETURN_IF_ERROR(remove(pack));
     }
     Status st = repo_->backend()->Remove(p.name);

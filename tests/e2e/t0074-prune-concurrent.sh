@@ -75,21 +75,21 @@ now_ms() { date +%s%3N; }
 
 # run_backup ROUND: backs src up; writes b.rc, b.ms, b.out, b.err.
 run_backup() {
-  local t0; t0=$(now_ms)
-  $CAIRN --json backup -m "round $1" src > b.out 2> b.err
-  echo $? > b.rc
+  local t0 rc=0; t0=$(now_ms)
+  $CAIRN --json backup -m "round $1" src > b.out 2> b.err || rc=$?
+  echo $rc > b.rc
   echo $(( $(now_ms) - t0 )) > b.ms
 }
 
 # run_prune ROUND: forget --keep-last 2 and prune, as two commands or as
 # forget --prune on alternate rounds; writes p.rc, p.ms, p.out, p.err.
 run_prune() {
-  local t0 rc; t0=$(now_ms)
+  local t0 rc=0; t0=$(now_ms)
   if [ $(($1 % 2)) = 0 ]; then
-    $CAIRN --json forget --keep-last 2 --yes --trash-for 0 > p.out 2> p.err; rc=$?
-    if [ $rc = 0 ]; then $CAIRN --json prune --grace 0 --max-unused 0 > p.out 2>> p.err; rc=$?; fi
+    $CAIRN --json forget --keep-last 2 --yes --trash-for 0 > p.out 2> p.err || rc=$?
+    if [ $rc = 0 ]; then $CAIRN --json prune --grace 0 --max-unused 0 > p.out 2>> p.err || rc=$?; fi
   else
-    $CAIRN --json forget --keep-last 2 --yes --prune --grace 0 --max-unused 0 > p.out 2> p.err; rc=$?
+    $CAIRN --json forget --keep-last 2 --yes --prune --grace 0 --max-unused 0 > p.out 2> p.err || rc=$?
   fi
   echo $rc > p.rc
   echo $(( $(now_ms) - t0 )) > p.ms
@@ -194,7 +194,7 @@ for round in $(seq 4 $((ROUNDS + 3))); do
   prev=$(tail -1 made.txt)
   rdelay=$(( RANDOM % (solo_p + 1) ))
   ( sleep "$(printf "%d.%03d" $((rdelay / 1000)) $((rdelay % 1000)))"
-    $CAIRN restore "$prev" --target "$RESTORED/beside" > r.out 2> r.err; echo $? > r.rc ) & rpid=$!
+    rc=0; $CAIRN restore "$prev" --target "$RESTORED/beside" > r.out 2> r.err || rc=$?; echo $rc > r.rc ) & rpid=$!
   if [ $offset -ge 0 ]; then
     run_backup $round & bpid=$!
     sleep "$delay"

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <map>
 
 #include "test_util.h"
 
@@ -504,6 +505,163 @@ TEST_CASE("a damaged index file gives an error from Open, not a crash", "[index]
     REQUIRE(snaps.ok());
     CHECK(snaps->empty());
   }
+}
+
+// The ids of Unreferenced(), in order.
+std::vector<ObjectId> UnreferencedIds(Index* idx) {
+  auto r = idx->Unreferenced();
+  INFO(r.status().message());
+  REQUIRE(r.ok());
+  std::vector<ObjectId> out;
+  for (const auto& l : *r) out.push_back(l.entry.id);
+  return out;
+}
+
+// (pack, offset) of every known copy of `id`, canonical first.
+std::vector<std::pair<ObjectId, uint64_t>> CopiesOf(const Index& idx, const ObjectId& id) {
+  auto r = idx.Copies(id);
+  REQUIRE(r.ok());
+  std::vector<std::pair<ObjectId, uint64_t>> out;
+  for (const auto& l : *r) out.emplace_back(l.pack_id, l.entry.offset);
+  return out;
+}
+
+Status CountLeaf(Index* idx, const ObjectId& snap, const ObjectId& tree, std::vector<ObjectId> chunks) {
+  std::map<ObjectId, TreeChildren> pre;
+  pre[tree].chunks = std::move(chunks);
+  return idx->CountRoot(snap, tree, pre, [](const ObjectId&) -> Result<TreeChildren> {
+    return Status::IOError("no pack reads in this test");
+  });
+}
+
+TEST_CASE("Unreferenced lists exactly the blobs without a count, as counts come and go", "[index]") {
+  testing::TempDir t;
+  auto idx = OpenIndex(t / "index.lmdb");
+  ObjectId tree = IdWith({1}), a = IdWith({2}), b = IdWith({3}), orphan = IdWith({4});
+  PackRecord p = Pack("p", {Entry(tree, 0, 10, 10, BlobType::kTree), Entry(a, 10, 10, 10), Entry(b, 20, 10, 10),
+                            Entry(orphan, 30, 10, 10)});
+  REQUIRE(idx->AddPacks("01", {p}).ok());
+  // Nothing is counted yet: every new blob is a suspect.
+  CHECK(UnreferencedIds(idx.get()) == std::vector<ObjectId>{tree, a, b, orphan});
+
+  ObjectId s1 = IdWith({9, 1}), s2 = IdWith({9, 2});
+  REQUIRE(CountLeaf(idx.get(), s1, tree, {a, b}).ok());
+  CHECK(UnreferencedIds(idx.get()) == std::vector<ObjectId>{orphan});
+  // A second root over the same tree; removing one keeps everything.
+  REQUIRE(CountLeaf(idx.get(), s2, tree, {a, b}).ok());
+  REQUIRE(idx->UncountRoot(s1).ok());
+  CHECK(UnreferencedIds(idx.get()) == std::vector<ObjectId>{orphan});
+  // The last root goes: its blobs have no count again.
+  REQUIRE(idx->UncountRoot(s2).ok());
+  CHECK(UnreferencedIds(idx.get()) == std::vector<ObjectId>{tree, a, b, orphan});
+  auto r = idx->Unreferenced();
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == 4);
+  CHECK((*r)[3].pack_id == p.pack_id);
+  CHECK((*r)[3].entry.offset == 30);
+
+  // Every blob the table holds without a count, whichever way it got there.
+  std::vector<ObjectId> expected;
+  REQUIRE(idx->ForEachUnreferencedBlob([&](const ObjectId& id, const BlobLocation&) { expected.push_back(id); }).ok());
+  CHECK(UnreferencedIds(idx.get()) == expected);
+}
+
+TEST_CASE("ClearRefs and a rebuild of the blob table keep the suspects complete", "[index]") {
+  testing::TempDir t;
+  auto idx = OpenIndex(t / "index.lmdb");
+  ObjectId tree = IdWith({1}), a = IdWith({2}), orphan = IdWith({4});
+  PackRecord p = Pack("p", {Entry(tree, 0, 10, 10, BlobType::kTree), Entry(a, 10, 10, 10), Entry(orphan, 20, 10, 10)});
+  REQUIRE(idx->AddPacks("01", {p}).ok());
+  REQUIRE(CountLeaf(idx.get(), IdWith({9}), tree, {a}).ok());
+  REQUIRE(UnreferencedIds(idx.get()) == std::vector<ObjectId>{orphan});
+
+  SECTION("a rebuilt blob table lists only the uncounted blob") {
+    REQUIRE(idx->ReplaceBlobs({{"01", {p}}}).ok());
+    CHECK(UnreferencedIds(idx.get()) == std::vector<ObjectId>{orphan});
+  }
+  SECTION("after ClearRefs nothing has a count") {
+    REQUIRE(idx->ClearRefs().ok());
+    CHECK(UnreferencedIds(idx.get()) == std::vector<ObjectId>{tree, a, orphan});
+  }
+  SECTION("a blob that left the blob table is no suspect") {
+    REQUIRE(idx->ClearBlobs().ok());
+    CHECK(UnreferencedIds(idx.get()).empty());
+  }
+}
+
+TEST_CASE("a second copy of a blob is listed by ForEachDuplicate and Copies, not by Lookup", "[index]") {
+  testing::TempDir t;
+  auto idx = OpenIndex(t / "index.lmdb");
+  ObjectId a = IdWith({1}), b = IdWith({2});
+  PackRecord first = Pack("first", {Entry(a, 0, 10, 10), Entry(b, 10, 10, 10)});
+  PackRecord second = Pack("second", {Entry(a, 0, 12, 12)});
+  REQUIRE(idx->AddPacks("01", {first}).ok());
+  REQUIRE(idx->AddPacks("02", {second}).ok());
+  // The same pack named by a third index file is not another copy.
+  REQUIRE(idx->AddPacks("03", {first}).ok());
+
+  CHECK(CopiesOf(*idx, a) == std::vector<std::pair<ObjectId, uint64_t>>{{first.pack_id, 0}, {second.pack_id, 0}});
+  CHECK(CopiesOf(*idx, b) == std::vector<std::pair<ObjectId, uint64_t>>{{first.pack_id, 10}});
+  CHECK(CopiesOf(*idx, IdWith({7})).empty());
+  std::vector<std::pair<ObjectId, ObjectId>> dups;
+  REQUIRE(idx->ForEachDuplicate([&](const BlobLocation& l) { dups.emplace_back(l.entry.id, l.pack_id); }).ok());
+  CHECK(dups == std::vector<std::pair<ObjectId, ObjectId>>{{a, second.pack_id}});
+
+  auto files = idx->IndexFilesOf(first.pack_id);
+  REQUIRE(files.ok());
+  CHECK(*files == std::vector<std::string>{"01", "03"});
+  files = idx->IndexFilesOf(second.pack_id);
+  REQUIRE(files.ok());
+  CHECK(*files == std::vector<std::string>{"02"});
+  files = idx->IndexFilesOf(Sha256("pack nobody"));
+  REQUIRE(files.ok());
+  CHECK(files->empty());
+}
+
+TEST_CASE("ReplaceIndexFiles forgets a dropped pack in place, moving blobs to their other copy", "[index]") {
+  testing::TempDir t;
+  auto idx = OpenIndex(t / "index.lmdb");
+  ObjectId a = IdWith({1}), b = IdWith({2}), c = IdWith({3});
+  PackRecord doomed = Pack("doomed", {Entry(a, 0, 10, 10), Entry(b, 10, 10, 10)});
+  PackRecord kept = Pack("kept", {Entry(c, 0, 10, 10)});
+  PackRecord copy = Pack("copy", {Entry(a, 0, 11, 11)});
+  REQUIRE(idx->AddPacks("01", {doomed, kept}).ok());
+  REQUIRE(idx->AddPacks("02", {copy}).ok());
+  REQUIRE(idx->Lookup(a)->value().pack_id == doomed.pack_id);
+
+  // Index file 01 is replaced by 04, which names only the kept pack.
+  REQUIRE(idx->ReplaceIndexFiles({"01"}, {{"04", {kept}}}, {doomed}).ok());
+  auto loaded = idx->LoadedIndexFiles();
+  REQUIRE(loaded.ok());
+  CHECK(*loaded == std::set<std::string>{"02", "04"});
+  CHECK(idx->IndexFilesOf(doomed.pack_id)->empty());
+  CHECK(*idx->IndexFilesOf(kept.pack_id) == std::vector<std::string>{"04"});
+  // a moved to its copy, which is no second copy any more; b is gone.
+  CHECK(CopiesOf(*idx, a) == std::vector<std::pair<ObjectId, uint64_t>>{{copy.pack_id, 0}});
+  CHECK(idx->Lookup(a)->value().entry.stored_length == 11);
+  CHECK_FALSE(idx->Lookup(b)->has_value());
+  CHECK(idx->Lookup(c)->value().pack_id == kept.pack_id);
+  size_t dups = 0;
+  REQUIRE(idx->ForEachDuplicate([&](const BlobLocation&) { dups++; }).ok());
+  CHECK(dups == 0);
+  // The same table a rebuild from the remaining files gives.
+  std::vector<std::pair<ObjectId, ObjectId>> in_place, rebuilt;
+  REQUIRE(idx->ForEachBlob([&](const ObjectId& id, const BlobLocation& l) { in_place.emplace_back(id, l.pack_id); }).ok());
+  REQUIRE(idx->ReplaceBlobs({{"02", {copy}}, {"04", {kept}}}).ok());
+  REQUIRE(idx->ForEachBlob([&](const ObjectId& id, const BlobLocation& l) { rebuilt.emplace_back(id, l.pack_id); }).ok());
+  CHECK(in_place == rebuilt);
+}
+
+TEST_CASE("ReplaceIndexFiles keeps a dropped pack that another index file still names", "[index]") {
+  testing::TempDir t;
+  auto idx = OpenIndex(t / "index.lmdb");
+  ObjectId a = IdWith({1});
+  PackRecord p = Pack("p", {Entry(a, 0, 10, 10)});
+  REQUIRE(idx->AddPacks("01", {p}).ok());
+  REQUIRE(idx->AddPacks("02", {p}).ok());
+  REQUIRE(idx->ReplaceIndexFiles({"01"}, {}, {p}).ok());
+  CHECK(*idx->IndexFilesOf(p.pack_id) == std::vector<std::string>{"02"});
+  CHECK(idx->Lookup(a)->value().pack_id == p.pack_id);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "repo/prune.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -101,7 +102,19 @@ TEST_CASE("a backup that began before the plan keeps the blobs it deduplicated a
   auto r2 = OpenRepo(repo);
   const std::string go = t / "go";
   std::optional<ObjectId> c;
-  std::thread backup([&] {
+  // Whatever fails below, the backup's source ends and the thread is
+  // joined (a test that stops here must not hang on it).
+  struct Release {
+    std::string go;
+    std::thread* t;
+    ~Release() {
+      testing::WriteFile(go, "");
+      if (t->joinable()) t->join();
+    }
+  };
+  std::thread backup;
+  Release release{go, &backup};
+  backup = std::thread([&] {
     c = BackupCommand(r2.get(), "cat '" + (t / "x") + "'; while [ ! -e '" + go + "' ]; do sleep 0.02; done");
   });
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -116,6 +129,7 @@ TEST_CASE("a backup that began before the plan keeps the blobs it deduplicated a
   po.grace_ns = 0;
   po.max_unused = 0;
   auto first = Prune(r1.get(), po);
+  INFO((first.ok() ? std::string() : first.status().message()));
   REQUIRE(first.ok());
   CHECK(first->condemned_packs > 0);
   CHECK(first->deleted_packs == 0);    // it waits for the backup
@@ -166,6 +180,7 @@ TEST_CASE("a backup that begins after the plan does not rely on condemned blobs"
   po.grace_ns = 0;
   po.max_unused = 0;
   auto first = Prune(r1.get(), po);
+  INFO((first.ok() ? std::string() : first.status().message()));
   REQUIRE(first.ok());
   REQUIRE(first->deferred.size() == 1);
 
@@ -237,6 +252,64 @@ TEST_CASE("prune deletes what forget predicted and keeps the trash until it expi
   CHECK(gone.IsNotFound());
   CHECK(gone.message().find("pruned") != std::string::npos);
   CHECK(FileContent(*r, snaps[3], "state.bin").size() == (1u << 20));
+}
+
+TEST_CASE("prune refuses while an index file cannot be read, and deletes nothing", "[prune]") {
+  const int64_t kNow = 1800000000LL * 1000000000;
+  testing::TempDir t;
+  const std::string repo = t / "repo";
+  REQUIRE(Repository::Init(repo, objstore::NewRepoConfig()).ok());
+  std::vector<ObjectId> snaps;
+  {
+    auto r = OpenRepo(repo);
+    for (uint32_t i = 0; i < 3; i++) {
+      testing::WriteFile(t / "f", RandomData(1 << 20, 40 + i));
+      snaps.push_back(BackupCommand(r.get(), "cat '" + (t / "f") + "'"));
+    }
+    ForgetPlan forget;
+    forget.remove = {snaps[0]};
+    Yes yes;
+    REQUIRE(ApplyForget(r.get(), forget, "forget", kNow, 0, &yes).ok());
+  }
+  // One index file damaged (a flipped byte); a local index that has not
+  // loaded it yet (another machine, a new cache) cannot read it.
+  std::vector<fs::path> index_files, packs_before;
+  for (const auto& e : fs::directory_iterator(repo + "/index")) index_files.push_back(e.path());
+  for (const auto& e : fs::recursive_directory_iterator(repo + "/data")) {
+    if (e.is_regular_file()) packs_before.push_back(e.path());
+  }
+  REQUIRE(index_files.size() == 3);
+  std::sort(index_files.begin(), index_files.end());
+  std::string bytes = testing::ReadFile(index_files[1].string());
+  bytes[bytes.size() / 2] ^= 0x40;
+  testing::WriteFile(index_files[1].string(), bytes);
+
+  auto r = OpenRepo(repo);
+  PruneOptions po;
+  po.grace_ns = 0;
+  po.max_unused = 0;
+  po.now_ns = kNow + 1;
+  auto refused = Prune(r.get(), po);
+  REQUIRE_FALSE(refused.ok());
+  INFO(refused.status().message());
+  CHECK(refused.status().IsCorruption());
+  CHECK(refused.status().message().find("index file 'index/" + index_files[1].filename().string() + "'") !=
+        std::string::npos);
+  CHECK(refused.status().message().find("cairn repair index") != std::string::npos);
+  size_t packs_after = 0;
+  for (const auto& e : fs::recursive_directory_iterator(repo + "/data")) packs_after += e.is_regular_file() ? 1 : 0;
+  CHECK(packs_after == packs_before.size());
+  CHECK(Plans(repo) == 0);
+
+  // After the repair the same prune frees the forgotten snapshot's data.
+  std::vector<std::string> problems;
+  size_t npacks = 0, nblobs = 0;
+  REQUIRE(r->RebuildIndexFromPacks(&problems, &npacks, &nblobs).ok());
+  auto pruned = Prune(r.get(), po);
+  REQUIRE(pruned.ok());
+  CHECK(pruned->freed_bytes >= (1u << 20));
+  CHECK(FileContent(*r, snaps[1], "state.bin") == RandomData(1 << 20, 41));
+  CHECK(FileContent(*r, snaps[2], "state.bin") == RandomData(1 << 20, 42));
 }
 
 }  // namespace
