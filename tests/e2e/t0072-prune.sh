@@ -223,6 +223,35 @@ rm -rf out6; expect_exit 0 $CAIRN restore "$(sid 6)" --target out6
 $TREECMP ver/v6 out6 || fail "v6 after forget --prune differs"; ok
 expect_exit 0 $CAIRN check --read-data
 
+# An index file this machine's cache has not loaded and cannot read (a
+# flipped byte; a fresh cache stands for another machine): prune refuses
+# before it counts or deletes, in one line naming the file and the repair.
+# After `repair index` the same prune runs and everything restores.
+head -c 3000000 /dev/urandom > src/extra.bin
+expect_exit 0 $CAIRN --json backup -m "to forget" src
+extra=$(json_get "j['snapshot']")
+rm src/extra.bin
+expect_exit 0 $CAIRN backup -m "without it" src
+expect_exit 0 $CAIRN forget "$extra" --yes --trash-for 0
+idx=$(ls repo/index | head -1)
+$PY - "repo/index/$idx" <<'EOF2'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+b[len(b) // 2] ^= 0x40
+open(p, 'wb').write(bytes(b))
+EOF2
+files=$(repo_files)
+CAIRN_CACHE_DIR="$WORK/.cache-fresh" expect_exit 4 $CAIRN prune --grace 0 --max-unused 0
+expect_one_line_error "index file 'index/$idx' cannot be read; prune needs every index file; run 'cairn repair index' first"
+assert_eq "$(repo_files)" "$files" "repository after the refused prune"
+CAIRN_CACHE_DIR="$WORK/.cache-fresh" expect_exit 0 $CAIRN repair index
+CAIRN_CACHE_DIR="$WORK/.cache-fresh" expect_exit 0 $CAIRN --json prune --grace 0 --max-unused 0
+[ "$(json_get "j['freed_bytes']")" -gt 0 ] || fail "prune after the repair freed nothing: $(out)"; ok
+CAIRN_CACHE_DIR="$WORK/.cache-fresh" expect_exit 0 $CAIRN check --read-data
+rm -rf out6; CAIRN_CACHE_DIR="$WORK/.cache-fresh" expect_exit 0 $CAIRN restore "$(sid 6)" --target out6
+$TREECMP ver/v6 out6 || fail "v6 after the repair and prune differs"; ok
+
 # Bad flags: one line, exit 2, nothing changed.
 files=$(repo_files)
 for args in "--max-unused 150%|--max-unused '150%'" "--max-unused abc|--max-unused 'abc'" \
