@@ -11,7 +11,7 @@ namespace {
 
 // Bumped whenever the layout of the LMDB values changes; an older cache is
 // dropped and rebuilt.
-constexpr std::string_view kCacheVersion = "cairn-index-3";
+constexpr std::string_view kCacheVersion = "cairn-index-4";
 constexpr size_t kLocationSize = 50;
 
 Status FromLmdb(int rc, std::string_view what) {
@@ -246,6 +246,50 @@ std::string DupKey(const ObjectId& id, const ObjectId& pack_id, uint64_t offset)
   return k;
 }
 
+// Appends blob ids to the suspect log `suspects` inside one write
+// transaction: key = sequence number u64 big-endian, value = blob id. The
+// keys only grow, so an append fills pages in order (MDB_APPEND: no page
+// splits), which keeps the cost a backup pays for it small.
+class SuspectLog {
+ public:
+  SuspectLog(MDB_txn* txn, MDB_dbi dbi) : txn_(txn), dbi_(dbi) {}
+
+  Status Add(std::string_view blob_id) {
+    if (!started_) CAIRN_RETURN_IF_ERROR(Start());
+    char key[8];
+    for (int i = 0; i < 8; i++) key[i] = static_cast<char>(next_ >> (56 - 8 * i));
+    MDB_val k = Val(std::string_view(key, sizeof key)), v = Val(blob_id);
+    int rc = mdb_put(txn_, dbi_, &k, &v, MDB_APPEND);
+    if (rc != 0) return FromLmdb(rc, "cannot add a suspect");
+    next_++;
+    return Status::OK();
+  }
+
+ private:
+  Status Start() {
+    MDB_cursor* cur;
+    int rc = mdb_cursor_open(txn_, dbi_, &cur);
+    if (rc != 0) return FromLmdb(rc, "cannot open cursor");
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc == 0 && k.mv_size == 8) {
+      const auto* b = static_cast<const uint8_t*>(k.mv_data);
+      for (int i = 0; i < 8; i++) next_ = next_ << 8 | b[i];
+      next_++;
+    } else if (rc != 0 && rc != MDB_NOTFOUND) {
+      return FromLmdb(rc, "cannot read the suspect log");
+    }
+    started_ = true;
+    return Status::OK();
+  }
+
+  MDB_txn* txn_;
+  MDB_dbi dbi_;
+  bool started_ = false;
+  uint64_t next_ = 0;
+};
+
 // Calls fn(key, value) for every entry of `dbi` whose key starts with
 // `prefix`, in key order; fn returns false to stop.
 Status ScanPrefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
@@ -272,6 +316,7 @@ Status ScanPrefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
 Status PutPacks(const BlobTables& t, const std::string& index_file, const std::vector<objstore::PackRecord>& packs,
                 bool check_refs) {
   std::string named;
+  SuspectLog suspects(t.txn, t.suspects);
   for (const auto& p : packs) {
     for (const auto& e : p.entries) {
       std::string loc = EncodeLocation(p.pack_id, e);
@@ -288,7 +333,7 @@ Status PutPacks(const BlobTables& t, const std::string& index_file, const std::v
         CAIRN_ASSIGN_OR_RETURN(bool counted, t.Has(t.refs, e.id.view()));
         if (counted) continue;
       }
-      CAIRN_RETURN_IF_ERROR(t.Put(t.suspects, e.id.view(), "", "add a suspect"));
+      CAIRN_RETURN_IF_ERROR(suspects.Add(e.id.view()));
     }
     if (index_file.empty()) continue;
     named.append(p.pack_id.view());
@@ -502,7 +547,6 @@ struct RefTables {
   MDB_txn* txn;
   MDB_dbi blobs, refs, children, roots;
   const std::string* path;  // the LMDB file, for messages
-  MDB_dbi suspects = 0;     // write transactions: kept in step with refs
 
   Status OutOfStep(const ObjectId& id, const std::string& what) const {
     return Status::Corruption("index: the reference counts are out of step (" + what + " " + id.ShortHex() +
@@ -632,7 +676,7 @@ Status Index::CountRoot(const ObjectId& snapshot, const ObjectId& tree,
                         const std::map<ObjectId, TreeChildren>& preloaded, const TreeLoader& load) {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
-  RefTables t{txn.get(), impl_->blobs, impl_->refs, impl_->children, impl_->roots, &impl_->path, impl_->suspects};
+  RefTables t{txn.get(), impl_->blobs, impl_->refs, impl_->children, impl_->roots, &impl_->path};
   CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> counted, t.GetRoot(snapshot));
   if (counted) {
     // Another process (or an earlier call) got here first.
@@ -654,7 +698,6 @@ Status Index::CountRoot(const ObjectId& snapshot, const ObjectId& tree,
       continue;
     }
     CAIRN_RETURN_IF_ERROR(t.PutNode(id, RefNode{1, type}));
-    CAIRN_RETURN_IF_ERROR(t.Del(t.suspects, id));  // counted now
     if (type != objstore::BlobType::kTree) continue;
     TreeChildren loaded;
     const TreeChildren* c;
@@ -677,9 +720,10 @@ Status Index::CountRoot(const ObjectId& snapshot, const ObjectId& tree,
 Status Index::UncountRoot(const ObjectId& snapshot) {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
-  RefTables t{txn.get(), impl_->blobs, impl_->refs, impl_->children, impl_->roots, &impl_->path, impl_->suspects};
+  RefTables t{txn.get(), impl_->blobs, impl_->refs, impl_->children, impl_->roots, &impl_->path};
   CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> root, t.GetRoot(snapshot));
   if (!root) return Status::OK();
+  SuspectLog suspects(txn.get(), impl_->suspects);
   CAIRN_RETURN_IF_ERROR(t.Del(impl_->roots, snapshot));
   std::vector<ObjectId> pending{*root};
   while (!pending.empty()) {
@@ -692,9 +736,7 @@ Status Index::UncountRoot(const ObjectId& snapshot) {
       continue;
     }
     CAIRN_RETURN_IF_ERROR(t.Del(impl_->refs, id));
-    MDB_val sk = Val(id.view()), sv = Val("");
-    int src = mdb_put(txn.get(), impl_->suspects, &sk, &sv, 0);
-    if (src != 0) return FromLmdb(src, "cannot add a suspect");
+    CAIRN_RETURN_IF_ERROR(suspects.Add(id.view()));
     if (node->type != objstore::BlobType::kTree) continue;
     CAIRN_ASSIGN_OR_RETURN(std::optional<TreeChildren> c, t.GetChildren(id));
     if (!c) return t.OutOfStep(id, "no child list for counted tree");
@@ -738,19 +780,20 @@ Status Index::ClearRefs() {
     if (rc != 0) return FromLmdb(rc, "cannot clear the reference counts");
   }
   // No blob has a count now: every one is a suspect.
+  int rc = mdb_drop(txn.get(), impl_->suspects, 0);
+  if (rc != 0) return FromLmdb(rc, "cannot clear the suspect log");
+  SuspectLog suspects(txn.get(), impl_->suspects);
   MDB_cursor* cur;
-  int rc = mdb_cursor_open(txn.get(), impl_->blobs, &cur);
+  rc = mdb_cursor_open(txn.get(), impl_->blobs, &cur);
   if (rc != 0) return FromLmdb(rc, "cannot open cursor");
   MDB_val k, v;
+  Status st;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    MDB_val sv = Val("");
-    int prc = mdb_put(txn.get(), impl_->suspects, &k, &sv, 0);
-    if (prc != 0) {
-      mdb_cursor_close(cur);
-      return FromLmdb(prc, "cannot add a suspect");
-    }
+    st = suspects.Add(View(k));
+    if (!st.ok()) break;
   }
   mdb_cursor_close(cur);
+  if (!st.ok()) return st;
   if (rc != MDB_NOTFOUND) return FromLmdb(rc, "cannot list blobs");
   return txn.Commit();
 }
@@ -760,39 +803,42 @@ Status Index::ClearRefs() {
 Result<std::vector<BlobLocation>> Index::Unreferenced() {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
+  // Every suspect still without a count and still in the blob table; a blob
+  // may be on the log more than once.
+  std::map<ObjectId, BlobLocation> uncounted;
   MDB_cursor* cur;
   int rc = mdb_cursor_open(txn.get(), impl_->suspects, &cur);
   if (rc != 0) return FromLmdb(rc, "cannot open cursor");
-  std::vector<BlobLocation> out;
   MDB_val k, v;
   Status st;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    bool stale = k.mv_size != ObjectId::kSize;
-    if (!stale) {
-      MDB_val rv, bv;
-      int rrc = mdb_get(txn.get(), impl_->refs, &k, &rv);
-      int brc = rrc == MDB_NOTFOUND ? mdb_get(txn.get(), impl_->blobs, &k, &bv) : rrc;
-      if ((rrc != 0 && rrc != MDB_NOTFOUND) || (brc != 0 && brc != MDB_NOTFOUND)) {
-        st = FromLmdb(rrc != 0 && rrc != MDB_NOTFOUND ? rrc : brc, "cannot read a suspect");
-        break;
-      }
-      BlobLocation loc;
-      ObjectId id(static_cast<const uint8_t*>(k.mv_data));
-      if (brc == 0 && DecodeLocation(id, View(bv), &loc)) {
-        out.push_back(loc);
-        continue;
-      }
-      stale = true;  // counted, or not in the blob table
-    }
-    int drc = mdb_cursor_del(cur, 0);
-    if (drc != 0) {
-      st = FromLmdb(drc, "cannot drop a suspect");
+    if (v.mv_size != ObjectId::kSize) continue;  // not a blob id: dropped below
+    MDB_val rv, bv;
+    int rrc = mdb_get(txn.get(), impl_->refs, &v, &rv);
+    if (rrc == 0) continue;  // counted
+    int brc = rrc == MDB_NOTFOUND ? mdb_get(txn.get(), impl_->blobs, &v, &bv) : rrc;
+    if (brc == MDB_NOTFOUND) continue;  // not in the blob table any more
+    if (brc != 0) {
+      st = FromLmdb(brc, "cannot read a suspect");
       break;
     }
+    ObjectId id(static_cast<const uint8_t*>(v.mv_data));
+    BlobLocation loc;
+    if (DecodeLocation(id, View(bv), &loc)) uncounted.emplace(id, loc);
   }
   mdb_cursor_close(cur);
   if (!st.ok()) return st;
   if (rc != MDB_NOTFOUND) return FromLmdb(rc, "cannot list suspects");
+  // The log is written again with only those, once each.
+  rc = mdb_drop(txn.get(), impl_->suspects, 0);
+  if (rc != 0) return FromLmdb(rc, "cannot clear the suspect log");
+  SuspectLog log(txn.get(), impl_->suspects);
+  std::vector<BlobLocation> out;
+  out.reserve(uncounted.size());
+  for (const auto& [id, loc] : uncounted) {
+    CAIRN_RETURN_IF_ERROR(log.Add(id.view()));
+    out.push_back(loc);
+  }
   CAIRN_RETURN_IF_ERROR(txn.Commit());
   return out;
 }

@@ -176,14 +176,15 @@ class Index {
 
   // --- What prune needs, at a cost proportional to the waste ---
   //
-  // The index keeps a list of suspects: every blob of the blob table that
-  // has no count is on it (a blob joins when it is added and when its
-  // count falls to 0, and leaves when it is counted), and every copy of a
-  // blob besides the one Lookup returns (a blob stored twice) is kept too.
+  // The index keeps a log of suspects: every blob of the blob table that
+  // has no count is on it (a blob is appended when it enters the blob table
+  // and when its count falls to 0; counting does not touch the log, so a
+  // backup pays one append per new blob), and every copy of a blob besides
+  // the one Lookup returns (a blob stored twice) is kept too.
 
   // The blob-table location of every blob that has no count, in id order.
-  // Suspects found counted, or no longer in the blob table, are dropped
-  // from the list in the same write transaction.
+  // The log is rewritten in the same write transaction with only those:
+  // suspects found counted, or no longer in the blob table, leave it.
   Result<std::vector<BlobLocation>> Unreferenced();
 
   // Calls fn for every copy of a blob other than the one Lookup returns,
