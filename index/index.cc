@@ -801,6 +801,12 @@ Status Index::ClearRefs() {
 // --- What prune needs ---
 
 Result<std::vector<BlobLocation>> Index::Unreferenced() {
+  std::vector<BlobLocation> out;
+  CAIRN_RETURN_IF_ERROR(CompactSuspects(&out));
+  return out;
+}
+
+Status Index::CompactSuspects(std::vector<BlobLocation>* out) {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
   // Every suspect still without a count and still in the blob table; a blob
@@ -833,14 +839,12 @@ Result<std::vector<BlobLocation>> Index::Unreferenced() {
   rc = mdb_drop(txn.get(), impl_->suspects, 0);
   if (rc != 0) return FromLmdb(rc, "cannot clear the suspect log");
   SuspectLog log(txn.get(), impl_->suspects);
-  std::vector<BlobLocation> out;
-  out.reserve(uncounted.size());
+  if (out != nullptr) out->reserve(uncounted.size());
   for (const auto& [id, loc] : uncounted) {
     CAIRN_RETURN_IF_ERROR(log.Add(id.view()));
-    out.push_back(loc);
+    if (out != nullptr) out->push_back(loc);
   }
-  CAIRN_RETURN_IF_ERROR(txn.Commit());
-  return out;
+  return txn.Commit();
 }
 
 Status Index::ForEachDuplicate(const std::function<void(const BlobLocation&)>& fn) const {

@@ -187,6 +187,11 @@ class Index {
   // suspects found counted, or no longer in the blob table, leave it.
   Result<std::vector<BlobLocation>> Unreferenced();
 
+  // The same rewrite of the log, without the answer: called after roots
+  // were counted (repo/space.cc), while the counted blobs' pages are still
+  // hot, so that a later prune reads a short log.
+  Status CompactSuspects(std::vector<BlobLocation>* out = nullptr);
+
   // Calls fn for every copy of a blob other than the one Lookup returns,
   // in blob id order, inside one read transaction.
   Status ForEachDuplicate(const std::function<void(const BlobLocation&)>& fn) const;

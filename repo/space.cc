@@ -106,6 +106,7 @@ Status SyncSpace(const Repository& repo, const std::map<ObjectId, ObjectId>& roo
   // with one that arrives (a snapshot replaced by its successor); counting
   // first keeps those trees in the table instead of dropping and reading
   // them again.
+  bool counted_any = false;
   for (const auto& [snap, tree] : roots) {
     auto it = counted.find(snap);
     if (it != counted.end()) {
@@ -116,10 +117,14 @@ Status SyncSpace(const Repository& repo, const std::map<ObjectId, ObjectId>& roo
     const ObjectId s = snap;
     CAIRN_RETURN_IF_ERROR(idx->CountRoot(snap, tree, preloaded,
                                          [&repo, s](const ObjectId& t) { return LoadChildren(repo, t, s); }));
+    counted_any = true;
   }
   for (const auto& [snap, tree] : counted) {
     if (roots.count(snap) == 0) CAIRN_RETURN_IF_ERROR(idx->UncountRoot(snap));
   }
+  // The blobs just counted leave the suspect log now (docs/format.md
+  // "Local index"), not at the next prune, which then reads only the waste.
+  if (counted_any) CAIRN_RETURN_IF_ERROR(idx->CompactSuspects());
   return Status::OK();
 }
 
