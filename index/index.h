@@ -178,9 +178,10 @@ class Index {
   //
   // The index keeps a log of suspects: every blob of the blob table that
   // has no count is on it (a blob is appended when it enters the blob table
-  // and when its count falls to 0; counting does not touch the log, so a
-  // backup pays one append per new blob), and every copy of a blob besides
-  // the one Lookup returns (a blob stored twice) is kept too.
+  // and when its count falls to 0, so a backup pays one append per new
+  // blob; counting leaves it alone and CompactSuspects runs after), and
+  // every copy of a blob besides the one Lookup returns (a blob stored
+  // twice) is kept too.
 
   // The blob-table location of every blob that has no count, in id order.
   // The log is rewritten in the same write transaction with only those:
