@@ -64,12 +64,7 @@ class Checker {
         rep_.errors.push_back(data.status().message());
         continue;
       }
-      auto payload = repo_->codec().DecodeFile(*data, objstore::FileType::kIndex, &*id, n);
-      if (!payload.ok()) {
-        rep_.errors.push_back("index file " + payload.status().message());
-        continue;
-      }
-      auto packs = objstore::DecodeIndexPayload(*payload, n);
+      auto packs = repo_->DecodeIndexFile(*data, *id, n);
       if (!packs.ok()) {
         rep_.errors.push_back(packs.status().message());
         continue;

@@ -49,12 +49,11 @@ class IndexFileCache {
     auto id = ObjectId::FromHex(Basename(name));
     if (!id.ok()) return Status::Corruption("'" + name + "' is not named like an index file");
     CAIRN_ASSIGN_OR_RETURN(std::string data, repo_.backend()->Get(name));
-    auto payload = repo_.codec().DecodeFile(data, objstore::FileType::kIndex, &*id, name);
-    if (!payload.ok()) {
-      return payload.status().WithContext("prune needs every index file; run 'cairn repair index' first");
+    auto records = repo_.DecodeIndexFile(data, *id, name);
+    if (!records.ok()) {
+      return records.status().WithContext("prune needs every index file; run 'cairn repair index' first");
     }
-    CAIRN_ASSIGN_OR_RETURN(auto records, objstore::DecodeIndexPayload(*payload, name));
-    return &files_.emplace(name, std::move(records)).first->second;
+    return &files_.emplace(name, std::move(records).value()).first->second;
   }
 
   // Pack `pack`'s record in the first loaded index file that names it;
@@ -434,9 +433,8 @@ class Pruner {
   // ended: keep what their snapshots reference, then drop the packs from
   // the index files.
   Status Reindex(PrunePlan* p) {
-    CAIRN_RETURN_IF_ERROR(repo_->Refresh());
+    CAIRN_RETURN_IF_ERROR(RequireEveryIndexFile(repo_));  // refreshes first
     CAIRN_RETURN_IF_ERROR(SyncCounts());
-    CAIRN_RETURN_IF_ERROR(RequireEveryIndexFile(repo_));
     CAIRN_RETURN_IF_ERROR(Revive(p));
     std::set<ObjectId> condemned(p->condemned_packs.begin(), p->condemned_packs.end());
     // Garbage that a snapshot references now (its backup began before the

@@ -183,6 +183,17 @@ objstore::LockOptions Repository::RefLockOptions() {
   return o;
 }
 
+Result<std::vector<objstore::PackRecord>> Repository::DecodeIndexFile(std::string_view data, const ObjectId& id,
+                                                                     const std::string& name) const {
+  auto payload = codec_->DecodeFile(data, objstore::FileType::kIndex, &id, name);
+  if (!payload.ok()) {
+    const Status& st = payload.status();
+    std::string msg = "index file " + st.message();
+    return st.code() == Code::kNotSupported ? Status::NotSupported(msg) : Status::Corruption(msg);
+  }
+  return objstore::DecodeIndexPayload(*payload, name);
+}
+
 Status Repository::SyncIndex() {
   std::set<std::string> listed;
   CAIRN_RETURN_IF_ERROR(backend_->List("index/", [&](const std::string& name, uint64_t) {
@@ -205,12 +216,7 @@ Status Repository::SyncIndex() {
       warnings_.push_back(data.status().message());
       return std::nullopt;
     }
-    auto payload = codec_->DecodeFile(*data, objstore::FileType::kIndex, &*id, full);
-    if (!payload.ok()) {
-      warnings_.push_back("index file " + payload.status().message() + "; run 'cairn repair index'");
-      return std::nullopt;
-    }
-    auto packs = objstore::DecodeIndexPayload(*payload, full);
+    auto packs = DecodeIndexFile(*data, *id, full);
     if (!packs.ok()) {
       warnings_.push_back(packs.status().message() + "; run 'cairn repair index'");
       return std::nullopt;

@@ -84,6 +84,12 @@ class Repository {
   index::Index* index() const { return index_.get(); }
   // Compressing, checksumming and hashing of every stored object.
   const objstore::ObjectCodec& codec() const { return *codec_; }
+
+  // The packs index file `name` ("index/HEX", whose id is `id`) lists,
+  // from its bytes `data`: opened, verified against its name and decoded.
+  // A file that fails verification is an error starting "index file ".
+  Result<std::vector<objstore::PackRecord>> DecodeIndexFile(std::string_view data, const ObjectId& id,
+                                                           const std::string& name) const;
   const objstore::IdHasher& hasher() const { return *hasher_; }
   bool encrypted() const { return keys_ != nullptr; }
   // The key slot that opened an encrypted repository ("" otherwise).
