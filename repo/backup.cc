@@ -145,17 +145,20 @@ Status ChunkFile(Node* node, const objstore::ChunkerParams& params, BlobWriter* 
 }
 
 // The file workers: one per core, started before the walk so that files
-// are read while the walk goes on; the walking thread joins in at the end
-// (Finish). Each takes a file from the queue, checks the file-change cache
-// or reads, chunks and hashes it; the writer compresses and packs on its
-// own pool.
+// are read while the walk goes on; the walking thread reads a file itself
+// whenever the queue is full (Help), and joins in at the end (Finish).
+// Each takes a file from the queue, checks the file-change cache or reads,
+// chunks and hashes it, and hands it to the TreeStreamer as final; the
+// writer compresses and packs on its own pool.
 class FileWorkers {
  public:
-  FileWorkers(Repository* repo, const BackupOptions& opts, FileQueue* queue, BlobWriter* writer)
+  FileWorkers(Repository* repo, const BackupOptions& opts, FileQueue* queue, BlobWriter* writer,
+              TreeStreamer* trees)
       : repo_(repo),
         opts_(opts),
         queue_(queue),
         writer_(writer),
+        trees_(trees),
         params_(repo->config().chunker),
         nthreads_(opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency())) {}
   FileWorkers(const FileWorkers&) = delete;
@@ -166,17 +169,44 @@ class FileWorkers {
   void Start() {
     for (unsigned t = 1; t < nthreads_; t++) threads_.emplace_back([this] { Work(); });
   }
+  // In the walking thread, when the queue is full: reads one queued file.
+  void Help() {
+    if (!helper_) helper_ = NewState();
+    size_t left;
+    Node* n = queue_->TryPop(&left);
+    if (n != nullptr) Process(helper_.get(), n, left);
+  }
   // Once the walk is over: closes the queue, works in this thread until it
   // is empty, joins the pool. Returns the first repository failure.
   Status Finish() {
     queue_->Close();
-    Work();
+    if (!helper_) helper_ = NewState();
+    Drain(helper_.get());
     Join();
     return write_error_;
   }
   uint64_t files_read() const { return files_read_; }
 
  private:
+  // What each reading thread keeps: its buffer, its read session, and the
+  // file-change cache entries it has yet to write.
+  struct State {
+    std::string buf;
+    std::unique_ptr<index::ReadSession> rs;
+    std::vector<std::pair<std::string, index::FileCacheEntry>> updates;
+  };
+
+  std::unique_ptr<State> NewState() {
+    auto s = std::make_unique<State>();
+    auto rs = repo_->index()->BeginRead();
+    if (rs.ok()) {
+      s->rs = std::move(rs).value();
+    } else {
+      Fail(rs.status());
+    }
+    return s;
+  }
+
   void Join() {
     queue_->Close();
     for (auto& t : threads_) t.join();
@@ -190,122 +220,73 @@ class FileWorkers {
   }
 
   void Work() {
-    std::string buf;
-    auto rs = repo_->index()->BeginRead();
-    if (!rs.ok()) {
-      Fail(rs.status());
-      return;
-    }
-    // File-change cache entries go to LMDB in batches as the backup runs:
-    // memory stays bounded, and an entry written for a backup that then
-    // fails is harmless, since every cached chunk is checked before use.
-    std::vector<std::pair<std::string, index::FileCacheEntry>> updates;
-    auto flush_updates = [&] {
-      if (!opts_.dry_run && !updates.empty()) (void)repo_->index()->PutFiles(updates);
-      updates.clear();
-    };
+    std::unique_ptr<State> s = NewState();
+    Drain(s.get());
+  }
+
+  void Drain(State* s) {
     for (;;) {
       size_t left;
       Node* n = queue_->Pop(&left);
       if (n == nullptr) break;
-      if (failed_) continue;  // drain the queue so the walk never blocks
-      auto reason = CheckCache(*repo_, n, rs->get(), opts_);
-      Status st = reason.ok() ? Status::OK() : reason.status();
-      if (st.ok() && !reason->empty()) {
-        if (opts_.on_read) {
-          std::lock_guard<std::mutex> l(mu_);
-          opts_.on_read(SourcePath(n), *reason);
-        }
-        // While every core has a file of its own, compress in this thread;
-        // near the end (or for one big file) hand chunks to the pool.
-        auto placement = left >= nthreads_ ? BlobWriter::Placement::kInline : BlobWriter::Placement::kQueue;
-        st = ChunkFile(n, params_, writer_, &buf, opts_.progress, placement);
-        files_read_++;
-        if (st.ok() && n->error.ok() && n->fd < 0) {
-          index::FileCacheEntry c{n->dev, n->ino, n->entry.size, n->entry.mtime_ns, n->ctime_ns, n->entry.chunks};
-          updates.emplace_back(SourcePath(n), std::move(c));
-          if (updates.size() >= 8192) flush_updates();
-        }
-      } else if (st.ok() && opts_.progress) {
-        opts_.progress->bytes_done += n->entry.size;
-      }
-      if (!st.ok()) {
-        // The repository side failed: abort the whole backup, no snapshot.
-        Fail(st);
-        continue;
-      }
-      if (opts_.progress) opts_.progress->files_done++;
+      Process(s, n, left);
     }
-    flush_updates();
+    FlushUpdates(s);
+  }
+
+  // File-change cache entries go to LMDB in batches as the backup runs:
+  // memory stays bounded, and an entry written for a backup that then
+  // fails is harmless, since every cached chunk is checked before use.
+  void FlushUpdates(State* s) {
+    if (!opts_.dry_run && !s->updates.empty()) (void)repo_->index()->PutFiles(s->updates);
+    s->updates.clear();
+  }
+
+  void Process(State* s, Node* n, size_t left) {
+    if (failed_) return;  // drain the queue so the walk never blocks
+    auto reason = CheckCache(*repo_, n, s->rs.get(), opts_);
+    Status st = reason.ok() ? Status::OK() : reason.status();
+    if (st.ok() && !reason->empty()) {
+      if (opts_.on_read) {
+        std::lock_guard<std::mutex> l(mu_);
+        opts_.on_read(SourcePath(n), *reason);
+      }
+      // While every core has a file of its own, compress in this thread;
+      // near the end (or for one big file) hand chunks to the pool.
+      auto placement = left >= nthreads_ ? BlobWriter::Placement::kInline : BlobWriter::Placement::kQueue;
+      st = ChunkFile(n, params_, writer_, &s->buf, opts_.progress, placement);
+      files_read_++;
+      if (st.ok() && n->error.ok() && n->fd < 0) {
+        index::FileCacheEntry c{n->dev, n->ino, n->entry.size, n->entry.mtime_ns, n->ctime_ns, n->entry.chunks};
+        s->updates.emplace_back(SourcePath(n), std::move(c));
+        if (s->updates.size() >= 8192) FlushUpdates(s);
+      }
+    } else if (st.ok() && opts_.progress) {
+      opts_.progress->bytes_done += n->entry.size;
+    }
+    if (!st.ok()) {
+      // The repository side failed: abort the whole backup, no snapshot.
+      Fail(st);
+      return;
+    }
+    if (opts_.progress) opts_.progress->files_done++;
+    if (n->link) trees_->Publish(n);  // the first name of a file with several
+    trees_->Final(n);
   }
 
   Repository* repo_;
   const BackupOptions& opts_;
   FileQueue* queue_;
   BlobWriter* writer_;
+  TreeStreamer* trees_;
   const objstore::ChunkerParams params_;
   const unsigned nthreads_;
   std::vector<std::thread> threads_;
+  std::unique_ptr<State> helper_;  // the walking thread's
   std::atomic<bool> failed_{false};
   std::atomic<uint64_t> files_read_{0};
   std::mutex mu_;  // write_error_, callbacks
   Status write_error_;
-};
-
-// A hard link carries the content of its first name.
-void ResolveHardlinks(const std::vector<Node*>& hardlinks) {
-  for (Node* h : hardlinks) {
-    if (!h->first_name->error.ok()) {
-      h->error = Status::IOError("its other name '" + h->entry.link_target + "' could not be read");
-      continue;
-    }
-    h->entry.chunks = h->first_name->entry.chunks;
-    h->entry.size = h->first_name->entry.size;
-  }
-}
-
-// Builds and stores the trees, bottom-up. Files that failed to read are
-// left out and listed in snap->errors; snap->stats.bytes and *files count
-// what is kept.
-class TreeBuilder {
- public:
-  TreeBuilder(const BackupOptions& opts, BlobWriter* writer, Snapshot* snap)
-      : opts_(opts), writer_(writer), snap_(snap) {}
-
-  Result<ObjectId> Build(Node* dir) {
-    Tree tree;
-    tree.entries.reserve(dir->children.size());
-    dir->files_under = 0;
-    for (auto& c : dir->children) {
-      if (!c.error.ok()) {
-        std::string path = SourcePath(&c);
-        snap_->errors.push_back({path, c.error.message()});
-        if (opts_.on_error) opts_.on_error(path, c.error.message());
-        continue;
-      }
-      if (c.entry.type == EntryType::kDir) {
-        CAIRN_ASSIGN_OR_RETURN(c.entry.subtree, Build(&c));
-        dir->files_under += c.files_under;
-      } else if (FileLike(c.entry.type)) {
-        files_++;
-        dir->files_under++;
-        snap_->stats.bytes += c.entry.size;
-      }
-      tree.entries.push_back(c.entry);
-    }
-    std::string blob = objstore::EncodeTree(tree);
-    dir->entry.subtree = writer_->hasher().Id(blob);
-    CAIRN_ASSIGN_OR_RETURN(bool added, writer_->Add(objstore::BlobType::kTree, dir->entry.subtree, blob));
-    (void)added;
-    return dir->entry.subtree;
-  }
-  uint64_t files() const { return files_; }
-
- private:
-  const BackupOptions& opts_;
-  BlobWriter* writer_;
-  Snapshot* snap_;
-  uint64_t files_ = 0;
 };
 
 }  // namespace
@@ -373,16 +354,21 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
     CAIRN_ASSIGN_OR_RETURN(session, repo->BeginSession("backup"));
   }
 
-  // Walk, read and store the files.
-  FileQueue queue;
-  Walker walker(opts, &snap.errors, std::move(rules), &queue);
+  // Walk, read and store the files; each folder's tree is stored as soon
+  // as its entries are final, so trees go out while the walk goes on.
+  ErrorLog errors(opts, &snap.errors);
   BlobWriter writer(repo, opts.threads, opts.dry_run ? BlobWriter::Mode::kDryRun : BlobWriter::Mode::kWrite);
-  FileWorkers workers(repo, opts, &queue, &writer);
+  TreeStreamer trees(&writer, &errors, opts.dry_run);
+  FileQueue queue;
+  FileWorkers workers(repo, opts, &queue, &writer, &trees);
+  Walker walker(opts, &errors, std::move(rules), &queue, &trees, [&workers] { workers.Help(); });
   workers.Start();
   if (IsStream(opts)) {
+    root.pending.n.store(2);  // the listing and the stream
     walker.AddFile(&root.children[0]);
+    trees.Release(&root);
   } else {
-    CAIRN_RETURN_IF_ERROR(WalkPaths(&walker, paths, &root));
+    CAIRN_RETURN_IF_ERROR(WalkPaths(&walker, &trees, paths, &root));
   }
   Status write_error = workers.Finish();
   if (IsStream(opts)) {
@@ -393,12 +379,14 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
     }
   }
   CAIRN_RETURN_IF_ERROR(write_error);
-  ResolveHardlinks(walker.hardlinks());
-
-  // Trees, then everything but the snapshot is durable.
-  TreeBuilder trees(opts, &writer, &snap);
-  CAIRN_ASSIGN_OR_RETURN(snap.tree, trees.Build(&root));
+  CAIRN_RETURN_IF_ERROR(trees.status());
+  if (!trees.root_done()) return Status::IOError("internal error: the walk left folders unfinished; no snapshot was written");
+  snap.tree = root.entry.subtree;
+  // Everything but the snapshot is durable.
   CAIRN_RETURN_IF_ERROR(writer.Flush());
+  // Errors come from several threads: list them in path order.
+  std::stable_sort(snap.errors.begin(), snap.errors.end(),
+                   [](const objstore::SourceError& a, const objstore::SourceError& b) { return a.path < b.path; });
 
   snap.time_ns = opts.time_ns != 0 ? opts.time_ns : NowNs();
   snap.host = HostName();
@@ -412,6 +400,7 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   }
   auto ws = writer.stats();
   snap.stats.files = trees.files();
+  snap.stats.bytes = trees.bytes();
   // The root folder of a single-folder backup is the snapshot root, not an entry.
   snap.stats.dirs = walker.dirs() - (paths.single_dir ? 1 : 0);
   snap.stats.new_chunks = ws.new_chunks;
@@ -419,14 +408,19 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   snap.stats.added_raw_bytes = ws.raw_bytes;
   snap.stats.added_bytes = ws.stored_bytes;
   snap.stats.files_read = workers.files_read();
-  RelateToLineage(*repo, lineage, opts.kind, root, &snap);
+  // A dry run stored no tree: the change counts read the ones it built.
+  TreeSource tree_source = [&](const ObjectId& id) -> Result<Tree> {
+    if (auto kept = trees.KeptTree(id)) return objstore::DecodeTree(*kept, id);
+    return repo->ReadTree(id);
+  };
+  RelateToLineage(tree_source, lineage, opts.kind, &snap);
   snap.stats.duration_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
 
   BackupResult r;
   r.packs_written = ws.packs;
   if (!opts.dry_run) {
-    CAIRN_ASSIGN_OR_RETURN(CommitOutcome c, Commit(repo, opts, parent_req, root, &lineage, &snap));
+    CAIRN_ASSIGN_OR_RETURN(CommitOutcome c, Commit(repo, opts, parent_req, &lineage, &snap));
     r.snapshot_id = c.snapshot_id;
     r.skipped = c.skipped;
   }

@@ -9,39 +9,37 @@ namespace {
 
 using objstore::EntryType;
 
-// Counts files new, changed, unchanged and deleted against the parent,
-// reading parent trees only where the new tree differs.
+// Counts files new, changed and deleted against the parent, reading trees
+// only where the new tree differs from the parent's; every other file is
+// unchanged. The new trees are read back from the repository (or, for a dry
+// run, from the trees it built), not held in memory since the walk.
 class ChangeCounter {
  public:
-  ChangeCounter(const Repository& repo, objstore::SnapshotStats* stats) : repo_(repo), stats_(stats) {}
+  ChangeCounter(const TreeSource& trees, objstore::SnapshotStats* stats) : trees_(trees), stats_(stats) {}
 
-  void Dir(const Node& dir, const std::optional<ObjectId>& parent_tree) {
-    if (parent_tree && *parent_tree == dir.entry.subtree) {
-      stats_->files_unchanged += dir.files_under;
-      return;
-    }
+  void Dir(const ObjectId& tree, const std::optional<ObjectId>& parent_tree) {
+    if (parent_tree && *parent_tree == tree) return;
+    auto now = trees_(tree);
+    if (!now.ok()) return;
     Tree old;
     if (parent_tree) {
-      auto t = repo_.ReadTree(*parent_tree);
+      auto t = trees_(*parent_tree);
       if (t.ok()) old = std::move(t).value();
     }
     std::vector<bool> seen(old.entries.size(), false);
-    for (const auto& c : dir.children) {
-      if (!c.error.ok()) continue;
-      auto it = std::lower_bound(old.entries.begin(), old.entries.end(), c.entry.name,
+    for (const auto& c : now->entries) {
+      auto it = std::lower_bound(old.entries.begin(), old.entries.end(), c.name,
                                  [](const TreeEntry& e, const std::string& n) { return e.name < n; });
-      const TreeEntry* pe = (it != old.entries.end() && it->name == c.entry.name) ? &*it : nullptr;
+      const TreeEntry* pe = (it != old.entries.end() && it->name == c.name) ? &*it : nullptr;
       if (pe) seen[static_cast<size_t>(it - old.entries.begin())] = true;
-      if (c.entry.type == EntryType::kDir) {
-        Dir(c, pe && pe->type == EntryType::kDir ? std::optional<ObjectId>(pe->subtree) : std::nullopt);
+      if (c.type == EntryType::kDir) {
+        Dir(c.subtree, pe && pe->type == EntryType::kDir ? std::optional<ObjectId>(pe->subtree) : std::nullopt);
         if (pe && FileLike(pe->type)) stats_->files_deleted++;
-      } else if (FileLike(c.entry.type)) {
+      } else if (FileLike(c.type)) {
         if (!pe || !FileLike(pe->type)) {
           stats_->files_new++;
           if (pe && pe->type == EntryType::kDir) stats_->files_deleted += Files(pe->subtree);
-        } else if (pe->chunks == c.entry.chunks) {
-          stats_->files_unchanged++;
-        } else {
+        } else if (pe->chunks != c.chunks) {
           stats_->files_changed++;
         }
       }
@@ -56,7 +54,7 @@ class ChangeCounter {
 
  private:
   uint64_t Files(const ObjectId& tree) {
-    auto t = repo_.ReadTree(tree);
+    auto t = trees_(tree);
     if (!t.ok()) return 0;
     uint64_t n = 0;
     for (const auto& e : t->entries) {
@@ -66,7 +64,7 @@ class ChangeCounter {
     return n;
   }
 
-  const Repository& repo_;
+  const TreeSource& trees_;
   objstore::SnapshotStats* stats_;
 };
 
@@ -135,18 +133,24 @@ Result<Lineage> ChooseLineage(const Repository& repo, const ParentRequest& req) 
   return l;
 }
 
-void RelateToLineage(const Repository& repo, const Lineage& lineage, BackupKind kind, const Node& root,
-                     Snapshot* snap) {
+void RelateToLineage(const TreeSource& trees, const Lineage& lineage, BackupKind kind, Snapshot* snap) {
   snap->parents = lineage.parents;
   snap->kind = lineage.parents.empty() ? "full" : BackupKindName(kind);
   auto& st = snap->stats;
   st.files_new = st.files_changed = st.files_unchanged = st.files_deleted = 0;
-  ChangeCounter(repo, &st).Dir(root, lineage.base_tree);
+  if (!lineage.base_tree) {
+    st.files_new = st.files;
+    return;
+  }
+  ChangeCounter(trees, &st).Dir(snap->tree, lineage.base_tree);
+  uint64_t counted = st.files_new + st.files_changed;
+  st.files_unchanged = st.files > counted ? st.files - counted : 0;
 }
 
 Result<CommitOutcome> Commit(Repository* repo, const BackupOptions& opts, const ParentRequest& req,
-                             const Node& root, Lineage* lineage, Snapshot* snap) {
+                             Lineage* lineage, Snapshot* snap) {
   CommitOutcome out;
+  TreeSource trees = [repo](const ObjectId& id) { return repo->ReadTree(id); };
   auto unchanged = [&] {
     return opts.skip_if_unchanged && lineage->first_parent && lineage->first_parent->tree == snap->tree;
   };
@@ -183,7 +187,7 @@ Result<CommitOutcome> Commit(Repository* repo, const BackupOptions& opts, const 
     if (opts.time_ns == 0) {
       snap->time_ns = std::max(NowNs(), lineage->first_parent ? lineage->first_parent->time_ns + 1 : int64_t{0});
     }
-    RelateToLineage(*repo, *lineage, opts.kind, root, snap);
+    RelateToLineage(trees, *lineage, opts.kind, snap);
   }
 }
 

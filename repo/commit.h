@@ -8,6 +8,7 @@
 
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -48,10 +49,14 @@ struct Lineage {
 // backup without a full snapshot of the same sources.
 Result<Lineage> ChooseLineage(const Repository& repo, const ParentRequest& req);
 
+// Where the change counts read trees from: the repository, or for a dry
+// run the trees it built.
+using TreeSource = std::function<Result<Tree>(const ObjectId&)>;
+
 // Sets the parents, the kind and the change counts (files new, changed,
-// unchanged, deleted) of `snap`, whose trees were built from `root`.
-void RelateToLineage(const Repository& repo, const Lineage& lineage, BackupKind kind, const Node& root,
-                     Snapshot* snap);
+// unchanged, deleted) of `snap`, from its tree (snap->tree) and its file
+// count (snap->stats.files) against the lineage's base tree.
+void RelateToLineage(const TreeSource& trees, const Lineage& lineage, BackupKind kind, Snapshot* snap);
 
 struct CommitOutcome {
   std::optional<ObjectId> snapshot_id;  // none when skipped
@@ -64,6 +69,6 @@ struct CommitOutcome {
 // warning goes to opts.on_warning). Everything `snap` references must be
 // durable already.
 Result<CommitOutcome> Commit(Repository* repo, const BackupOptions& opts, const ParentRequest& req,
-                             const Node& root, Lineage* lineage, Snapshot* snap);
+                             Lineage* lineage, Snapshot* snap);
 
 }  // namespace cairn::repo

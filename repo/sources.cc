@@ -206,11 +206,12 @@ std::string DescribeSources(const SourceSet& s) {
   return out;
 }
 
-Status WalkPaths(Walker* walker, const PathSources& sources, Node* root) {
+Status WalkPaths(Walker* walker, TreeStreamer* trees, const PathSources& sources, Node* root) {
   if (sources.single_dir) {
     struct stat st;
     ::lstat(sources.paths[0].c_str(), &st);
-    if (!walker->Visit(sources.paths[0], LastComponent(sources.paths[0]), "", root, st.st_dev)) {
+    if (walker->Visit(sources.paths[0], LastComponent(sources.paths[0]), "", root, st.st_dev) ==
+        Walker::Visited::kOmitted) {
       return Status::IOError("cannot read '" + sources.paths[0] + "': " + walker->last_error());
     }
     return Status::OK();
@@ -219,12 +220,13 @@ Status WalkPaths(Walker* walker, const PathSources& sources, Node* root) {
   for (const auto& s : sources.paths) order.emplace_back(LastComponent(s), s);
   std::sort(order.begin(), order.end());
   root->children.reserve(order.size());
+  root->pending.n.store(1);  // the listing
   for (const auto& [name, src] : order) {
     struct stat st;
     ::lstat(src.c_str(), &st);
-    root->children.emplace_back();
-    if (!walker->Visit(src, name, name, &root->children.back(), st.st_dev)) root->children.pop_back();
+    walker->Child(root, src, name, name, st.st_dev);
   }
+  trees->Release(root);
   return Status::OK();
 }
 
@@ -241,6 +243,7 @@ Status StreamSource::Open(const BackupOptions& opts, Node* root) {
   root->children.reserve(1);
   root->children.emplace_back();
   Node& n = root->children.back();
+  n.parent = root;
   node_ = &n;
   TreeEntry& e = n.entry;
   e.type = EntryType::kFile;

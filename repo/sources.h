@@ -36,9 +36,10 @@ struct PathSources {
 Result<PathSources> ResolvePaths(const std::vector<std::string>& paths);
 
 // Walks the paths into `root`: for a single folder, the folder is the root;
-// otherwise each path is one entry of the root, in name order. IOError if
-// the single folder itself cannot be read.
-Status WalkPaths(Walker* walker, const PathSources& sources, Node* root);
+// otherwise each path is one entry of the root, in name order. The root is
+// released to `trees` once listed. IOError if the single folder itself
+// cannot be read.
+Status WalkPaths(Walker* walker, TreeStreamer* trees, const PathSources& sources, Node* root);
 
 // What a snapshot was taken from: its `source` kind, its `paths`, and for
 // stdin and command sources the stream's name (the root's only entry).

@@ -28,6 +28,17 @@ bool IsCacheDir(const std::string& dir) {
          std::string_view(buf, static_cast<size_t>(n)) == kCacheDirSignature;
 }
 
+// A later name of a file with several names gets what its first name read.
+void TakeLink(Node* n) {
+  const LinkInfo& l = *n->link;
+  if (!l.error.ok()) {
+    n->error = Status::IOError("its other name '" + n->entry.link_target + "' could not be read");
+    return;
+  }
+  n->entry.chunks = l.chunks;
+  n->entry.size = l.size;
+}
+
 }  // namespace
 
 std::string SourcePath(const Node* n) {
@@ -76,12 +87,12 @@ Status ReadRulesFile(const std::string& path, const std::string& base, std::vect
   return Status::OK();
 }
 
-bool Walker::Visit(const std::string& path, const std::string& name, const std::string& rel, Node* node,
-                   dev_t root_dev) {
+Walker::Visited Walker::Visit(const std::string& path, const std::string& name, const std::string& rel,
+                              Node* node, dev_t root_dev) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) {
     Error(path, std::strerror(errno));
-    return false;
+    return Visited::kOmitted;
   }
   TreeEntry& e = node->entry;
   e.name = name;
@@ -91,7 +102,10 @@ bool Walker::Visit(const std::string& path, const std::string& name, const std::
   e.user = names_.User(st.st_uid);
   e.group = names_.Group(st.st_gid);
   e.mtime_ns = Ns(st.st_mtim);
-  if (node->parent == nullptr) node->source = path;
+  // The top of the sources: the single folder, or each path of several
+  // (entries of a root that is on no disk).
+  Node* up = node->parent;
+  if (up == nullptr || (up->parent == nullptr && up->source.empty())) node->source = path;
   node->dev = st.st_dev;
   node->ino = st.st_ino;
   node->ctime_ns = Ns(st.st_ctim);
@@ -104,21 +118,33 @@ bool Walker::Visit(const std::string& path, const std::string& name, const std::
       if (it != links_.end()) {
         e.type = EntryType::kHardlink;
         e.link_target = it->second.first;
-        node->first_name = it->second.second;
-        hardlinks_.push_back(node);
-        return true;
+        node->link = it->second.second;
+        std::lock_guard<std::mutex> l(node->link->mu);
+        if (!node->link->done) {
+          node->link->waiters.push_back(node);
+          return Visited::kPending;
+        }
+        TakeLink(node);
+        return Visited::kFinal;
       }
-      links_.emplace(key, std::make_pair(rel, node));
+      node->link = std::make_shared<LinkInfo>();
+      links_.emplace(key, std::make_pair(rel, node->link));
     }
     Found(node);
+    return Visited::kPending;
   } else if (S_ISDIR(st.st_mode)) {
     e.type = EntryType::kDir;
     dirs_++;
-    if (opts_.one_file_system && st.st_dev != root_dev) return true;  // the mount point, empty
+    node->pending.n.store(1);  // the listing
+    if (opts_.one_file_system && st.st_dev != root_dev) {  // the mount point, empty
+      trees_->Release(node);
+      return Visited::kPending;
+    }
     DIR* d = ::opendir(path.c_str());
     if (d == nullptr) {
+      dirs_--;
       Error(path, std::strerror(errno));
-      return false;
+      return Visited::kOmitted;
     }
     std::vector<std::string> names;
     while (struct dirent* de = ::readdir(d)) {
@@ -148,18 +174,18 @@ bool Walker::Visit(const std::string& path, const std::string& name, const std::
           continue;
         }
       }
-      node->children.emplace_back();
-      node->children.back().parent = node;
-      if (!Visit(child, n, crel, &node->children.back(), root_dev)) node->children.pop_back();
+      Child(node, child, n, crel, root_dev);
     }
     rules_.resize(rules_before);
+    trees_->Release(node);
+    return Visited::kPending;
   } else if (S_ISLNK(st.st_mode)) {
     e.type = EntryType::kSymlink;
     std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
     ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
     if (n <= 0 || static_cast<size_t>(n) >= target.size()) {
       Error(path, n < 0 ? std::strerror(errno) : "symlink changed while reading it");
-      return false;
+      return Visited::kOmitted;
     }
     target.resize(static_cast<size_t>(n));
     e.link_target = target;
@@ -169,14 +195,79 @@ bool Walker::Visit(const std::string& path, const std::string& name, const std::
     e.type = S_ISCHR(st.st_mode) ? EntryType::kCharDevice : EntryType::kBlockDevice;
     e.rdev = static_cast<uint64_t>(st.st_rdev);
   } else {
-    return false;  // sockets (and unknown types) are not backed up, as in restic and tar
+    return Visited::kOmitted;  // sockets (and unknown types) are not backed up, as in restic and tar
   }
-  return true;
+  return Visited::kFinal;
 }
 
-void Walker::Error(const std::string& path, const std::string& what) {
-  errors_->push_back({path, what});
-  if (opts_.on_error) opts_.on_error(path, what);
+void Walker::Child(Node* dir, const std::string& path, const std::string& name, const std::string& rel,
+                   dev_t root_dev) {
+  dir->children.emplace_back();  // within the reserved size: earlier entries never move
+  Node* c = &dir->children.back();
+  c->parent = dir;
+  dir->pending.n.fetch_add(1);
+  Visited v = Visit(path, name, rel, c, root_dev);
+  // Neither takes the count to zero: the listing holds one.
+  if (v != Visited::kPending) dir->pending.n.fetch_sub(1);
+  if (v == Visited::kOmitted) dir->children.pop_back();
+}
+
+void TreeStreamer::Publish(Node* first) {
+  std::shared_ptr<LinkInfo> link = std::move(first->link);
+  std::vector<Node*> waiting;
+  {
+    std::lock_guard<std::mutex> l(link->mu);
+    link->done = true;
+    link->error = first->error;
+    link->size = first->entry.size;
+    link->chunks = first->entry.chunks;
+    waiting.swap(link->waiters);
+  }
+  for (Node* n : waiting) {
+    TakeLink(n);
+    Final(n);
+  }
+}
+
+void TreeStreamer::Release(Node* dir) {
+  while (dir != nullptr) {
+    if (dir->pending.n.fetch_sub(1) != 1) return;
+    Build(dir);
+    dir = dir->parent;
+  }
+  root_done_ = true;
+}
+
+void TreeStreamer::Build(Node* dir) {
+  Tree tree;
+  tree.entries.reserve(dir->children.size());
+  for (auto& c : dir->children) {
+    if (!c.error.ok()) {
+      errors_->Add(SourcePath(&c), c.error.message());
+      continue;
+    }
+    if (FileLike(c.entry.type)) {
+      files_++;
+      bytes_ += c.entry.size;
+    }
+    tree.entries.push_back(std::move(c.entry));
+  }
+  std::string blob = objstore::EncodeTree(tree);
+  dir->entry.subtree = writer_->hasher().Id(blob);
+  auto added = writer_->Add(objstore::BlobType::kTree, dir->entry.subtree, blob);
+  std::lock_guard<std::mutex> l(mu_);
+  if (!added.ok() && error_.ok()) error_ = added.status();
+  if (keep_trees_) kept_.emplace(dir->entry.subtree, std::move(blob));
+  // The folder's entries are in its tree now. The root's stay: the
+  // backup looks at a stream's entry afterwards, and they are few.
+  if (dir->parent != nullptr) std::vector<Node>().swap(dir->children);
+}
+
+std::optional<std::string> TreeStreamer::KeptTree(const ObjectId& id) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = kept_.find(id);
+  if (it == kept_.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace cairn::repo

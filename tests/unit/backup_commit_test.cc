@@ -63,19 +63,17 @@ TEST_CASE("a differential commit that loses the swap keeps the new head as its s
   // The snapshot to commit: the full one's tree (an unchanged root).
   auto full_snap = r->ReadSnapshot(full);
   REQUIRE(full_snap.ok());
-  Node root;
-  root.entry.type = objstore::EntryType::kDir;
-  root.entry.subtree = full_snap->tree;
   Snapshot snap;
   snap.tree = full_snap->tree;
   snap.branch = "main";
   snap.paths = full_snap->paths;
   snap.time_ns = NowNs();
-  RelateToLineage(*r, *lineage, o.kind, root, &snap);
+  snap.stats.files = 1;
+  RelateToLineage([&](const ObjectId& id) { return r->ReadTree(id); }, *lineage, o.kind, &snap);
   REQUIRE(snap.parents == std::vector<ObjectId>{full, inc1});
   size_t before = r->ListSnapshots()->size();
 
-  auto c = Commit(r.get(), o, *req, root, &*lineage, &snap);
+  auto c = Commit(r.get(), o, *req, &*lineage, &snap);
   REQUIRE(c.ok());
   REQUIRE(c->snapshot_id);
   CHECK(*r->ReadRef("branches/main") == c->snapshot_id);
