@@ -11,7 +11,7 @@ namespace {
 
 // Bumped whenever the layout of the LMDB values changes; an older cache is
 // dropped and rebuilt.
-constexpr std::string_view kCacheVersion = "cairn-index-4";
+constexpr std::string_view kCacheVersion = "cairn-index-5";
 constexpr size_t kLocationSize = 50;
 
 Status FromLmdb(int rc, std::string_view what) {
@@ -74,6 +74,23 @@ class Txn {
  private:
   MDB_txn* txn_ = nullptr;
 };
+
+}  // namespace
+
+FolderKey FileCacheFolderKey(std::string_view folder_path) {
+  ObjectId h = Sha256(folder_path);
+  FolderKey k;
+  std::memcpy(k.data(), h.view().data(), k.size());
+  return k;
+}
+
+std::string FileCacheKey(const FolderKey& folder, std::string_view name) {
+  std::string k(reinterpret_cast<const char*>(folder.data()), folder.size());
+  k.append(name);
+  return k;
+}
+
+namespace {
 
 std::string EncodeFileEntry(const FileCacheEntry& f) {
   std::string out;
@@ -446,9 +463,9 @@ class LmdbReadSession : public ReadSession {
     return true;
   }
 
-  Result<std::optional<FileCacheEntry>> GetFile(std::string_view path) override {
-    if (path.empty() || path.size() > 511) return std::optional<FileCacheEntry>();  // LMDB's key limit
-    MDB_val k = Val(path), v;
+  Result<std::optional<FileCacheEntry>> GetFile(std::string_view key) override {
+    if (key.empty() || key.size() > 511) return std::optional<FileCacheEntry>();  // LMDB's key limit
+    MDB_val k = Val(key), v;
     int rc = mdb_get(txn_, files_, &k, &v);
     if (rc == MDB_NOTFOUND) return std::optional<FileCacheEntry>();
     if (rc != 0) return FromLmdb(rc, "cannot read the file-change cache");
@@ -475,10 +492,10 @@ Status Index::PutFiles(const std::vector<std::pair<std::string, FileCacheEntry>>
   if (files.empty()) return Status::OK();
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
-  for (const auto& [path, f] : files) {
-    if (path.empty() || path.size() > 511) continue;
+  for (const auto& [key, f] : files) {
+    if (key.empty() || key.size() > 511) continue;
     std::string v = EncodeFileEntry(f);
-    MDB_val k = Val(path), val = Val(v);
+    MDB_val k = Val(key), val = Val(v);
     int rc = mdb_put(txn.get(), impl_->filecache, &k, &val, 0);
     if (rc != 0) return FromLmdb(rc, "cannot update the file-change cache");
   }

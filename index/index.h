@@ -38,6 +38,13 @@ struct FileCacheEntry {
   std::vector<ObjectId> chunks;
 };
 
+// The file-change cache is keyed by folder and name: the first 16 bytes of
+// SHA-256 of the folder's absolute path, then the file's name (at most 255
+// bytes), so a lookup needs the folder's key, never the file's full path.
+using FolderKey = std::array<uint8_t, 16>;
+FolderKey FileCacheFolderKey(std::string_view folder_path);
+std::string FileCacheKey(const FolderKey& folder, std::string_view name);
+
 // A long-lived read transaction for lookups on one thread (blob existence
 // and the file-change cache). It sees the index as it was when it began.
 // Not thread-safe; use one per thread. REQUIRES: the Index outlives it.
@@ -46,8 +53,8 @@ class ReadSession {
   virtual ~ReadSession() = default;
   // True if the index has blob `id`.
   virtual Result<bool> HasBlob(const ObjectId& id) = 0;
-  // The cache entry for source path `path`, or std::nullopt.
-  virtual Result<std::optional<FileCacheEntry>> GetFile(std::string_view path) = 0;
+  // The cache entry for `key` (FileCacheKey), or std::nullopt.
+  virtual Result<std::optional<FileCacheEntry>> GetFile(std::string_view key) = 0;
 };
 
 // --- Reference counts over the object graph (space accounting) ---
@@ -128,8 +135,8 @@ class Index {
   // Starts a read session (see ReadSession).
   Result<std::unique_ptr<ReadSession>> BeginRead() const;
 
-  // Records the file-change cache entries `files` (source path -> entry) in
-  // one transaction, replacing older entries of the same paths.
+  // Records the file-change cache entries `files` (FileCacheKey -> entry)
+  // in one transaction, replacing older entries of the same keys.
   Status PutFiles(const std::vector<std::pair<std::string, FileCacheEntry>>& files);
 
   // Blob ids whose hex form starts with `hex_prefix` (at most `limit`).

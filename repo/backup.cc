@@ -83,7 +83,7 @@ Result<std::string> CheckCache(const Repository& repo, Node* n, index::ReadSessi
   if (o.force_read) return std::string("--force-read");
   if (o.kind == BackupKind::kFull) return std::string("full backup");
   if (n->fd >= 0) return std::string("stream");
-  CAIRN_ASSIGN_OR_RETURN(std::optional<index::FileCacheEntry> c, rs->GetFile(SourcePath(n)));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<index::FileCacheEntry> c, rs->GetFile(FileCacheKey(n)));
   if (!c) return std::string("new (not in the file-change cache)");
   if (c->size != n->entry.size) return std::string("size changed");
   if (c->mtime_ns != n->entry.mtime_ns) return std::string("mtime changed");
@@ -258,7 +258,7 @@ class FileWorkers {
       files_read_++;
       if (st.ok() && n->error.ok() && n->fd < 0) {
         index::FileCacheEntry c{n->dev, n->ino, n->entry.size, n->entry.mtime_ns, n->ctime_ns, n->entry.chunks};
-        s->updates.emplace_back(SourcePath(n), std::move(c));
+        s->updates.emplace_back(FileCacheKey(n), std::move(c));
         if (s->updates.size() >= 8192) FlushUpdates(s);
       }
     } else if (st.ok() && opts_.progress) {

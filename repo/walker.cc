@@ -47,6 +47,15 @@ std::string SourcePath(const Node* n) {
   return p == "/" ? "/" + n->entry.name : p + "/" + n->entry.name;
 }
 
+std::string FileCacheKey(const Node* n) {
+  if (n->parent != nullptr && n->parent->has_dir_key) return index::FileCacheKey(n->parent->dir_key, n->entry.name);
+  // A file named on the command line: the key of the folder it is in.
+  std::string path = SourcePath(n);
+  size_t slash = path.rfind('/');
+  std::string folder = slash == 0 ? "/" : path.substr(0, slash);
+  return index::FileCacheKey(index::FileCacheFolderKey(folder), path.substr(slash + 1));
+}
+
 const std::string& NameCache::User(uid_t uid) {
   auto it = users_.find(uid);
   if (it != users_.end()) return it->second;
@@ -153,6 +162,8 @@ Walker::Visited Walker::Visit(const std::string& path, const std::string& name, 
     }
     ::closedir(d);
     std::sort(names.begin(), names.end());
+    node->dir_key = index::FileCacheFolderKey(path);
+    node->has_dir_key = true;
     size_t rules_before = rules_.size();
     if (std::binary_search(names.begin(), names.end(), ".cairnignore")) {
       Status st2 = ReadRulesFile(path + "/.cairnignore", rel, &rules_);

@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "index/index.h"
 #include "objstore/core/status.h"
 #include "objstore/core/system.h"
 #include "objstore/snapshot.h"
@@ -74,6 +75,10 @@ struct Node {
   uint64_t dev = 0, ino = 0;
   int64_t ctime_ns = 0;
   int fd = -1;                 // a source that is already open (stdin, a command's output)
+  // Folders: the file-change cache key of the folder's path (its files'
+  // keys are this and their names); set while it is listed.
+  index::FolderKey dir_key{};
+  bool has_dir_key = false;
   // Folders: entries not yet final, plus one while the walk lists the
   // folder. Whoever takes it to zero builds the folder's tree.
   Pending pending;
@@ -81,6 +86,9 @@ struct Node {
 
 // The path of `n` on disk (for a stream: its name).
 std::string SourcePath(const Node* n);
+// The file-change cache key of file `n`: its folder's key and its name,
+// without building its path where the folder has one.
+std::string FileCacheKey(const Node* n);
 
 inline int64_t Ns(const struct timespec& ts) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;

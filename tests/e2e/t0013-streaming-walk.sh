@@ -92,4 +92,14 @@ assert_eq "$dry" "$real" "a dry run counts the same changes"
 expect_exit 0 $CAIRN restore three --target out-edit
 $TREECMP src out-edit > /dev/null || fail "the edited snapshot differs from the source"; ok
 
+# The file-change cache is keyed by folder and name, so a file whose path
+# is longer than LMDB's 511-byte key limit is found there too (it was read
+# again on every backup when the cache was keyed by the full path).
+long=src/$(printf 'a%.0s' $(seq 1 200))/$(printf 'b%.0s' $(seq 1 200))/$(printf 'c%.0s' $(seq 1 200))
+mkdir -p "$long" && echo deep > "$long/file"
+expect_exit 0 $CAIRN --json backup --branch three src
+assert_eq "$(stat_of files_read)" "1" "the long-path file is read once"
+expect_exit 0 $CAIRN --json backup --branch three src
+assert_eq "$(stat_of files_read)" "0" "the long-path file comes from the file-change cache"
+
 finish
