@@ -135,6 +135,17 @@ class Index {
   // Starts a read session (see ReadSession).
   Result<std::unique_ptr<ReadSession>> BeginRead() const;
 
+  // Drops this process's mappings of the index file's pages (they stay in
+  // the page cache; the next lookup maps what it needs again). LMDB reads
+  // through a shared read-only mapping, and the kernel maps pages around
+  // each one touched, so without this a backup's resident size grows with
+  // the index, not with what it holds. Safe while other threads read.
+  // Lookups call ReleaseMappedPages every so often, so a long run holds a
+  // bounded part of the file mapped, whatever the index's size.
+  void ReleaseMappedPages() const;
+  // Counts one lookup (for ReleaseMappedPages); called by read sessions.
+  void Looked() const;
+
   // Records the file-change cache entries `files` (FileCacheKey -> entry)
   // in one transaction, replacing older entries of the same keys.
   Status PutFiles(const std::vector<std::pair<std::string, FileCacheEntry>>& files);

@@ -15,7 +15,7 @@ Status ChunkFd(int fd, const ChunkerParams& params, const IdHasher& hasher, std:
   *read_error = false;
   // Room for a whole chunk plus a large read; chunks inside one block are
   // hashed in place, only the unfinished tail is moved.
-  size_t want = std::max<size_t>(4 << 20, 2 * static_cast<size_t>(params.max_size));
+  size_t want = std::max<size_t>(1 << 20, 2 * static_cast<size_t>(params.max_size));
   if (buf->size() < want) buf->resize(want);
   Chunker chunker(params);
   uint8_t* p = reinterpret_cast<uint8_t*>(buf->data());

@@ -15,7 +15,7 @@ namespace {
 
 // At most this many bytes wait for compression; Add() blocks beyond it, so
 // memory is bounded by the pipeline, not by the input.
-constexpr size_t kMaxQueuedBytes = 16 << 20;
+constexpr size_t kMaxQueuedBytes = 8 << 20;
 // An index file is written after this many packs, which bounds the pending
 // set held in memory.
 constexpr size_t kPacksPerIndexFile = 16;

@@ -2,11 +2,13 @@
 
 #include "index/index.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <map>
+#include <thread>
 
 #include "test_util.h"
 
@@ -662,6 +664,45 @@ TEST_CASE("ReplaceIndexFiles keeps a dropped pack that another index file still 
   REQUIRE(idx->ReplaceIndexFiles({"01"}, {}, {p}).ok());
   CHECK(*idx->IndexFilesOf(p.pack_id) == std::vector<std::string>{"02"});
   CHECK(idx->Lookup(a)->value().pack_id == p.pack_id);
+}
+
+TEST_CASE("lookups stay right while the mapped pages are released under them", "[index]") {
+  testing::TempDir t;
+  auto idx = OpenIndex(t / "index.lmdb");
+  // Enough entries for many pages, looked up far more often than the
+  // 1,024 lookups between releases, from two threads at once.
+  std::vector<std::pair<std::string, FileCacheEntry>> files;
+  for (uint64_t i = 0; i < 20000; i++) {
+    files.emplace_back(FileCacheKey(FileCacheFolderKey("/d" + std::to_string(i % 97)), "f" + std::to_string(i)),
+                       CacheEntry(i, i * 7, {Sha256("c" + std::to_string(i))}));
+  }
+  REQUIRE(idx->PutFiles(files).ok());
+  std::atomic<int> wrong{0};
+  auto reader = [&](uint64_t seed) {
+    auto s = idx->BeginRead();
+    if (!s.ok()) {
+      wrong++;
+      return;
+    }
+    for (uint64_t n = 0; n < 30000; n++) {
+      uint64_t i = (n * 7919 + seed) % files.size();
+      auto g = (*s)->GetFile(files[i].first);
+      if (!g.ok() || !g->has_value() || (*g)->ino != i || (*g)->size != i * 7 || (*g)->chunks != files[i].second.chunks) {
+        wrong++;
+      }
+      if (n % 5000 == 0) idx->ReleaseMappedPages();
+    }
+  };
+  std::thread a(reader, 1), b(reader, 2);
+  a.join();
+  b.join();
+  CHECK(wrong == 0);
+  // Folder keys: the same folder and name give the same key, another
+  // folder or name another one, and any path length fits LMDB's key limit.
+  CHECK(FileCacheKey(FileCacheFolderKey("/a"), "x") == FileCacheKey(FileCacheFolderKey("/a"), "x"));
+  CHECK(FileCacheKey(FileCacheFolderKey("/a"), "x") != FileCacheKey(FileCacheFolderKey("/b"), "x"));
+  CHECK(FileCacheKey(FileCacheFolderKey("/a"), "x") != FileCacheKey(FileCacheFolderKey("/a"), "y"));
+  CHECK(FileCacheKey(FileCacheFolderKey(std::string(4000, 'p')), std::string(255, 'n')).size() == 16 + 255);
 }
 
 }  // namespace
