@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <condition_variable>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -85,19 +88,25 @@ class Restorer {
     // read-only) is read without one: no prune runs through it either.
     auto session = objstore::BeginSession(repo_.backend(), "restore");
 
+    // The folders are planned (created, their entries queued) while the
+    // workers restore what is queued; the queue is bounded, so memory holds
+    // a few folders' entries, not the snapshot's.
+    StartWorkers();
+    Status planned = Status::OK();
     if (what_.entry.type == EntryType::kDir) {
       dirs_.push_back({"", what_.entry});
-      CAIRN_RETURN_IF_ERROR(Plan(what_.entry.subtree, ""));
+      planned = Plan(what_.entry.subtree, "");
     } else {
       // One non-directory entry: restored under its own name in the target.
       // A hard link alone is its content: a plain file here.
       TreeEntry e = what_.entry;
       if (e.type == EntryType::kHardlink) e.type = EntryType::kFile;
       Job job{"", {e}};
-      jobs_.push_back(std::move(job));
+      Queue(std::move(job));
       if (opts_.progress) opts_.progress->files_total = 1;
     }
-    RunJobs();
+    FinishWorkers();
+    CAIRN_RETURN_IF_ERROR(planned);
     RunBigFiles();
     RestoreHardlinks();
     // Folder metadata last and deepest first, so that setting a folder's
@@ -130,7 +139,8 @@ class Restorer {
   // (size, verification, metadata) when every range is done.
   struct BigFile {
     std::string dir, rel;
-    const TreeEntry* entry;
+    TreeEntry entry_copy;    // its job is gone by the time the ranges are written
+    const TreeEntry* entry = &entry_copy;
     std::vector<uint64_t> offsets;  // of each chunk
     std::atomic<bool> failed{false};
     Status error;  // the first failure, under Restorer::mu_
@@ -197,7 +207,7 @@ class Restorer {
       }
     }
     dirfd = Fd();
-    if (!job.entries.empty()) jobs_.push_back(std::move(job));
+    if (!job.entries.empty()) Queue(std::move(job));
     for (const auto& [crel, id] : subdirs) CAIRN_RETURN_IF_ERROR(Plan(id, crel));
     return Status::OK();
   }
@@ -243,16 +253,62 @@ class Restorer {
     for (auto& t : pool) t.join();
   }
 
-  void RunJobs() {
-    ParallelFor(jobs_.size(), [&](size_t i) {
-      const Job& job = jobs_[i];
-      Fd dirfd = OpenDir(job.dir);
-      if (!dirfd.ok()) {
-        Error(job.dir.empty() ? "." : job.dir, Status::FromErrno(errno, "cannot open folder"));
+  // The job queue: Plan() adds each folder's entries, the workers take
+  // them. When it is full, the planning thread restores a folder itself.
+  static constexpr size_t kQueuedEntries = 8192;
+
+  void StartWorkers() {
+    unsigned n = opts_.threads ? opts_.threads : std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned t = 1; t < n; t++) workers_.emplace_back([this] { Work(); });
+  }
+  void FinishWorkers() {
+    {
+      std::lock_guard<std::mutex> l(queue_mu_);
+      closed_ = true;
+    }
+    queue_cv_.notify_all();
+    Work();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+  void Queue(Job job) {
+    for (;;) {
+      std::unique_lock<std::mutex> l(queue_mu_);
+      if (queued_entries_ < kQueuedEntries || queue_.empty()) {
+        queued_entries_ += job.entries.size();
+        queue_.push_back(std::move(job));
+        l.unlock();
+        queue_cv_.notify_one();
         return;
       }
-      for (const auto& e : job.entries) RestoreEntry(dirfd.get(), job.dir, e);
-    });
+      Job other = TakeLocked();
+      l.unlock();
+      RunJob(other);
+    }
+  }
+  Job TakeLocked() {
+    Job j = std::move(queue_.front());
+    queue_.pop_front();
+    queued_entries_ -= j.entries.size();
+    return j;
+  }
+  void Work() {
+    for (;;) {
+      std::unique_lock<std::mutex> l(queue_mu_);
+      queue_cv_.wait(l, [&] { return closed_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      Job j = TakeLocked();
+      l.unlock();
+      RunJob(j);
+    }
+  }
+  void RunJob(const Job& job) {
+    Fd dirfd = OpenDir(job.dir);
+    if (!dirfd.ok()) {
+      Error(job.dir.empty() ? "." : job.dir, Status::FromErrno(errno, "cannot open folder"));
+      return;
+    }
+    for (const auto& e : job.entries) RestoreEntry(dirfd.get(), job.dir, e);
   }
 
   // Removes what is at `name` (only with --force; never a folder).
@@ -309,7 +365,7 @@ class Restorer {
     auto big = std::make_unique<BigFile>();
     big->dir = dir;
     big->rel = rel;
-    big->entry = &e;
+    big->entry_copy = e;
     uint64_t off = 0;
     for (const auto& id : e.chunks) {
       big->offsets.push_back(off);
@@ -398,7 +454,7 @@ class Restorer {
       std::lock_guard<std::mutex> l(mu_);
       result_.files++;
       result_.bytes += e.size;
-      restored_.insert(SnapshotPath(b->rel));
+      restored_.push_back(PathKey(SnapshotPath(b->rel)));
       if (opts_.progress) opts_.progress->files_done++;
     }
   }
@@ -423,7 +479,7 @@ class Restorer {
       std::lock_guard<std::mutex> l(mu_);
       result_.files++;
       result_.bytes += e.size;
-      restored_.insert(SnapshotPath(rel));
+      restored_.push_back(PathKey(SnapshotPath(rel)));
     }
     if (opts_.progress) opts_.progress->files_done++;
   }
@@ -517,6 +573,7 @@ class Restorer {
   // Hard links are made after every file exists. A link whose first name is
   // outside the restored part gets a copy of the content instead.
   void RestoreHardlinks() {
+    std::sort(restored_.begin(), restored_.end());
     for (const auto& [dir, e] : links_) {
       std::string rel = Join(dir, e.name);
       Fd dirfd = OpenDir(dir);
@@ -532,7 +589,7 @@ class Restorer {
         continue;
       }
       std::string prefix = what_.path.empty() ? "" : what_.path + "/";
-      if (restored_.count(e.link_target) != 0 && e.link_target.rfind(prefix, 0) == 0) {
+      if (std::binary_search(restored_.begin(), restored_.end(), PathKey(e.link_target)) && e.link_target.rfind(prefix, 0) == 0) {
         std::string target_rel = e.link_target.substr(prefix.size());
         size_t slash = target_rel.rfind('/');
         std::string tdir = slash == std::string::npos ? "" : target_rel.substr(0, slash);
@@ -549,6 +606,14 @@ class Restorer {
       // the hard-link entry carries.
       RestoreFile(dirfd.get(), rel, e, e.name);
     }
+  }
+
+  using PathKeyBytes = std::array<uint8_t, 16>;
+  static PathKeyBytes PathKey(const std::string& path) {
+    ObjectId h = Sha256(path);
+    PathKeyBytes k;
+    std::memcpy(k.data(), h.view().data(), k.size());
+    return k;
   }
 
   std::string SnapshotPath(const std::string& rel) const {
@@ -578,9 +643,16 @@ class Restorer {
   RestoreResult result_;
   std::vector<std::pair<std::string, TreeEntry>> dirs_;   // pre-order
   std::vector<std::pair<std::string, TreeEntry>> links_;  // folder, entry
-  std::vector<Job> jobs_;
-  std::set<std::string> restored_;  // snapshot paths of files written
-  std::vector<std::unique_ptr<BigFile>> big_files_;  // entries point into jobs_, which no longer grows
+  std::mutex queue_mu_;  // queue_, queued_entries_, closed_
+  std::condition_variable queue_cv_;
+  std::deque<Job> queue_;
+  size_t queued_entries_ = 0;
+  bool closed_ = false;
+  std::vector<std::thread> workers_;
+  // The files written, as keys of their snapshot paths (for hard links
+  // made at the end): 16 bytes each rather than a path string.
+  std::vector<PathKeyBytes> restored_;
+  std::vector<std::unique_ptr<BigFile>> big_files_;
 };
 
 }  // namespace
