@@ -7,7 +7,10 @@
 #   a init | b first backup of the kernel tree (src-v1) | c the same tree again |
 #   d src-v2 in the same path | e1 a 512 MiB state blob | e2 the edited blob |
 #   f restore of the src-v2 snapshot (verified with diff -r and a metadata compare) |
+#   f's restore target is a new ext4 file system for every tool (fresh_fs) |
 #   g diff between the src-v1 and src-v2 snapshots |
+#   i read and verify every stored byte, page cache dropped first
+#     (cairn check --read-data; restic check --read-data; borg check --verify-data) |
 #   h forget the first snapshot (src-v1) and prune, with the page cache dropped
 #     first so that the bytes read (time's "File system inputs") are real
 #     (restic forget --prune; borg delete + compact; cairn forget --prune)
@@ -20,7 +23,7 @@
 # key file, as restic's and borg's runs open theirs with a password from the
 # environment (cairn's Argon2id cost of a password is measured on its own,
 # step k-open-password); cairn_plain the same with --encryption none.
-# bup has no diff step.
+# bup has no diff or check step.
 # TOOL cairn_before runs cairn's steps with the binary $CAIRN_BEFORE (before/after;
 # repositories as that binary makes them by default).
 # Results: $BENCH_DIR/results/pass-N/TOOL.tsv; then bench/summarize.py prints
@@ -156,6 +159,7 @@ cairn_steps() {
   local total; total=$($C --json stats | python3 -c "import json,sys; print(json.load(sys.stdin)['trees'])")
   printf '%s\tdiff-trees\t%s of %s trees in the repository, %s changed paths\n' "$T" "$reads" "$total" \
     "$($C diff main~2 main | wc -l)" >> "$RES/$T.tsv"
+  cold; step "$T" i-check-read-data 0 $C check --read-data
   local first; first=$($C --json log main | python3 -c "import json,sys; print(json.load(sys.stdin)[-1]['id'])")
   cold; step "$T" h-forget-prune 0 $C forget "$first" --prune --yes --grace 0
   echo "  $T diff read $reads of $total trees"
@@ -184,6 +188,7 @@ run_restic() {
   fresh_fs; step restic f-restore-src-v2 "$SRC2" restic restore "${ids#* }" --target "$RESTORE/restic"
   verify restic "$RESTORE/restic$DATA/src"
   step restic g-diff-v1-v2 0 restic diff ${ids}
+  cold; step restic i-check-read-data 0 restic check --read-data
   cold; step restic h-forget-prune 0 restic forget --prune "${ids% *}"
 }
 
@@ -201,6 +206,7 @@ run_borg() {
   step borg f-restore-src-v2 "$SRC2" sh -c "cd '$RESTORE/borg' && borg extract ::src-3"
   verify borg "$RESTORE/borg$DATA/src"
   step borg g-diff-v1-v2 0 borg diff ::src-1 src-3
+  cold; step borg i-check-read-data 0 borg check --verify-data
   cold; step borg h-forget-prune 0 sh -c "borg delete ::src-1 && borg compact"
 }
 

@@ -14,7 +14,7 @@ import sys
 from collections import defaultdict
 
 STEPS = ["a-init", "b-src-v1", "c-src-v1-again", "d-src-v2", "e1-blob-v1", "e2-blob-v2",
-         "f-restore-src-v2", "g-diff-v1-v2", "h-forget-prune", "k-open-password"]
+         "f-restore-src-v2", "g-diff-v1-v2", "i-check-read-data", "h-forget-prune", "k-open-password"]
 
 
 def load(root):
