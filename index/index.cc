@@ -246,6 +246,7 @@ namespace {
 struct BlobTables {
   MDB_txn* txn;
   MDB_dbi blobs, files, dups, packs, suspects, refs;
+  const Index* index;  // counts each record as a lookup (Index::Looked)
 
   Status Put(MDB_dbi dbi, std::string_view key, std::string_view value, std::string_view what) const {
     MDB_val k = Val(key), v = Val(value);
@@ -346,6 +347,9 @@ Status PutPacks(const BlobTables& t, const std::string& index_file, const std::v
   SuspectLog suspects(t.txn, t.suspects);
   for (const auto& p : packs) {
     for (const auto& e : p.entries) {
+      // Mapped pages are released inside the transaction too: its reads go
+      // through the mapping, its changes are in memory until the commit.
+      t.index->Looked();
       std::string loc = EncodeLocation(p.pack_id, e);
       MDB_val k = Val(e.id.view()), v = Val(loc);
       int rc = mdb_put(t.txn, t.blobs, &k, &v, MDB_NOOVERWRITE);
@@ -375,7 +379,7 @@ Status PutPacks(const BlobTables& t, const std::string& index_file, const std::v
 Status Index::AddPacks(const std::string& index_file, const std::vector<objstore::PackRecord>& packs) {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
-  BlobTables t{txn.get(), impl_->blobs, impl_->files, impl_->dups, impl_->packs, impl_->suspects, impl_->refs};
+  BlobTables t{txn.get(), impl_->blobs, impl_->files, impl_->dups, impl_->packs, impl_->suspects, impl_->refs, this};
   CAIRN_RETURN_IF_ERROR(PutPacks(t, index_file, packs, false));
   CAIRN_RETURN_IF_ERROR(txn.Commit());
   ReleaseMappedPages();  // the insertions touched pages all over the blob table
@@ -553,6 +557,7 @@ Status Index::PutFiles(const std::vector<std::pair<std::string, FileCacheEntry>>
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
   for (const auto& [key, f] : files) {
     if (key.empty() || key.size() > 511) continue;
+    Looked();
     std::string v = EncodeFileEntry(f);
     MDB_val k = Val(key), val = Val(v);
     int rc = mdb_put(txn.get(), impl_->filecache, &k, &val, 0);
@@ -599,7 +604,7 @@ Status Index::ReplaceBlobs(const std::vector<std::pair<std::string, std::vector<
     int rc = mdb_drop(txn.get(), dbi, 0);
     if (rc != 0) return FromLmdb(rc, "cannot clear");
   }
-  BlobTables t{txn.get(), impl_->blobs, impl_->files, impl_->dups, impl_->packs, impl_->suspects, impl_->refs};
+  BlobTables t{txn.get(), impl_->blobs, impl_->files, impl_->dups, impl_->packs, impl_->suspects, impl_->refs, this};
   for (const auto& [name, packs] : files) CAIRN_RETURN_IF_ERROR(PutPacks(t, name, packs, true));
   return txn.Commit();
 }
@@ -972,7 +977,7 @@ Status Index::ReplaceIndexFiles(const std::vector<std::string>& removed,
                                 const std::vector<objstore::PackRecord>& dropped) {
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, 0));
-  BlobTables t{txn.get(), impl_->blobs, impl_->files, impl_->dups, impl_->packs, impl_->suspects, impl_->refs};
+  BlobTables t{txn.get(), impl_->blobs, impl_->files, impl_->dups, impl_->packs, impl_->suspects, impl_->refs, this};
   for (const auto& name : removed) {
     MDB_val k = Val(name), v;
     int rc = mdb_get(txn.get(), impl_->files, &k, &v);
