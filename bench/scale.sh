@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # bench/scale.sh [PASSES] [TOOL...]
 #
-# Scale steps of issue 17, beside restic (default tools: cairn restic):
+# Scale steps of issue 17, beside restic (default tools: cairn restic;
+# cairn_before runs cairn's steps with the binary $CAIRN_BEFORE):
 #   m1 first backup of 1,000,000 small files (bench/make-many-files.py:
 #      1,000 folders of 1,000 files, 1-8 KiB each, ~4 GB on disk) |
 #   m2 the same tree again, unchanged |
 #   g1 one 8 GiB file of random data (AES-CTR keystream), first backup |
-# Each step runs under /usr/bin/time -v after `sync; sleep 1`; the inputs are
-# made once in $BENCH_DIR/scale and kept. cairn is encrypted and opened with
+# Each step runs under /usr/bin/time after `sync; sleep 1`, its input read
+# once just before (warm page cache); the inputs are made once in
+# $BENCH_DIR/scale and kept. cairn is encrypted and opened with
 # a key file, restic with a password from the environment, as in run.sh.
 # Prints one TSV row per run and the medians.
 set -euo pipefail
@@ -25,6 +27,7 @@ if [ ! -e "$B/.done-big" ]; then
   touch "$B/.done-big"
 fi
 rows=$B/rows.tsv; : > "$rows"
+warm() { tar cf - -C "$(dirname "$1")" "$(basename "$1")" | cat > /dev/null; }
 
 step() { # step TOOL STEP CMD...
   local tool=$1 name=$2; shift 2
@@ -38,21 +41,22 @@ for pass in $(seq 1 "$PASSES"); do
   for t in "${TOOLS[@]}"; do
     rm -rf "${B:?}/repo-$t" "$B/cache-$t"; mkdir -p "$B/cache-$t"
     case $t in
-      cairn)
+      cairn|cairn_before)
+        BIN=$CAIRN; [ "$t" = cairn_before ] && BIN=${CAIRN_BEFORE:?set CAIRN_BEFORE to the older cairn binary}
         export CAIRN_CACHE_DIR=$B/cache-$t CAIRN_KEY_FILE=$B/cache-$t.key
-        rm -f "$CAIRN_KEY_FILE"; "$CAIRN" key generate "$CAIRN_KEY_FILE" > /dev/null
-        "$CAIRN" -q init "$B/repo-$t"
-        C="$CAIRN -q -r $B/repo-$t"
-        step cairn m1-many-first $C backup "$B/many"
-        step cairn m2-many-again $C backup "$B/many"
-        step cairn g1-big-8g $C backup --branch big "$B/big.bin"
+        rm -f "$CAIRN_KEY_FILE"; "$BIN" key generate "$CAIRN_KEY_FILE" > /dev/null
+        "$BIN" -q init "$B/repo-$t"
+        C="$BIN -q -r $B/repo-$t"
+        warm "$B/many"; step "$t" m1-many-first $C backup "$B/many"
+        warm "$B/many"; step "$t" m2-many-again $C backup "$B/many"
+        warm "$B/big.bin"; step "$t" g1-big-8g $C backup --branch big "$B/big.bin"
         unset CAIRN_CACHE_DIR CAIRN_KEY_FILE ;;
       restic)
         export RESTIC_PASSWORD=bench-password RESTIC_REPOSITORY=$B/repo-$t RESTIC_CACHE_DIR=$B/cache-$t
         restic init --repository-version 2 > /dev/null
-        step restic m1-many-first restic backup --host bench "$B/many"
-        step restic m2-many-again restic backup --host bench "$B/many"
-        step restic g1-big-8g restic backup --host bench "$B/big.bin"
+        warm "$B/many"; step restic m1-many-first restic backup --host bench "$B/many"
+        warm "$B/many"; step restic m2-many-again restic backup --host bench "$B/many"
+        warm "$B/big.bin"; step restic g1-big-8g restic backup --host bench "$B/big.bin"
         unset RESTIC_PASSWORD RESTIC_REPOSITORY RESTIC_CACHE_DIR ;;
     esac
     rm -rf "${B:?}/repo-$t"

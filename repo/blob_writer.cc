@@ -16,9 +16,12 @@ namespace {
 // At most this many bytes wait for compression; Add() blocks beyond it, so
 // memory is bounded by the pipeline, not by the input.
 constexpr size_t kMaxQueuedBytes = 8 << 20;
-// An index file is written after this many packs, which bounds the pending
-// set held in memory.
+// An index file is written after this many packs, or this many blobs
+// (small files compress into packs of tens of thousands of blobs), which
+// bounds the pending set and the pack records held in memory, and the
+// local index pages one transaction changes.
 constexpr size_t kPacksPerIndexFile = 16;
+constexpr size_t kBlobsPerIndexFile = 32768;
 
 size_t Slot(BlobType t) { return t == BlobType::kTree ? 1 : 0; }
 
@@ -173,8 +176,10 @@ Status BlobWriter::WritePack(std::unique_ptr<objstore::PackFileWriter> pack) {
     stats_.packs++;
   }
   std::lock_guard<std::mutex> l(index_mu_);
+  finished_blobs_ += rec.entries.size();
   finished_.push_back(std::move(rec));
-  if (finished_.size() >= kPacksPerIndexFile) {
+  if (finished_.size() >= kPacksPerIndexFile || finished_blobs_ >= kBlobsPerIndexFile) {
+    finished_blobs_ = 0;
     std::vector<objstore::PackRecord> records;
     records.swap(finished_);
     return WriteIndexLocked(std::move(records));
@@ -220,6 +225,7 @@ Status BlobWriter::Flush() {
   std::lock_guard<std::mutex> l(index_mu_);
   std::vector<objstore::PackRecord> records;
   records.swap(finished_);
+  finished_blobs_ = 0;
   Status st = WriteIndexLocked(std::move(records));
   if (!st.ok()) Fail(st);
   return st;

@@ -106,6 +106,7 @@ class BlobWriter {
 
   std::mutex index_mu_;  // finished_
   std::vector<objstore::PackRecord> finished_;
+  size_t finished_blobs_ = 0;  // entries in finished_
 
   std::vector<std::thread> workers_;
 };

@@ -12,6 +12,7 @@
 #include "repo/backup.h"
 #include "repo/check.h"
 #include "repo/restore.h"
+#include "repo/blob_writer.h"
 #include "test_util.h"
 
 namespace cairn::repo {
@@ -257,6 +258,44 @@ TEST_CASE("a branch name must be valid", "[repo][backup]") {
     o.branch = bad;
     CAPTURE(bad);
     CHECK(Backup(r.get(), o).status().code() == Code::kInvalidArgument);
+  }
+}
+
+TEST_CASE("a session of many small blobs writes an index file every 32,768 blobs", "[repo][backup]") {
+  testing::TempDir t;
+  objstore::RepoConfig cfg = objstore::NewRepoConfig();
+  cfg.pack_size = 1 << 20;
+  REQUIRE(Repository::Init(t / "repo", cfg).ok());
+  auto r = Repository::Open(t / "repo");
+  REQUIRE(r.ok());
+  // 100,000 incompressible 224-byte blobs: about 31 packs of 1 MiB, which
+  // the 16-pack rule alone would put in 2 index files (the first holding
+  // some 50,000 blobs, all pending in memory until it is written).
+  std::vector<ObjectId> ids;
+  std::vector<std::string> blobs;
+  {
+    BlobWriter w(r->get(), 2);
+    for (int i = 0; i < 100000; i++) {
+      std::string data;
+      for (int k = 0; k < 7; k++) data.append(Sha256("b" + std::to_string(i) + "/" + std::to_string(k)).view());
+      ObjectId id = (*r)->hasher().Id(data);
+      ids.push_back(id);
+      if (i % 997 == 0) blobs.push_back(data);
+      auto added = w.Add(objstore::BlobType::kData, id, data);
+      REQUIRE(added.ok());
+    }
+    REQUIRE(w.Flush().ok());
+  }
+  size_t index_files = 0;
+  REQUIRE((*r)->backend()->List("index/", [&](const std::string&, uint64_t) { index_files++; }).ok());
+  CHECK(index_files >= 3);
+  // Every blob is findable, through a fresh open too.
+  auto again = Repository::Open(t / "repo");
+  REQUIRE(again.ok());
+  for (size_t i = 0; i < ids.size(); i += 997) {
+    auto data = (*again)->ReadBlob(ids[i]);
+    REQUIRE(data.ok());
+    CHECK(*data == blobs[i / 997]);
   }
 }
 
