@@ -380,7 +380,9 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   }
   CAIRN_RETURN_IF_ERROR(write_error);
   CAIRN_RETURN_IF_ERROR(trees.status());
-  if (!trees.root_done()) return Status::IOError("internal error: the walk left folders unfinished; no snapshot was written");
+  if (!trees.root_done()) {
+    return Status::IOError("internal error: the walk left folders unfinished; no snapshot was written");
+  }
   snap.tree = root.entry.subtree;
   // Everything but the snapshot is durable.
   CAIRN_RETURN_IF_ERROR(writer.Flush());

@@ -589,7 +589,8 @@ class Restorer {
         continue;
       }
       std::string prefix = what_.path.empty() ? "" : what_.path + "/";
-      if (std::binary_search(restored_.begin(), restored_.end(), PathKey(e.link_target)) && e.link_target.rfind(prefix, 0) == 0) {
+      bool written = std::binary_search(restored_.begin(), restored_.end(), PathKey(e.link_target));
+      if (written && e.link_target.rfind(prefix, 0) == 0) {
         std::string target_rel = e.link_target.substr(prefix.size());
         size_t slash = target_rel.rfind('/');
         std::string tdir = slash == std::string::npos ? "" : target_rel.substr(0, slash);

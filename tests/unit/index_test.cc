@@ -687,7 +687,8 @@ TEST_CASE("lookups stay right while the mapped pages are released under them", "
     for (uint64_t n = 0; n < 30000; n++) {
       uint64_t i = (n * 7919 + seed) % files.size();
       auto g = (*s)->GetFile(files[i].first);
-      if (!g.ok() || !g->has_value() || (*g)->ino != i || (*g)->size != i * 7 || (*g)->chunks != files[i].second.chunks) {
+      if (!g.ok() || !g->has_value() || (*g)->ino != i || (*g)->size != i * 7 ||
+          (*g)->chunks != files[i].second.chunks) {
         wrong++;
       }
       if (n % 5000 == 0) idx->ReleaseMappedPages();
