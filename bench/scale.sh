@@ -6,7 +6,9 @@
 #   m1 first backup of 1,000,000 small files (bench/make-many-files.py:
 #      1,000 folders of 1,000 files, 1-8 KiB each, ~4 GB on disk) |
 #   m2 the same tree again, unchanged |
-#   g1 one 8 GiB file of random data (AES-CTR keystream), first backup |
+#   g1 one 8 GiB file of random data (AES-CTR keystream), first backup, into
+#      a repository of its own |
+# STEPS (default "m g") picks the many-files steps, the big file, or both.
 # Each step runs under /usr/bin/time after `sync; sleep 1`, its input read
 # once just before (warm page cache); the inputs are made once in
 # $BENCH_DIR/scale and kept. cairn is encrypted and opened with
@@ -18,6 +20,8 @@ ROOT=$(cd "$HERE/.." && pwd)
 B=${BENCH_DIR:-/tmp/cairn-bench}/scale
 PASSES=${1:-1}; shift || true
 TOOLS=("$@"); [ ${#TOOLS[@]} -gt 0 ] || TOOLS=(cairn restic)
+STEPS=${STEPS:-m g}
+has() { [[ " $STEPS " == *" $1 "* ]]; }
 CAIRN=${CAIRN:-$ROOT/build/cairn}
 mkdir -p "$B"
 [ -e "$B/.done-many" ] || { python3 "$HERE/make-many-files.py" "$B/many" 1000 1000 && touch "$B/.done-many"; }
@@ -47,16 +51,26 @@ for pass in $(seq 1 "$PASSES"); do
         rm -f "$CAIRN_KEY_FILE"; "$BIN" key generate "$CAIRN_KEY_FILE" > /dev/null
         "$BIN" -q init "$B/repo-$t"
         C="$BIN -q -r $B/repo-$t"
-        warm "$B/many"; step "$t" m1-many-first $C backup "$B/many"
-        warm "$B/many"; step "$t" m2-many-again $C backup "$B/many"
-        warm "$B/big.bin"; step "$t" g1-big-8g $C backup --branch big "$B/big.bin"
+        if has m; then
+          warm "$B/many"; step "$t" m1-many-first $C backup "$B/many"
+          warm "$B/many"; step "$t" m2-many-again $C backup "$B/many"
+        fi
+        if has g; then
+          rm -rf "${B:?}/repo-$t" "$B/cache-$t"; mkdir -p "$B/cache-$t"; "$BIN" -q init "$B/repo-$t"
+          warm "$B/big.bin"; step "$t" g1-big-8g $C backup "$B/big.bin"
+        fi
         unset CAIRN_CACHE_DIR CAIRN_KEY_FILE ;;
       restic)
         export RESTIC_PASSWORD=bench-password RESTIC_REPOSITORY=$B/repo-$t RESTIC_CACHE_DIR=$B/cache-$t
         restic init --repository-version 2 > /dev/null
-        warm "$B/many"; step restic m1-many-first restic backup --host bench "$B/many"
-        warm "$B/many"; step restic m2-many-again restic backup --host bench "$B/many"
-        warm "$B/big.bin"; step restic g1-big-8g restic backup --host bench "$B/big.bin"
+        if has m; then
+          warm "$B/many"; step restic m1-many-first restic backup --host bench "$B/many"
+          warm "$B/many"; step restic m2-many-again restic backup --host bench "$B/many"
+        fi
+        if has g; then
+          rm -rf "${B:?}/repo-$t" "$B/cache-$t"; mkdir -p "$B/cache-$t"; restic init --repository-version 2 > /dev/null
+          warm "$B/big.bin"; step restic g1-big-8g restic backup --host bench "$B/big.bin"
+        fi
         unset RESTIC_PASSWORD RESTIC_REPOSITORY RESTIC_CACHE_DIR ;;
     esac
     rm -rf "${B:?}/repo-$t"
