@@ -5,6 +5,7 @@
 #include <lmdb.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <atomic>
 #include <cstdio>
@@ -511,8 +512,11 @@ Result<std::unique_ptr<ReadSession>> Index::BeginRead() const {
 namespace {
 
 // Where LMDB mapped the file open as `fd` (mdb_env_info reports only a
-// fixed address): the mapping of its inode at offset 0 in /proc/self/maps.
-void* FindMapping(int fd) {
+// fixed address): in /proc/self/maps, the shared mapping at offset 0 of
+// the file's device and inode, at least `size` bytes long (the map size).
+// Anything less certain is no match: MADV_DONTNEED on another mapping, a
+// private one with changed pages, would lose data.
+void* FindMapping(int fd, size_t size) {
   struct stat st;
   if (::fstat(fd, &st) != 0) return nullptr;
   FILE* maps = std::fopen("/proc/self/maps", "re");
@@ -521,9 +525,12 @@ void* FindMapping(int fd) {
   char line[4096];
   while (found == nullptr && std::fgets(line, sizeof(line), maps) != nullptr) {
     unsigned long start = 0, end = 0, offset = 0, inode = 0;
-    char perms[8], dev[16];
-    if (std::sscanf(line, "%lx-%lx %7s %lx %15s %lu", &start, &end, perms, &offset, dev, &inode) == 6 &&
-        offset == 0 && inode == static_cast<unsigned long>(st.st_ino)) {
+    unsigned int dev_major = 0, dev_minor = 0;
+    char perms[8];
+    if (std::sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &offset, &dev_major, &dev_minor,
+                    &inode) == 7 &&
+        offset == 0 && perms[3] == 's' && inode == static_cast<unsigned long>(st.st_ino) &&
+        dev_major == major(st.st_dev) && dev_minor == minor(st.st_dev) && end - start >= size) {
       found = reinterpret_cast<void*>(start);
     }
   }
@@ -542,7 +549,10 @@ void Index::Looked() const {
 void Index::ReleaseMappedPages() const {
   std::call_once(impl_->map_once, [&] {
     mdb_filehandle_t fd;
-    if (mdb_env_get_fd(impl_->env, &fd) == 0) impl_->map = FindMapping(fd);
+    MDB_envinfo env;
+    if (mdb_env_get_fd(impl_->env, &fd) == 0 && mdb_env_info(impl_->env, &env) == 0) {
+      impl_->map = FindMapping(fd, env.me_mapsize);
+    }
   });
   MDB_envinfo info;
   MDB_stat st;
