@@ -451,10 +451,11 @@ class Restorer {
         continue;
       }
       ApplyMetadata(fd.get(), nullptr, e, b->rel);
+      PathKeyBytes key = PathKey(SnapshotPath(b->rel));
       std::lock_guard<std::mutex> l(mu_);
       result_.files++;
       result_.bytes += e.size;
-      restored_.push_back(PathKey(SnapshotPath(b->rel)));
+      restored_.push_back(key);
       if (opts_.progress) opts_.progress->files_done++;
     }
   }
@@ -475,11 +476,12 @@ class Restorer {
       return;
     }
     ApplyMetadata(fd.get(), nullptr, e, rel);
+    PathKeyBytes key = PathKey(SnapshotPath(rel));  // hashed outside the lock
     {
       std::lock_guard<std::mutex> l(mu_);
       result_.files++;
       result_.bytes += e.size;
-      restored_.push_back(PathKey(SnapshotPath(rel)));
+      restored_.push_back(key);
     }
     if (opts_.progress) opts_.progress->files_done++;
   }

@@ -266,9 +266,11 @@ void TreeStreamer::Build(Node* dir) {
   std::string blob = objstore::EncodeTree(tree);
   dir->entry.subtree = writer_->hasher().Id(blob);
   auto added = writer_->Add(objstore::BlobType::kTree, dir->entry.subtree, blob);
-  std::lock_guard<std::mutex> l(mu_);
-  if (!added.ok() && error_.ok()) error_ = added.status();
-  if (keep_trees_) kept_.emplace(dir->entry.subtree, std::move(blob));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!added.ok() && error_.ok()) error_ = added.status();
+    if (keep_trees_) kept_.emplace(dir->entry.subtree, std::move(blob));
+  }
   // The folder's entries are in its tree now. The root's stay: the
   // backup looks at a stream's entry afterwards, and they are few.
   if (dir->parent != nullptr) std::vector<Node>().swap(dir->children);
