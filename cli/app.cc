@@ -18,10 +18,13 @@
 #include <vector>
 
 #include "cli/cli.h"
+#include "cli/cmd_common.h"
 #include "cli/context.h"
 #include "cli/docgen.h"
 #include "cli/usage.h"
 #include "objstore/config.h"
+#include "objstore/core/system.h"
+#include "repo/audit.h"
 #include "repo/location.h"
 
 namespace cairn::cli {
@@ -30,8 +33,21 @@ namespace {
 constexpr const char* kVersion = "0.1.0";
 }
 
+ApplyState* Context::applying = nullptr;
+
 int Context::Fail(const Status& st, int code) {
+  if (!audit_.plan_written.empty() && st.code() == Code::kNotApproved) {
+    // --plan-out: the command stopped where it would have asked.
+    if (g_->json) {
+      std::cout << Dump(nlohmann::json{{"plan", audit_.plan_written}}) << "\n";
+    } else if (!g_->quiet) {
+      std::printf("plan written to %s: approve it with 'cairn approve %s', then run it with 'cairn apply %s'\n",
+                  audit_.plan_written.c_str(), audit_.plan_written.c_str(), audit_.plan_written.c_str());
+    }
+    return kExitOk;
+  }
   if (code < 0) code = ExitCodeFor(st);
+  audit_.error = st.message();
   std::fprintf(stderr, "cairn: %s\n", st.message().c_str());
   if (g_->json) {
     std::cout << Dump(nlohmann::json{{"error", {{"message", st.message()}, {"exit_code", code}}}}) << "\n";
@@ -43,27 +59,233 @@ void Context::Warn(const std::string& msg) {
   if (!g_->quiet) std::fprintf(stderr, "cairn: warning: %s\n", msg.c_str());
 }
 
-Result<std::unique_ptr<repo::Repository>> Context::Open() {
+Result<repo::Repository*> Context::Open() {
+  if (open_ != nullptr) return open_;
+  if (applying != nullptr && applying->repo != nullptr) {
+    open_ = applying->repo;
+    return open_;
+  }
   CAIRN_ASSIGN_OR_RETURN(std::string location, repo::RepositoryFromFlagOrEnv(g_->repo));
   auto r = repo::Repository::Open(location, MakeKeyAccess(g_->keys));
-  if (r.ok()) {
-    for (const auto& w : (*r)->warnings()) Warn(w);
-    (*r)->set_on_message([this](const std::string& m) { Warn(m); });
-  }
-  return r;
+  if (!r.ok()) return r.status();
+  for (const auto& w : (*r)->warnings()) Warn(w);
+  (*r)->set_on_message([this](const std::string& m) { Warn(m); });
+  repo_ = std::move(*r);
+  open_ = repo_.get();
+  return open_;
 }
 
 int Context::OpenFailed(const Status& st) { return Fail(st, st.IsNotFound() ? kExitNoRepo : ExitCodeFor(st)); }
 
-bool TerminalApprover::Approve(const repo::Operation& op) {
-  if (yes_) return true;
-  if (!::isatty(STDIN_FILENO) || !::isatty(STDERR_FILENO)) return false;
-  std::fprintf(stderr, "%s (risk: %s)\n%s\nProceed? [y/N] ", op.action.c_str(), repo::RiskName(op.risk),
-               op.details.c_str());
+Result<repo::ApprovalPolicy> Context::Policy(repo::Repository& r) {
+  if (!policy_) {
+    CAIRN_ASSIGN_OR_RETURN(repo::ApprovalPolicy p, repo::ReadApprovalPolicy(r));
+    policy_ = p;
+  }
+  return *policy_;
+}
+
+namespace {
+
+// Global options and what they take: a plan leaves them out (apply gives
+// its own), the audit log hides the values of those that may hold a secret.
+struct GlobalOption {
+  const char* name;
+  bool value;
+  bool secret;
+};
+constexpr GlobalOption kGlobalOptions[] = {
+    {"-r", true, false},         {"--repo", true, false},      {"--json", false, false},
+    {"-v", false, false},        {"--verbose", false, false},  {"-q", false, false},
+    {"--quiet", false, false},   {"--key-file", true, false},  {"--password-file", true, false},
+    {"--password-command", true, true},
+};
+// Options of the approval step: not part of what a plan does.
+constexpr GlobalOption kApprovalOptions[] = {{"--plan-out", true, false}, {"-y", false, false}, {"--yes", false, false}};
+
+const GlobalOption* Match(const std::string& arg, bool approval, bool* inline_value) {
+  auto try_list = [&](const GlobalOption* b, const GlobalOption* e) -> const GlobalOption* {
+    for (const GlobalOption* o = b; o != e; ++o) {
+      const std::string n = o->name;
+      if (arg == n) {
+        *inline_value = false;
+        return o;
+      }
+      if (o->value && n.size() > 2 && arg.rfind(n + "=", 0) == 0) {
+        *inline_value = true;
+        return o;
+      }
+    }
+    return nullptr;
+  };
+  if (const GlobalOption* o = try_list(std::begin(kGlobalOptions), std::end(kGlobalOptions))) return o;
+  if (approval) return try_list(std::begin(kApprovalOptions), std::end(kApprovalOptions));
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> Context::PlanArgs() const {
+  std::vector<std::string> out;
+  const auto& a = g_->argv;
+  bool in_command = false;  // past the command's first word
+  for (size_t i = 0; i < a.size(); i++) {
+    if (a[i] == "--") {
+      out.insert(out.end(), a.begin() + static_cast<long>(i), a.end());
+      break;
+    }
+    bool inline_value = false;
+    const GlobalOption* o = Match(a[i], /*approval=*/true, &inline_value);
+    // After the command word, --key-file may be the command's own (key add).
+    if (o != nullptr && in_command && std::string(o->name) == "--key-file" && g_->command.rfind("key", 0) == 0) {
+      o = nullptr;
+    }
+    if (o != nullptr) {
+      if (o->value && !inline_value) i++;
+      continue;
+    }
+    if (!a[i].empty() && a[i][0] != '-') in_command = true;
+    out.push_back(a[i]);
+  }
+  return out;
+}
+
+std::vector<std::string> Context::AuditArgs() const {
+  std::vector<std::string> out;
+  const auto& a = g_->argv;
+  for (size_t i = 0; i < a.size(); i++) {
+    if (a[i] == "--") {
+      out.insert(out.end(), a.begin() + static_cast<long>(i), a.end());
+      break;
+    }
+    bool inline_value = false;
+    const GlobalOption* o = Match(a[i], /*approval=*/false, &inline_value);
+    if (o != nullptr && o->secret) {
+      out.push_back(std::string(o->name) + "=(hidden)");
+      if (!inline_value) i++;
+      continue;
+    }
+    out.push_back(a[i]);
+  }
+  return out;
+}
+
+void Context::FinishAudit(int exit_code, int64_t started_ns, std::chrono::steady_clock::time_point t0) {
+  if (open_ == nullptr || audit_.skip) return;
+  repo::Repository& r = *open_;
+  std::string op = audit_.operation.empty() ? g_->command : audit_.operation;
+  const repo::OperationInfo* info = repo::FindOperation(op);
+  bool changes = info == nullptr || info->changes;
+  if (audit_.read_only) changes = false;
+  if (!changes) {
+    auto pol = Policy(r);
+    if (!pol.ok() || !pol->audit_reads) return;
+  }
+  const repo::Risk risk = audit_.risk ? *audit_.risk : info != nullptr ? info->risk : repo::Risk::kMedium;
+  std::string result = exit_code == kExitOk ? "ok" : exit_code == kExitNotApproved ? "refused" : "failed";
+  if (!audit_.plan_written.empty()) result = "planned";
+  if (exit_code == kExitPartial) result = "partial";
+  nlohmann::json e{{"time_ns", started_ns},
+                   {"host", HostName()},
+                   {"user", repo::AccountName()},
+                   {"key_slot", r.key_slot()},
+                   {"operation", op},
+                   {"args", AuditArgs()},
+                   {"risk", repo::RiskName(risk)},
+                   {"approval", audit_.approval.is_null() ? nlohmann::json{{"how", "none"}} : audit_.approval},
+                   {"result", result},
+                   {"exit_code", exit_code},
+                   {"snapshots", audit_.snapshots},
+                   {"bytes", audit_.bytes},
+                   {"duration_ms", static_cast<int64_t>(Seconds(t0) * 1000)}};
+  if (!audit_.affected.is_null()) e["affected"] = audit_.affected;
+  if (!audit_.error.empty()) e["error"] = audit_.error;
+  if (!audit_.plan_written.empty()) e["plan"] = audit_.plan_written;
+  auto rec = repo::AppendAudit(&r, std::move(e));
+  if (!rec.ok()) Warn("this " + op + " was not recorded in the audit log: " + rec.status().message());
+}
+
+void AddApprovalFlags(CLI::App* c, ApprovalFlags* f) {
+  c->add_flag("-y,--yes", f->yes, "approve without asking (where the approval policy allows it)");
+  c->add_option("--plan-out", f->plan_out,
+                "write the exact plan to FILE instead of running; 'cairn approve FILE', then 'cairn apply FILE'");
+}
+
+Status TerminalApprover::Approve(const repo::Operation& op) {
+  AuditInfo& a = ctx_.audit();
+  a.operation = op.kind.empty() ? a.operation : op.kind;
+  a.risk = op.risk;
+  a.affected = op.affected;
+  const std::string risk = repo::RiskName(op.risk);
+  if (ApplyState* ap = Context::applying; ap != nullptr) {
+    std::string why;
+    if (!repo::PlanHolds(ap->plan, op, &why)) {
+      a.approval = {{"how", "plan"}, {"plan", ap->plan.hash}, {"held", false}};
+      return Status::NotApproved("plan '" + ap->file + "' no longer holds: " + why +
+                                 "; nothing was changed; write a new plan with --plan-out");
+    }
+    nlohmann::json by = nlohmann::json::array();
+    for (const auto& rec : ap->approvals) by.push_back(rec.user + "@" + rec.host);
+    a.approval = {{"how", "plan"}, {"plan", ap->plan.hash}, {"approved_by", by}};
+    ap->asked = true;
+    return Status::OK();
+  }
+  if (!f_.plan_out.empty()) {
+    repo::Plan plan = repo::MakePlan(r_, op, ctx_.PlanArgs());
+    const std::string text = repo::EncodePlanFile(plan);
+    const std::string tmp = f_.plan_out + ".tmp";
+    {
+      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+      f << text;
+      f.close();
+      if (!f) return Status::IOError("cannot write the plan to '" + tmp + "'");
+    }
+    if (std::rename(tmp.c_str(), f_.plan_out.c_str()) != 0) {
+      return Status::FromErrno(errno, "rename to '" + f_.plan_out + "'");
+    }
+    a.approval = {{"how", "plan-out"}, {"plan", plan.hash}};
+    a.plan_written = f_.plan_out;
+    return Status::NotApproved("plan written");
+  }
+  auto pol = ctx_.Policy(r_);
+  if (!pol.ok()) return pol.status();
+  if (pol->require.count(op.risk) == 0) {
+    a.approval = {{"how", "not required"}};
+    return Status::OK();
+  }
+  const std::string how_plan = "write a plan with --plan-out FILE, approve it with 'cairn approve FILE' and run it "
+                               "with 'cairn apply FILE'";
+  if (pol->second_person.count(op.risk) != 0) {
+    a.approval = {{"how", "refused"}, {"why", "second person"}};
+    return Status::NotApproved(op.action + " needs a second person's approval (risk " + risk +
+                               ", the repository's approval policy): " + how_plan +
+                               ", where another user approves");
+  }
+  if (f_.yes) {
+    if (pol->yes.count(op.risk) != 0) {
+      a.approval = {{"how", "yes"}};
+      return Status::OK();
+    }
+    a.approval = {{"how", "refused"}, {"why", "--yes not allowed"}};
+    return Status::NotApproved(op.action + " needs approval (risk " + risk +
+                               "), and the repository's approval policy does not let --yes give it: confirm on a "
+                               "terminal, or " + how_plan);
+  }
+  if (!::isatty(STDIN_FILENO) || !::isatty(STDERR_FILENO)) {
+    a.approval = {{"how", "refused"}, {"why", "no terminal"}};
+    return Status::NotApproved(op.action + " needs approval (risk " + risk + ") and there is no terminal to ask: pass --yes, or " +
+                               how_plan);
+  }
+  std::fprintf(stderr, "%s (risk: %s)\n%s\nProceed? [y/N] ", op.action.c_str(), risk.c_str(), op.details.c_str());
   std::fflush(stderr);
   std::string answer;
-  if (!std::getline(std::cin, answer)) return false;
-  return answer == "y" || answer == "Y" || answer == "yes";
+  const bool got = static_cast<bool>(std::getline(std::cin, answer));
+  if (got && (answer == "y" || answer == "Y" || answer == "yes")) {
+    a.approval = {{"how", "prompt"}};
+    return Status::OK();
+  }
+  a.approval = {{"how", "refused"}, {"why", "answered no"}};
+  return Status::NotApproved(op.action + " was refused at the prompt (risk " + risk + "); nothing was changed");
 }
 
 namespace {
@@ -165,6 +387,7 @@ int Run(int argc, char** argv) {
   Action action;
   RegisterCoreCommands(app, ctx, &action);
   RegisterGraphCommands(app, ctx, &action);
+  RegisterSafetyCommands(app, ctx, &action);
 
   auto topic = std::make_shared<std::vector<std::string>>();
   auto* c_help = app.add_subcommand("help", "list the commands, or show the arguments and options of one");
@@ -206,6 +429,7 @@ int Run(int argc, char** argv) {
 
   // "--" ends the options and the revisions, as in git: what follows is
   // a list of paths. CLI11 would fold them into the positionals.
+  g.argv.assign(argv + 1, argv + argc);
   for (int i = 1; i < argc; i++) {
     if (std::string(argv[i]) == "--") {
       for (int k = i + 1; k < argc; k++) g.paths.push_back(argv[k]);
@@ -247,13 +471,26 @@ int Run(int argc, char** argv) {
     return usage(Reword(e, app, scan), at);
   }
   if (!action) return kExitUsage;
+  for (const CLI::App* cur = &app; !cur->get_subcommands().empty();) {
+    cur = cur->get_subcommands()[0];
+    g.command += (g.command.empty() ? "" : " ") + cur->get_name();
+  }
+  const int64_t started_ns = NowNs();
+  const auto t0 = std::chrono::steady_clock::now();
+  int code = kExitFailure;
   try {
-    return action();
+    code = action();
   } catch (const std::exception& e) {
     // Nothing below cli/ throws; this is a bug, reported, never a crash.
     std::fprintf(stderr, "cairn: internal error: %s\n", e.what());
-    return kExitFailure;
+    ctx.audit().error = std::string("internal error: ") + e.what();
   }
+  try {
+    ctx.FinishAudit(code, started_ns, t0);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cairn: internal error while writing the audit log: %s\n", e.what());
+  }
+  return code;
 }
 
 }  // namespace cairn::cli

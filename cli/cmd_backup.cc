@@ -106,6 +106,9 @@ int RunBackup(Context& ctx, const BackupCmd& o) {
   }
   if (!res.ok()) return ctx.Fail(res.status());
   const auto& s = res->snapshot;
+  if (res->snapshot_id) ctx.audit().snapshots.push_back(res->snapshot_id->ToHex());
+  ctx.audit().bytes = s.stats.added_bytes;
+  ctx.audit().read_only = o.dry_run || res->skipped;
   if (ctx.g().json) {
     json j = res->snapshot_id ? SnapshotJson(*res->snapshot_id, s) : SnapshotJson(ObjectId(), s);
     j["snapshot"] = res->snapshot_id ? json(res->snapshot_id->ToHex()) : json(nullptr);

@@ -68,8 +68,13 @@ int RunCheck(Context& ctx, const CheckCmd& o) {
 
 // --- repair index ---
 
-int RunRepairIndex(Context& ctx) {
+int RunRepairIndex(Context& ctx, const ApprovalFlags& af) {
   CAIRN_OPEN_OR_FAIL(ctx, r);
+  repo::Operation op{"rebuild the index from the packs",
+                     "  every pack is read and verified; one new index file replaces the old ones",
+                     repo::Risk::kMedium, "repair index"};
+  TerminalApprover approver(ctx, r, af);
+  if (Status st = repo::RequireApproval(&approver, op); !st.ok()) return ctx.Fail(st);
   std::vector<std::string> problems;
   size_t packs = 0, blobs = 0;
   Status st = r.RebuildIndexFromPacks(&problems, &packs, &blobs);
@@ -98,7 +103,9 @@ void RegisterCheck(CLI::App& app, Context& ctx, Action* action) {
   auto* c_repair = app.add_subcommand("repair", "rebuild derived data");
   c_repair->require_subcommand(1);  // "cairn repair" alone: app.cc names the commands
   auto* c_repair_index = c_repair->add_subcommand("index", "rebuild the index from the packs alone");
-  c_repair_index->callback([&ctx, action] { *action = [&ctx] { return RunRepairIndex(ctx); }; });
+  auto af = std::make_shared<ApprovalFlags>();
+  AddApprovalFlags(c_repair_index, af.get());
+  c_repair_index->callback([&ctx, action, af] { *action = [&ctx, af] { return RunRepairIndex(ctx, *af); }; });
 }
 
 }  // namespace cairn::cli

@@ -24,7 +24,7 @@ struct KeyOptions {
   std::string new_password_file;  // key add / passwd
   uint64_t kdf_ops = objstore::crypto::kDefaultOps;
   uint64_t kdf_memory_mib = objstore::crypto::kDefaultMem >> 20;
-  bool yes = false;
+  ApprovalFlags approval;
 };
 
 int RunGenerate(Context& ctx, const KeyOptions& o) {
@@ -89,6 +89,11 @@ int RunAdd(Context& ctx, const KeyOptions& o) {
   if (!r.encrypted()) return ctx.Fail(Status::InvalidArgument("repository '" + r.location() + "' is not encrypted; it has no keys"));
   auto key = NewKeyFrom(o, true);
   if (!key.ok()) return ctx.Fail(key.status());
+  repo::Operation op{std::string("add a ") + objstore::SlotKindName(key->kind) + " key slot",
+                     "  whoever holds the new key can open the repository", repo::Risk::kMedium, "key add"};
+  op.affected = {{"kind", objstore::SlotKindName(key->kind)}};
+  TerminalApprover approver(ctx, r, o.approval);
+  if (Status st = repo::RequireApproval(&approver, op); !st.ok()) return ctx.Fail(st);
   auto id = repo::AddKeySlot(r, *key);
   if (!id.ok()) return ctx.Fail(id.status());
   if (ctx.g().json) {
@@ -105,6 +110,12 @@ int RunPasswd(Context& ctx, const KeyOptions& o) {
   std::string old = r.key_slot();
   auto key = NewKeyFrom(o, false);
   if (!key.ok()) return ctx.Fail(key.status());
+  repo::Operation op{"change the password of key slot '" + old + "'",
+                     "  a new slot replaces it; the old password no longer opens the repository", repo::Risk::kMedium,
+                     "key passwd"};
+  op.affected = {{"slot", old}};
+  TerminalApprover approver(ctx, r, o.approval);
+  if (Status st = repo::RequireApproval(&approver, op); !st.ok()) return ctx.Fail(st);
   auto id = repo::ChangePassword(r, *key);
   if (!id.ok()) return ctx.Fail(id.status());
   if (ctx.g().json) {
@@ -118,7 +129,7 @@ int RunPasswd(Context& ctx, const KeyOptions& o) {
 int RunRemove(Context& ctx, const KeyOptions& o) {
   CAIRN_OPEN_OR_FAIL(ctx, r);
   if (!r.encrypted()) return ctx.Fail(Status::InvalidArgument("repository '" + r.location() + "' is not encrypted; it has no keys"));
-  TerminalApprover approver(o.yes);
+  TerminalApprover approver(ctx, r, o.approval);
   Status st = repo::RemoveKeySlot(r, o.id, &approver);
   if (!st.ok()) return ctx.Fail(st);
   if (ctx.g().json) {
@@ -186,16 +197,18 @@ void RegisterKey(CLI::App& app, Context& ctx, Action* action) {
   add->add_option("--key-file", o->new_key_file, "add this key file instead of a password");
   add->add_option("--new-password-file", o->new_password_file, "read the new password from FILE");
   KdfFlags(add, o.get());
+  AddApprovalFlags(add, &o->approval);
   add->callback([&ctx, action, o] { *action = [&ctx, o] { return RunAdd(ctx, *o); }; });
 
   auto* passwd = c_key->add_subcommand("passwd", "change the password of the key slot in use");
   passwd->add_option("--new-password-file", o->new_password_file, "read the new password from FILE");
   KdfFlags(passwd, o.get());
+  AddApprovalFlags(passwd, &o->approval);
   passwd->callback([&ctx, action, o] { *action = [&ctx, o] { return RunPasswd(ctx, *o); }; });
 
   auto* rm = c_key->add_subcommand("remove", "remove a key slot (approval required; never the last one)");
   rm->add_option("ID", o->id, "the slot's id (from key list)")->required();
-  rm->add_flag("-y,--yes", o->yes, "approve without asking");
+  AddApprovalFlags(rm, &o->approval);
   rm->callback([&ctx, action, o] { *action = [&ctx, o] { return RunRemove(ctx, *o); }; });
 
   auto* show = app.add_subcommand("show-config", "show the repository's parameters (format, encryption, chunker)");

@@ -3,6 +3,7 @@
 // forget, delete, trash, undelete, policy and prune: retention and garbage
 // collection, through repo/forget.h and repo/prune.h (docs/gc.md).
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -187,7 +188,8 @@ struct ForgetCmd {
   std::vector<std::string> snapshots;
   RuleFlags rules;
   std::vector<std::string> branches;
-  bool all_branches = false, dry_run = false, prune = false, force = false, yes = false;
+  bool all_branches = false, dry_run = false, prune = false, force = false;
+  ApprovalFlags approval;
   std::string trash_for = "7d";
   PruneFlags prune_flags;
 };
@@ -254,6 +256,7 @@ int RunForget(Context& ctx, const ForgetCmd& o, bool is_delete) {
   json out = PlanJson(*plan);
   out["dry_run"] = o.dry_run;
   if (o.dry_run) {
+    ctx.audit().operation = is_delete ? "delete dry-run" : "forget dry-run";
     if (ctx.g().json) {
       std::cout << Dump(out) << "\n";
     } else if (!ctx.g().quiet) {
@@ -263,7 +266,7 @@ int RunForget(Context& ctx, const ForgetCmd& o, bool is_delete) {
     }
     return kExitOk;
   }
-  TerminalApprover approver(o.yes);
+  TerminalApprover approver(ctx, r, o.approval);
   std::string reason = is_delete || !o.snapshots.empty() ? "delete" : "forget";
   if (!is_delete && o.snapshots.empty()) {
     std::string pols;
@@ -273,6 +276,8 @@ int RunForget(Context& ctx, const ForgetCmd& o, bool is_delete) {
   auto n = repo::ApplyForget(&r, *plan, reason, *now, *trash_for, &approver);
   if (!n.ok()) return ctx.Fail(n.status());
   out["removed"] = *n;
+  for (const auto& id : plan->remove) ctx.audit().snapshots.push_back(id.ToHex());
+  ctx.audit().bytes = plan->freed.bytes;
   if (!ctx.g().json && !ctx.g().quiet) {
     if (ctx.g().verbose) PrintPlan(*plan);
     std::printf("moved %zu snapshot(s) to the trash (%s to free with prune)\n", *n,
@@ -320,10 +325,10 @@ int RunTrash(Context& ctx, bool all) {
   return kExitOk;
 }
 
-int RunUndelete(Context& ctx, const std::vector<std::string>& ids) {
+int RunUndelete(Context& ctx, const std::vector<std::string>& ids, const ApprovalFlags& af) {
   if (ids.empty()) return ctx.Fail(Status::InvalidArgument("undelete needs a snapshot id: cairn undelete ID"));
   CAIRN_OPEN_OR_FAIL(ctx, r);
-  json arr = json::array();
+  std::vector<ObjectId> found;
   for (const auto& text : ids) {
     auto m = r.TrashWithPrefix(text);
     if (!m.ok()) return ctx.Fail(m.status());
@@ -334,10 +339,21 @@ int RunUndelete(Context& ctx, const std::vector<std::string>& ids) {
     if (m->size() > 1) {
       return ctx.Fail(Status::Ambiguous("trash id prefix '" + text + "' is ambiguous; give more digits"));
     }
-    Status st = r.Undelete((*m)[0]);
+    found.push_back((*m)[0]);
+  }
+  json arr = json::array();
+  for (const auto& id : found) arr.push_back(id.ToHex());
+  repo::Operation op{"bring back " + std::to_string(found.size()) + " snapshot(s) from the trash", "", repo::Risk::kMedium,
+                     "undelete"};
+  for (const auto& id : found) op.details += (op.details.empty() ? "  " : "\n  ") + id.ToHex();
+  op.affected = {{"snapshots", arr}};
+  TerminalApprover approver(ctx, r, af);
+  if (Status st = repo::RequireApproval(&approver, op); !st.ok()) return ctx.Fail(st);
+  for (const auto& id : found) {
+    Status st = r.Undelete(id);
     if (!st.ok()) return ctx.Fail(st);
-    arr.push_back((*m)[0].ToHex());
-    if (!ctx.g().json && !ctx.g().quiet) std::printf("brought back snapshot %s\n", (*m)[0].ShortHex().c_str());
+    ctx.audit().snapshots.push_back(id.ToHex());
+    if (!ctx.g().json && !ctx.g().quiet) std::printf("brought back snapshot %s\n", id.ShortHex().c_str());
   }
   if (ctx.g().json) std::cout << Dump(json{{"undeleted", arr}}) << "\n";
   return kExitOk;
@@ -348,12 +364,14 @@ int RunUndelete(Context& ctx, const std::vector<std::string>& ids) {
 struct PolicyCmd {
   RuleFlags rules;
   std::string branch;
+  ApprovalFlags approval;
 };
 
 int RunPolicy(Context& ctx, const PolicyCmd& o, const std::string& what) {
   CAIRN_OPEN_OR_FAIL(ctx, r);
   auto stored = repo::ReadPolicy(r);
   if (!stored.ok()) return ctx.Fail(stored.status());
+  ctx.audit().operation = "policy " + what;
   if (what == "set" || what == "clear") {
     if (what == "set") {
       auto rules = RulesFrom(o.rules);
@@ -369,6 +387,11 @@ int RunPolicy(Context& ctx, const PolicyCmd& o, const std::string& what) {
     } else {
       stored->branches.erase(o.branch);
     }
+    repo::Operation op{what == "set" ? "store retention rules" : "remove retention rules",
+                       "  the policy becomes " + repo::EncodePolicy(*stored), repo::Risk::kMedium, "policy " + what};
+    op.affected = {{"policy", json::parse(repo::EncodePolicy(*stored))}};
+    TerminalApprover approver(ctx, r, o.approval);
+    if (Status st = repo::RequireApproval(&approver, op); !st.ok()) return ctx.Fail(st);
     Status st = repo::WritePolicy(&r, *stored);
     if (!st.ok()) return ctx.Fail(st);
   }
@@ -387,14 +410,49 @@ int RunPolicy(Context& ctx, const PolicyCmd& o, const std::string& what) {
 
 // --- prune ---
 
-int RunPrune(Context& ctx, const PruneFlags& f) {
+// What a prune affects, cheaply: the trash records it purges and the
+// snapshots whose data it keeps (everything else unused goes).
+Result<repo::Operation> PruneOperation(Repository& r, const repo::PruneOptions& o) {
+  repo::Operation op{"prune", "", repo::Risk::kHigh, "prune"};
+  CAIRN_ASSIGN_OR_RETURN(auto trash, r.ListTrash());
+  json purge = json::array();
+  for (const auto& t : trash) {
+    if (t.purged()) continue;
+    bool now = t.expires_ns <= o.now_ns || std::find(o.purge.begin(), o.purge.end(), t.id) != o.purge.end();
+    if (now) purge.push_back(t.id.ToHex());
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto snaps, r.ListSnapshots());
+  std::string ids;
+  for (const auto& [id, s] : snaps) ids += id.ToHex() + "\n";
+  op.details = "  deletes the data that none of the " + std::to_string(snaps.size()) +
+               " kept snapshots needs, and purges " + std::to_string(purge.size()) +
+               " expired snapshot(s) from the trash for good";
+  op.affected = {{"purge", purge},
+                 {"kept_snapshots", snaps.size()},
+                 {"kept_hash", Sha256(ids).ToHex()},
+                 {"max_unused", o.max_unused},
+                 {"max_repack_bytes", o.max_repack_bytes},
+                 {"grace_ns", o.grace_ns}};
+  return op;
+}
+
+int RunPrune(Context& ctx, const PruneFlags& f, const ApprovalFlags& af) {
   auto now = Now();
   if (!now.ok()) return ctx.Fail(now.status());
   auto o = PruneOptionsFrom(ctx, f, *now);
   if (!o.ok()) return ctx.Fail(o.status());
   CAIRN_OPEN_OR_FAIL(ctx, r);
+  if (o->dry_run) {
+    ctx.audit().operation = "prune dry-run";
+  } else {
+    auto op = PruneOperation(r, *o);
+    if (!op.ok()) return ctx.Fail(op.status());
+    TerminalApprover approver(ctx, r, af);
+    if (Status st = repo::RequireApproval(&approver, *op); !st.ok()) return ctx.Fail(st);
+  }
   auto rep = repo::Prune(&r, *o);
   if (!rep.ok()) return ctx.Fail(rep.status());
+  ctx.audit().bytes = rep->freed_bytes;
   if (ctx.g().json) {
     std::cout << Dump(PruneJson(*rep)) << "\n";
   } else if (!ctx.g().quiet) {
@@ -416,7 +474,7 @@ void RegisterLifecycle(CLI::App& app, Context& ctx, Action* action) {
   c->add_flag("--prune", forget->prune, "prune right after, freeing the space at once (skips the trash)");
   c->add_option("--trash-for", forget->trash_for, "keep removed snapshots recoverable for DURATION (default 7d)");
   c->add_flag("-f,--force", forget->force, "allow removing every snapshot of a branch");
-  c->add_flag("-y,--yes", forget->yes, "approve without asking");
+  AddApprovalFlags(c, &forget->approval);
   AddPruneFlags(c, &forget->prune_flags, false);
   c->callback([&ctx, action, forget] { *action = [&ctx, forget] { return RunForget(ctx, *forget, false); }; });
 
@@ -425,7 +483,7 @@ void RegisterLifecycle(CLI::App& app, Context& ctx, Action* action) {
   d->add_option("SNAPSHOT", del->snapshots, "the snapshots to remove");
   d->add_flag("--dry-run", del->dry_run, "show what would be removed; change nothing");
   d->add_option("--trash-for", del->trash_for, "keep them recoverable for DURATION (default 7d)");
-  d->add_flag("-y,--yes", del->yes, "approve without asking");
+  AddApprovalFlags(d, &del->approval);
   d->callback([&ctx, action, del] { *action = [&ctx, del] { return RunForget(ctx, *del, true); }; });
 
   auto all = std::make_shared<bool>(false);
@@ -434,9 +492,11 @@ void RegisterLifecycle(CLI::App& app, Context& ctx, Action* action) {
   t->callback([&ctx, action, all] { *action = [&ctx, all] { return RunTrash(ctx, *all); }; });
 
   auto ids = std::make_shared<std::vector<std::string>>();
+  auto uaf = std::make_shared<ApprovalFlags>();
   auto* u = app.add_subcommand("undelete", "bring removed snapshots back from the trash");
   u->add_option("ID", *ids, "snapshot id or prefix (cairn trash lists them)");
-  u->callback([&ctx, action, ids] { *action = [&ctx, ids] { return RunUndelete(ctx, *ids); }; });
+  AddApprovalFlags(u, uaf.get());
+  u->callback([&ctx, action, ids, uaf] { *action = [&ctx, ids, uaf] { return RunUndelete(ctx, *ids, *uaf); }; });
 
   auto* p = app.add_subcommand("policy", "set or show the retention policy stored in the repository");
   p->require_subcommand(1);
@@ -446,15 +506,20 @@ void RegisterLifecycle(CLI::App& app, Context& ctx, Action* action) {
                                       : std::string(what) == "show" ? "show the stored rules"
                                                                     : "remove the rules (of every branch, or --branch B)");
     if (std::string(what) == "set") AddRuleFlags(s, &pol->rules);
-    if (std::string(what) != "show") s->add_option("--branch", pol->branch, "the branch the rules are for");
+    if (std::string(what) != "show") {
+      s->add_option("--branch", pol->branch, "the branch the rules are for");
+      AddApprovalFlags(s, &pol->approval);
+    }
     std::string w = what;
     s->callback([&ctx, action, pol, w] { *action = [&ctx, pol, w] { return RunPolicy(ctx, *pol, w); }; });
   }
 
   auto prune = std::make_shared<PruneFlags>();
+  auto paf = std::make_shared<ApprovalFlags>();
   auto* pr = app.add_subcommand("prune", "delete data no snapshot needs; never blocks a backup");
   AddPruneFlags(pr, prune.get(), true);
-  pr->callback([&ctx, action, prune] { *action = [&ctx, prune] { return RunPrune(ctx, *prune); }; });
+  AddApprovalFlags(pr, paf.get());
+  pr->callback([&ctx, action, prune, paf] { *action = [&ctx, prune, paf] { return RunPrune(ctx, *prune, *paf); }; });
 }
 
 }  // namespace cairn::cli

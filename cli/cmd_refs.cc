@@ -25,7 +25,8 @@ struct TagCmd {
   std::vector<std::string> args;
   std::string message;
   bool message_given = false;
-  bool list = false, del = false, force = false, yes = false;
+  bool list = false, del = false, force = false;
+  ApprovalFlags approval;
 };
 
 int ListTags(Context& ctx, Repository& r, const std::string& pattern) {
@@ -70,10 +71,14 @@ int RunTag(Context& ctx, const TagCmd& o) {
     return ctx.Fail(Status::InvalidArgument("tag takes NAME and at most one REV: cairn tag NAME [REV]"));
   }
   CAIRN_OPEN_OR_FAIL(ctx, r);
-  if (o.list || o.args.empty()) return ListTags(ctx, r, o.args.empty() ? "" : o.args[0]);
+  if (o.list || o.args.empty()) {
+    ctx.audit().operation = "tag list";
+    return ListTags(ctx, r, o.args.empty() ? "" : o.args[0]);
+  }
+  ctx.audit().operation = o.del ? "tag delete" : o.force ? "tag move" : "tag create";
   const std::string& name = o.args[0];
   if (Status st = repo::CheckRefName(name, "tag"); !st.ok()) return ctx.Fail(st);
-  TerminalApprover approver(o.yes);
+  TerminalApprover approver(ctx, r, o.approval);
   if (o.del) {
     auto t = repo::DeleteTag(r, name, &approver);
     if (!t.ok()) return ctx.Fail(t.status());
@@ -124,7 +129,8 @@ int RunTag(Context& ctx, const TagCmd& o) {
 
 struct BranchCmd {
   std::vector<std::string> args;
-  bool del = false, force = false, yes = false;
+  bool del = false, force = false;
+  ApprovalFlags approval;
 };
 
 int RunBranch(Context& ctx, const BranchCmd& o) {
@@ -143,6 +149,7 @@ int RunBranch(Context& ctx, const BranchCmd& o) {
   }
   CAIRN_OPEN_OR_FAIL(ctx, r);
   if (o.args.empty()) {
+    ctx.audit().operation = "branch list";
     auto branches = repo::ListBranches(r);
     if (!branches.ok()) return ctx.Fail(branches.status());
     json arr = json::array();
@@ -161,7 +168,8 @@ int RunBranch(Context& ctx, const BranchCmd& o) {
   }
   const std::string& name = o.args[0];
   if (Status st = repo::CheckRefName(name, "branch"); !st.ok()) return ctx.Fail(st);
-  TerminalApprover approver(o.yes);
+  ctx.audit().operation = o.del ? "branch delete" : o.force ? "branch reset" : "branch create";
+  TerminalApprover approver(ctx, r, o.approval);
   if (o.del) {
     auto b = repo::DeleteBranch(r, name, &approver);
     if (!b.ok()) return ctx.Fail(b.status());
@@ -174,7 +182,7 @@ int RunBranch(Context& ctx, const BranchCmd& o) {
   }
   auto target = r.ResolveRevision(o.args.size() > 1 ? o.args[1] : "latest");
   if (!target.ok()) return ctx.Fail(target.status());
-  auto res = o.force ? repo::ResetBranch(r, name, *target, &approver) : repo::CreateBranch(r, name, *target);
+  auto res = o.force ? repo::ResetBranch(r, name, *target, &approver) : repo::CreateBranch(r, name, *target, &approver);
   if (!res.ok()) return ctx.Fail(res.status());
   if (ctx.g().json) {
     std::cout << Dump(json{{"branch", name}, {"head", res->branch.head.ToHex()}, {"created", res->created},
@@ -204,7 +212,7 @@ void RegisterTag(CLI::App& app, Context& ctx, Action* action) {
   c_tag->add_flag("-l,--list", tag->list, "list tags (matching PATTERN)");
   c_tag->add_flag("-d,--delete", tag->del, "delete the tag (asks first)");
   c_tag->add_flag("-f,--force", tag->force, "move an existing tag (asks first)");
-  c_tag->add_flag("-y,--yes", tag->yes, "approve without asking");
+  AddApprovalFlags(c_tag, &tag->approval);
   c_tag->callback([&ctx, action, tag, m] {
     tag->message_given = m->count() > 0;
     *action = [&ctx, tag] { return RunTag(ctx, *tag); };
@@ -217,7 +225,7 @@ void RegisterBranch(CLI::App& app, Context& ctx, Action* action) {
   c_branch->add_option("NAME", branch->args, "NAME [REV]");
   c_branch->add_flag("-d,--delete", branch->del, "delete the branch (asks first)");
   c_branch->add_flag("-f,--force", branch->force, "move an existing branch to REV, or create it (asks first)");
-  c_branch->add_flag("-y,--yes", branch->yes, "approve without asking");
+  AddApprovalFlags(c_branch, &branch->approval);
   c_branch->callback([&ctx, action, branch] { *action = [&ctx, branch] { return RunBranch(ctx, *branch); }; });
 }
 

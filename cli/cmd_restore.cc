@@ -3,6 +3,7 @@
 // restore: recreate a snapshot or a path of it in a folder.
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 
@@ -23,7 +24,17 @@ struct RestoreCmd {
   std::string spec, target;
   bool force = false, verify = false;
   unsigned threads = 0;
+  ApprovalFlags approval;
 };
+
+// True if `dir` exists and holds anything (a file where the folder would
+// be counts as not empty).
+bool NonEmptyTarget(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::symlink_status(dir, ec))) return false;
+  if (!std::filesystem::is_directory(std::filesystem::symlink_status(dir, ec))) return true;
+  return !std::filesystem::is_empty(dir, ec) || ec;
+}
 
 int RunRestore(Context& ctx, const RestoreCmd& o) {
   if (o.spec.empty() || o.target.empty()) {
@@ -33,6 +44,19 @@ int RunRestore(Context& ctx, const RestoreCmd& o) {
   CAIRN_OPEN_OR_FAIL(ctx, r);
   auto t = r.ResolvePath(o.spec);
   if (!t.ok()) return ctx.Fail(t.status());
+  ctx.audit().snapshots.push_back(t->snapshot_id.ToHex());
+  const bool over = NonEmptyTarget(o.target);
+  if (!over || o.force) {
+    std::error_code ec;
+    const std::string abs = std::filesystem::absolute(o.target, ec).lexically_normal().string();
+    repo::Operation op{(over ? "restore over the files in '" : "restore into '") + o.target + "'",
+                       "  snapshot " + t->snapshot_id.ShortHex() + (t->path.empty() ? "" : ":" + t->path) +
+                           (over ? "\n  entries of the snapshot replace what is at their path in the target" : ""),
+                       over ? repo::Risk::kHigh : repo::Risk::kMedium, over ? "restore over" : "restore"};
+    op.affected = {{"snapshot", t->snapshot_id.ToHex()}, {"path", t->path}, {"target", abs.empty() ? o.target : abs}};
+    TerminalApprover approver(ctx, r, o.approval);
+    if (Status st = repo::RequireApproval(&approver, op); !st.ok()) return ctx.Fail(st);
+  }
   repo::RestoreProgress prog;
   repo::RestoreOptions opts;
   opts.target = o.target;
@@ -51,6 +75,7 @@ int RunRestore(Context& ctx, const RestoreCmd& o) {
     res = repo::Restore(r, *t, opts);
   }
   if (!res.ok()) return ctx.Fail(res.status());
+  ctx.audit().bytes = res->bytes;
   for (const auto& e : res->errors) {
     std::fprintf(stderr, "cairn: cannot restore '%s': %s\n", e.path.c_str(), e.error.c_str());
   }
@@ -83,6 +108,7 @@ void RegisterRestore(CLI::App& app, Context& ctx, Action* action) {
   c_restore->add_flag("--force", restore->force, "restore into a non-empty folder, replacing entries");
   c_restore->add_flag("--verify", restore->verify, "read restored files back and compare");
   c_restore->add_option("--threads", restore->threads, "worker threads (default: one per core)");
+  AddApprovalFlags(c_restore, &restore->approval);
   c_restore->callback([&ctx, action, restore] { *action = [&ctx, restore] { return RunRestore(ctx, *restore); }; });
 }
 

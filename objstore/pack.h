@@ -115,7 +115,20 @@ Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::strin
 
 // kTrash: a forgotten snapshot (trash/ID); kPolicy: the retention policy
 // (policy); kPrunePlan: a prune's pending sweep (prune/GEN). See docs/gc.md.
-enum class FileType : uint8_t { kIndex = 1, kSnapshot = 2, kRef = 3, kTrash = 4, kPolicy = 5, kPrunePlan = 6 };
+// kApprovalPolicy (approval-policy), kApproval (approvals/…), kAudit
+// (audit/SEQ) and kAuditHead (audit/head): repo/approval.h, repo/audit.h.
+enum class FileType : uint8_t {
+  kIndex = 1,
+  kSnapshot = 2,
+  kRef = 3,
+  kTrash = 4,
+  kPolicy = 5,
+  kPrunePlan = 6,
+  kApprovalPolicy = 7,
+  kApproval = 8,
+  kAudit = 9,
+  kAuditHead = 10,
+};
 inline constexpr size_t kFileHeaderSize = 15;
 
 // File header flags.

@@ -171,6 +171,24 @@ Result<size_t> ApplyForget(Repository* repo, const ForgetPlan& plan, const std::
   op.action = reason + " of " + std::to_string(plan.remove.size()) + " snapshot(s)";
   op.details = "they go to the trash ('cairn trash'; 'cairn undelete ID' brings one back until it is purged)";
   op.risk = Risk::kHigh;
+  op.kind = reason.rfind("delete", 0) == 0 ? "delete" : "forget";
+  // Removing every snapshot a branch has (forget --force) is critical.
+  std::vector<std::string> emptied;
+  for (const auto& g : plan.groups) {
+    bool kept = false;
+    for (const auto& d : g.decisions) kept = kept || d.keep;
+    if (!g.decisions.empty() && !kept) emptied.push_back(g.branch);
+  }
+  if (!emptied.empty()) {
+    op.risk = Risk::kCritical;
+    op.kind = "forget branch";
+    op.details += "\n  every snapshot of branch";
+    for (const auto& b : emptied) op.details += " '" + b + "'";
+    op.details += " is removed";
+  }
+  nlohmann::json ids = nlohmann::json::array();
+  for (const auto& id : plan.remove) ids.push_back(id.ToHex());
+  op.affected = {{"snapshots", ids}, {"reason", reason}, {"bytes", plan.freed.bytes}};
   CAIRN_RETURN_IF_ERROR(RequireApproval(approver, op));
   int64_t now = now_ns != 0 ? now_ns : NowNs();
   size_t n = 0;

@@ -263,6 +263,17 @@ Status RemoveKeySlot(Repository& r, const std::string& id, Approver* approver) {
   op.details = "Whoever holds this " + std::string(objstore::SlotKindName(it->kind)) +
                " can no longer open the repository through it. The data stays encrypted under the same master key.";
   op.risk = Risk::kHigh;
+  op.kind = "key remove";
+  const bool last_of_kind = std::count_if(slots.begin(), slots.end(), [&](const SlotListing& s) {
+                              return s.kind == it->kind;
+                            }) == 1;
+  if (last_of_kind) {
+    op.risk = Risk::kCritical;
+    op.kind = "key remove last";
+    op.details += "\nIt is the last " + std::string(objstore::SlotKindName(it->kind)) + " slot: afterwards no " +
+                  objstore::SlotKindName(it->kind) + " opens the repository.";
+  }
+  op.affected = {{"slot", id}, {"kind", objstore::SlotKindName(it->kind)}, {"slots", slots.size()}};
   CAIRN_RETURN_IF_ERROR(RequireApproval(approver, op));
   return r.backend()->Remove(SlotName(id));
 }

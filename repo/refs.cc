@@ -131,7 +131,17 @@ Result<TagResult> CreateOrMoveTag(Repository& r, const std::string& name, const 
     } else if (!cur->annotation.message.empty()) {
       details += "\n  its message \"" + cur->annotation.message + "\" is kept";
     }
-    Operation op{(moves ? "move tag '" : "change the message of tag '") + name + "'", details, Risk::kMedium};
+    Operation op{(moves ? "move tag '" : "change the message of tag '") + name + "'", details, Risk::kHigh,
+                 "tag move"};
+    op.affected = {{"tag", name},
+                   {"from", cur->snapshot.ToHex()},
+                   {"to", target.ToHex()},
+                   {"message", res.tag.annotation.message}};
+    CAIRN_RETURN_IF_ERROR(RequireApproval(approver, op));
+  } else if (approver != nullptr) {
+    Operation op{"create tag '" + name + "'", "  at snapshot " + DescribeSnapshot(r, target), Risk::kMedium,
+                 "tag create"};
+    op.affected = {{"tag", name}, {"to", target.ToHex()}, {"message", res.tag.annotation.message}};
     CAIRN_RETURN_IF_ERROR(RequireApproval(approver, op));
   }
   CAIRN_RETURN_IF_ERROR(r.UpdateRef(TagRef(name), cur ? std::optional<ObjectId>(cur->snapshot) : std::nullopt,
@@ -145,7 +155,8 @@ Result<Tag> DeleteTag(Repository& r, const std::string& name, Approver* approver
   if (!cur) return Status::NotFound("no tag '" + name + "'; 'cairn tag' lists the tags");
   Operation op{"delete tag '" + name + "'",
                "  the tag points to snapshot " + DescribeSnapshot(r, cur->snapshot) + "; the snapshot itself is kept",
-               Risk::kMedium};
+               Risk::kHigh, "tag delete"};
+  op.affected = {{"tag", name}, {"from", cur->snapshot.ToHex()}};
   CAIRN_RETURN_IF_ERROR(RequireApproval(approver, op));
   CAIRN_RETURN_IF_ERROR(r.DeleteRef(TagRef(name), cur->snapshot));
   return std::move(*cur);
@@ -160,7 +171,8 @@ Result<std::vector<Branch>> ListBranches(const Repository& r) {
   return out;
 }
 
-Result<BranchResult> CreateBranch(Repository& r, const std::string& name, const ObjectId& target) {
+Result<BranchResult> CreateBranch(Repository& r, const std::string& name, const ObjectId& target,
+                                  Approver* approver) {
   CAIRN_RETURN_IF_ERROR(CheckRefName(name, "branch"));
   CAIRN_ASSIGN_OR_RETURN(std::optional<ObjectId> cur, r.ReadRef(BranchRef(name)));
   if (cur) {
@@ -168,6 +180,12 @@ Result<BranchResult> CreateBranch(Repository& r, const std::string& name, const 
                                  "); use --force to move it");
   }
   CAIRN_RETURN_IF_ERROR(CheckTarget(r, target));
+  if (approver != nullptr) {
+    Operation op{"create branch '" + name + "'", "  at snapshot " + DescribeSnapshot(r, target), Risk::kMedium,
+                 "branch create"};
+    op.affected = {{"branch", name}, {"to", target.ToHex()}};
+    CAIRN_RETURN_IF_ERROR(RequireApproval(approver, op));
+  }
   CAIRN_RETURN_IF_ERROR(r.UpdateRef(BranchRef(name), std::nullopt, target));
   BranchResult res;
   res.branch = Branch{name, target, name == kDefaultBranch};
@@ -183,8 +201,7 @@ Result<BranchResult> ResetBranch(Repository& r, const std::string& name, const O
   BranchResult res;
   res.branch = Branch{name, target, name == kDefaultBranch};
   if (!cur) {
-    CAIRN_RETURN_IF_ERROR(r.UpdateRef(BranchRef(name), std::nullopt, target));
-    res.created = true;
+    CAIRN_ASSIGN_OR_RETURN(res, CreateBranch(r, name, target, approver));
     return res;
   }
   res.moved_from = *cur;
@@ -195,7 +212,8 @@ Result<BranchResult> ResetBranch(Repository& r, const std::string& name, const O
   Operation op{"reset branch '" + name + "'",
                "  from snapshot " + DescribeSnapshot(r, *cur) + "\n  to   snapshot " + DescribeSnapshot(r, target) +
                    "\n  snapshots reachable only from the old head stay until a prune removes them",
-               Risk::kHigh};
+               Risk::kHigh, "branch reset"};
+  op.affected = {{"branch", name}, {"from", cur->ToHex()}, {"to", target.ToHex()}};
   CAIRN_RETURN_IF_ERROR(RequireApproval(approver, op));
   CAIRN_RETURN_IF_ERROR(r.UpdateRef(BranchRef(name), cur, target));
   return res;
@@ -208,7 +226,8 @@ Result<Branch> DeleteBranch(Repository& r, const std::string& name, Approver* ap
   Operation op{"delete branch '" + name + "'",
                "  its head is snapshot " + DescribeSnapshot(r, *cur) +
                    "; snapshots reachable only from it stay until a prune removes them",
-               name == kDefaultBranch ? Risk::kHigh : Risk::kMedium};
+               Risk::kHigh, "branch delete"};
+  op.affected = {{"branch", name}, {"from", cur->ToHex()}};
   CAIRN_RETURN_IF_ERROR(RequireApproval(approver, op));
   CAIRN_RETURN_IF_ERROR(r.DeleteRef(BranchRef(name), *cur));
   return Branch{name, *cur, name == kDefaultBranch};

@@ -84,12 +84,13 @@ struct TagResult {
 // Creates tag `name` at snapshot `target`. An existing tag is refused
 // (AlreadyExists: tags are immutable) unless `force`; then moving it to
 // another snapshot, or replacing its message, needs `approver`'s approval
-// (risk medium). Without -m a moved tag keeps its message. NotFound if
+// (risk high; creating asks too, at risk medium, when `approver` is not
+// null). Without -m a moved tag keeps its message. NotFound if
 // `target` is not a snapshot; Conflict if the tag changed concurrently.
 Result<TagResult> CreateOrMoveTag(Repository& r, const std::string& name, const ObjectId& target,
                                   const TagOptions& o, Approver* approver);
 
-// Deletes tag `name` after `approver` approves (risk medium); returns the
+// Deletes tag `name` after `approver` approves (risk high); returns the
 // tag as it was. NotFound if there is none.
 Result<Tag> DeleteTag(Repository& r, const std::string& name, Approver* approver);
 
@@ -110,15 +111,16 @@ struct BranchResult {
   bool unchanged = false;  // reset to its own head: nothing written
 };
 
-// Creates branch `name` at snapshot `target`. AlreadyExists if it exists.
-Result<BranchResult> CreateBranch(Repository& r, const std::string& name, const ObjectId& target);
+// Creates branch `name` at snapshot `target` (asking `approver`, risk
+// medium, unless it is null). AlreadyExists if it exists.
+Result<BranchResult> CreateBranch(Repository& r, const std::string& name, const ObjectId& target,
+                                  Approver* approver = nullptr);
 // Points branch `name` at `target`, creating it if it does not exist.
 // Moving an existing branch needs `approver`'s approval (risk high: the
 // snapshots only its old head reached are no longer on a branch).
 Result<BranchResult> ResetBranch(Repository& r, const std::string& name, const ObjectId& target,
                                  Approver* approver);
-// Deletes branch `name` after `approver` approves (risk high for main,
-// medium otherwise); returns it as it was. NotFound if there is none.
+// Deletes branch `name` after `approver` approves (risk high); returns it as it was. NotFound if there is none.
 Result<Branch> DeleteBranch(Repository& r, const std::string& name, Approver* approver);
 
 // --- Both ---

@@ -65,7 +65,7 @@ expect_one_line_error "not empty"
 assert_eq "$(ls target)" "keep" "non-empty target untouched"
 expect_exit 6 $CAIRN -r repo restore latest --target plainfile
 expect_one_line_error "not a folder"
-expect_exit 0 $CAIRN -r repo restore latest --target target --force
+expect_exit 0 $CAIRN -r repo restore latest --target target --force --yes
 assert_eq "$(cat target/keep) $(cat target/a)" "keep a" "--force keeps unrelated files and restores the snapshot"
 
 # Usage errors.

@@ -54,6 +54,6 @@ for f in repo/locks/*; do
   case "$(basename "$f")" in session-*) ;; *) fail "a killed restore left '$f'" ;; esac
 done
 assert_eq "$(no_locks_hash repo)" "$before" "repository unchanged by a killed restore"
-expect_exit 0 $CAIRN restore latest --target out-killed --force
+expect_exit 0 $CAIRN restore latest --target out-killed --force --yes
 $TREECMP src out-killed > /dev/null || fail "rerun restore after kill differs"; ok
 finish

@@ -73,7 +73,7 @@ expect_exit 0 $CAIRN backup src
 mkdir planted
 ln -s "$WORK/victim/file" planted/file
 ln -s "$WORK/victim" planted/sub
-expect_exit 0 $CAIRN restore latest --target planted --force
+expect_exit 0 $CAIRN restore latest --target planted --force --yes
 [ ! -L planted/file ] && [ "$(cat planted/file)" = new ] || fail "planted file symlink followed or kept"; ok
 [ ! -L planted/sub ] && [ "$(cat planted/sub/inner)" = new ] || fail "planted folder symlink followed or kept"; ok
 victim_ok "planted symlinks"

@@ -47,7 +47,7 @@ assert_eq "$(mtime_ns existing)" "$sub_mtime" "existing target: the folder's mti
 assert_eq "$(mode_of existing)" "700" "existing target keeps its mode"
 # ... with --force over a target that has other content.
 touch -d '2020-01-01' existing
-expect_exit 0 $CAIRN restore "$snap:sub" --target existing --force
+expect_exit 0 $CAIRN restore "$snap:sub" --target existing --force --yes
 assert_eq "$(mtime_ns existing)" "$sub_mtime" "--force: the folder's mtime again"
 
 # --- several paths: each is an entry of the root, with its own metadata.

@@ -15,7 +15,8 @@ trap 'umount "$WORK/ro" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 # Sum of the pack files' sizes.
 pack_bytes() { find repo/data -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}'; }
 # Every file of the repository with its content (the local cache is outside).
-repo_files() { (cd repo && find . -type f | LC_ALL=C sort | xargs -r sha256sum); }
+# Every file but the audit log (each prune, refused ones too, adds its entry there).
+repo_files() { (cd repo && find . -path ./audit -prune -o -type f -print | LC_ALL=C sort | xargs -r sha256sum); }
 at() { date -u -d "@$(( $(date +%s) + $1 ))" +%Y-%m-%dT%H:%M:%SZ; }  # now + SECONDS, for CAIRN_NOW
 
 # Real files: Debian's documentation (changelogs are mostly gzip: little to
@@ -83,7 +84,7 @@ assert_eq "$(json_get "j['removed']")" "4" "forget removed 4"
 
 # A prune while they are in the trash frees none of their data: v3 comes
 # back and restores exactly.
-expect_exit 0 $CAIRN --json prune --grace 0 --max-unused 0
+expect_exit 0 $CAIRN --json prune --yes --grace 0 --max-unused 0
 assert_eq "$(json_get "j['trash_purged']")" "0" "nothing purged before expiry"
 [ "$(json_get "j['unused_bytes']")" -lt 65536 ] || fail "prune saw the trash's data as unused: $(out)"; ok
 expect_exit 0 $CAIRN check --read-data
@@ -99,7 +100,7 @@ assert_eq "$(json_get "len(j)")" "4" "v1-v4 in the trash again"
 # packs also hold a header entry per blob and the index files change, so
 # the shrink may differ by 5% plus 64 KiB.
 before=$(pack_bytes)
-expect_exit 0 env CAIRN_NOW="$(at $((8 * 86400)))" $CAIRN --json prune --grace 0 --max-unused 0
+expect_exit 0 env CAIRN_NOW="$(at $((8 * 86400)))" $CAIRN --json prune --yes --grace 0 --max-unused 0
 assert_eq "$(json_get "j['trash_purged']")" "4" "purged the 4 expired"
 assert_eq "$(json_get "j['deferred']")" "[]" "nothing pending"
 after=$(pack_bytes)
@@ -160,7 +161,7 @@ dead=$(( $(find repo/tmp -name 'pack-*' ! -name "pack-$$-*" | wc -l) + $(find re
 
 # --dry-run changes nothing, even with work to do.
 files=$(repo_files)
-expect_exit 0 $CAIRN --json prune --dry-run --grace 0
+expect_exit 0 $CAIRN --json prune --yes --dry-run --grace 0
 assert_eq "$(json_get "j['unindexed_packs'] > 0 and j['unindexed_bytes'] + j['condemned_bytes'] >= 20000000")" "True" \
   "dry run sees the leftovers"
 assert_eq "$(json_get "j['temporaries_removed']")" "$dead" "dry run counts the temporaries of dead writers"
@@ -170,20 +171,20 @@ assert_eq "$(repo_files)" "$files" "repository after prune --dry-run"
 # Root ignores file modes, so the repository is bind-mounted read-only.
 mkdir ro
 if mount --bind repo ro 2>/dev/null && mount -o remount,ro,bind ro 2>/dev/null; then
-  expect_exit 1 env CAIRN_REPO="$WORK/ro" $CAIRN prune --grace 0
+  expect_exit 1 env CAIRN_REPO="$WORK/ro" $CAIRN prune --yes --grace 0
   expect_one_line_error "Read-only file system"
   err | grep -q -i "prune" || fail "read-only error does not name prune: $(err)"; ok
   expect_exit 1 env CAIRN_REPO="$WORK/ro" $CAIRN forget --keep-last 1 --yes
   expect_one_line_error "Read-only file system"
   # A dry run writes nothing, so it works there.
-  expect_exit 0 env CAIRN_REPO="$WORK/ro" $CAIRN --json prune --dry-run --grace 0
+  expect_exit 0 env CAIRN_REPO="$WORK/ro" $CAIRN --json prune --yes --dry-run --grace 0
   assert_eq "$(json_get "j['unindexed_packs'] > 0")" "True" "dry run on a read-only mount"
   umount ro
   assert_eq "$(repo_files)" "$files" "repository after prune on a read-only mount"
 elif [ "$(id -u)" != 0 ]; then
   umount ro 2>/dev/null || true
   chmod -R a-w repo
-  expect_exit 1 $CAIRN prune --grace 0
+  expect_exit 1 $CAIRN prune --yes --grace 0
   expect_one_line_error "prune"
   chmod -R u+w repo
   assert_eq "$(repo_files)" "$files" "repository after prune on a read-only repository"
@@ -194,13 +195,13 @@ fi
 
 # Prune with the default grace (1h) leaves the fresh leftovers alone;
 # --grace 0 deletes them and the packs are back to their size.
-expect_exit 0 $CAIRN --json prune
+expect_exit 0 $CAIRN --json prune --yes
 assert_eq "$(json_get "j['unindexed_packs']")" "0" "default grace: no unindexed pack taken"
 assert_eq "$(pack_bytes)" "$killed" "default grace: leftovers stay"
 # ... but the temporaries of the writer long gone, two hours old, go.
 assert_eq "$(json_get "j['temporaries_removed']")" "2" "default grace: the old temporaries of a dead writer"
 [ ! -e repo/tmp/pack-999999999-0 ] && [ ! -e repo/index/.tmp-999999999-0-1 ] || fail "old temporaries of a dead writer stay"; ok
-expect_exit 0 $CAIRN --json prune --grace 0
+expect_exit 0 $CAIRN --json prune --yes --grace 0
 assert_eq "$(json_get "j['unindexed_packs'] > 0 and j['deleted_packs'] > 0")" "True" "grace 0 deletes the leftovers"
 assert_eq "$(json_get "j['temporaries_removed']")" "$((dead - 2))" "grace 0: the killed backup's staging files"
 assert_eq "$(ls repo/tmp)" "pack-$$-7" "staging files after prune --grace 0 (a running writer's stays)"
@@ -242,11 +243,11 @@ b[len(b) // 2] ^= 0x40
 open(p, 'wb').write(bytes(b))
 EOF2
 files=$(repo_files)
-CAIRN_CACHE_DIR="$WORK/.cache-fresh" expect_exit 4 $CAIRN prune --grace 0 --max-unused 0
+CAIRN_CACHE_DIR="$WORK/.cache-fresh" expect_exit 4 $CAIRN prune --yes --grace 0 --max-unused 0
 expect_one_line_error "index file 'index/$idx' cannot be read; prune needs every index file; run 'cairn repair index' first"
 assert_eq "$(repo_files)" "$files" "repository after the refused prune"
 CAIRN_CACHE_DIR="$WORK/.cache-fresh" expect_exit 0 $CAIRN repair index
-CAIRN_CACHE_DIR="$WORK/.cache-fresh" expect_exit 0 $CAIRN --json prune --grace 0 --max-unused 0
+CAIRN_CACHE_DIR="$WORK/.cache-fresh" expect_exit 0 $CAIRN --json prune --yes --grace 0 --max-unused 0
 [ "$(json_get "j['freed_bytes']")" -gt 0 ] || fail "prune after the repair freed nothing: $(out)"; ok
 CAIRN_CACHE_DIR="$WORK/.cache-fresh" expect_exit 0 $CAIRN check --read-data
 rm -rf out6; CAIRN_CACHE_DIR="$WORK/.cache-fresh" expect_exit 0 $CAIRN restore "$(sid 6)" --target out6
@@ -259,7 +260,7 @@ for args in "--max-unused 150%|--max-unused '150%'" "--max-unused abc|--max-unus
             "--grace 1x|invalid duration '1x'" "--max-repack-size 12Q|12Q"; do
   flags=${args%%|*}; msg=${args#*|}
   # shellcheck disable=SC2086
-  expect_exit 2 $CAIRN prune $flags
+  expect_exit 2 $CAIRN prune --yes $flags
   expect_one_line_error "$msg"
 done
 expect_exit 2 $CAIRN forget --keep-last 1 --prune --grace -1h --yes

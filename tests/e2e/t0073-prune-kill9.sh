@@ -122,10 +122,10 @@ verify() {
 
 # finish_prune WHEN: an uninterrupted prune leaves no plan and nothing to do.
 finish_prune() {
-  expect_exit 0 $CAIRN --json prune --grace 0 --max-unused 0
+  expect_exit 0 $CAIRN --json prune --yes --grace 0 --max-unused 0
   assert_eq "$(json_get "len(j['deferred'])")" "0" "plans deferred by the prune $1"
   assert_eq "$(files_in prune | wc -l)" "0" "prune plans left by the prune $1"
-  expect_exit 0 $CAIRN --json prune --dry-run --grace 0 --max-unused 0
+  expect_exit 0 $CAIRN --json prune --yes --dry-run --grace 0 --max-unused 0
   assert_eq "$(json_get "(j['unused_blobs'], j['condemned_packs'], j['unindexed_packs'], j['deferred'])")" \
     "(0, 0, 0, [])" "what is left to do after the prune $1"
 }
@@ -173,7 +173,7 @@ while [ "$killed" -lt "$ROUNDS" ]; do
     fresh=1; version=$((version + 1)); backup_version $version; forget_oldest
   fi
   files_in data > data.before; files_in index > index.before; files_in prune > prune.before; files_in tmp > tmp.before
-  $CAIRN -q prune --grace 0 --max-unused 0 > prune.out 2> prune.err &
+  $CAIRN -q prune --yes --grace 0 --max-unused 0 > prune.out 2> prune.err &
   pid=$!
   t0=$(date +%s%3N)
   if [ $((round % 3)) = 2 ]; then

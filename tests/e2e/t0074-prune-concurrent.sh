@@ -87,7 +87,7 @@ run_prune() {
   local t0 rc=0; t0=$(now_ms)
   if [ $(($1 % 2)) = 0 ]; then
     $CAIRN --json forget --keep-last 2 --yes --trash-for 0 > p.out 2> p.err || rc=$?
-    if [ $rc = 0 ]; then $CAIRN --json prune --grace 0 --max-unused 0 > p.out 2>> p.err || rc=$?; fi
+    if [ $rc = 0 ]; then $CAIRN --json prune --yes --grace 0 --max-unused 0 > p.out 2>> p.err || rc=$?; fi
   else
     $CAIRN --json forget --keep-last 2 --yes --prune --grace 0 --max-unused 0 > p.out 2> p.err || rc=$?
   fi
@@ -127,7 +127,7 @@ verify() {
 # snapshot's CHANGES and waits for the file `release` (or for the test to
 # end); returns once its session is in locks/ (nothing else runs then).
 start_held() {
-  expect_exit 0 $CAIRN --json prune --grace 0 --max-unused 0
+  expect_exit 0 $CAIRN --json prune --yes --grace 0 --max-unused 0
   assert_eq "$(json_get "len(j['deferred'])")" "0" "plans deferred by a prune with nothing running beside it"
   change
   run_backup "$round-before"
@@ -258,7 +258,7 @@ echo "rounds: $ROUNDS ($held_rounds with a held backup); slowest beside the othe
 [ "$deferred" -ge 1 ] || fail "no prune ever met a running backup: the rounds did not overlap"; ok
 
 # Alone again, the next prune finishes every plan; nothing is lost.
-expect_exit 0 $CAIRN --json prune --grace 0 --max-unused 0
+expect_exit 0 $CAIRN --json prune --yes --grace 0 --max-unused 0
 assert_eq "$(json_get "len(j['deferred'])")" "0" "plans deferred with no backup running"
 assert_eq "$(ls repo/prune | wc -l)" "0" "prune plans left"
 expect_exit 0 $CAIRN check --read-data

@@ -873,7 +873,7 @@ using objstore::crypto::SecretBytes;
 
 class AlwaysApprove : public Approver {
  public:
-  bool Approve(const Operation&) override { return true; }
+  Status Approve(const Operation&) override { return Status::OK(); }
 };
 
 NewKey PasswordKey(const std::string& pw) {

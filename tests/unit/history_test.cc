@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 class Yes : public Approver {
  public:
-  bool Approve(const Operation&) override { return true; }
+  Status Approve(const Operation&) override { return Status::OK(); }
 };
 
 struct Fixture {

@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 class Yes : public Approver {
  public:
-  bool Approve(const Operation&) override { return true; }
+  Status Approve(const Operation&) override { return Status::OK(); }
 };
 
 std::string RandomData(size_t n, uint32_t seed) {

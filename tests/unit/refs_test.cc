@@ -18,9 +18,9 @@ namespace fs = std::filesystem;
 class FixedApprover : public Approver {
  public:
   explicit FixedApprover(bool answer) : answer_(answer) {}
-  bool Approve(const Operation& op) override {
+  Status Approve(const Operation& op) override {
     asked.push_back(op);
-    return answer_;
+    return answer_ ? Status::OK() : Status::NotApproved(op.action + " was refused");
   }
   std::vector<Operation> asked;
 
@@ -87,10 +87,17 @@ TEST_CASE("tags are immutable; a forced move keeps or replaces the message", "[r
   o.message = "first release";
   o.message_given = true;
   o.user = "alice";
-  auto created = CreateOrMoveTag(*f.r, "v1", f.s1, o, &no);
+  // Creating asks at risk medium (the policy decides whether that needs
+  // an answer); a refusal creates nothing.
+  CHECK(CreateOrMoveTag(*f.r, "v1", f.s1, o, &no).status().code() == Code::kNotApproved);
+  REQUIRE(no.asked.size() == 1);
+  CHECK(no.asked[0].risk == Risk::kMedium);
+  CHECK(no.asked[0].kind == "tag create");
+  CHECK(!ReadTag(*f.r, "v1")->has_value());
+  no.asked.clear();
+  auto created = CreateOrMoveTag(*f.r, "v1", f.s1, o, &yes);
   REQUIRE(created.ok());
   CHECK(created->message == TagMessage::kNew);
-  CHECK(no.asked.empty());  // creating needs no approval
   CHECK(f.RefFile("tags/v1").rfind(f.s1.ToHex() + "\n{", 0) == 0);
 
   // Without --force: refused, unchanged.
@@ -103,6 +110,9 @@ TEST_CASE("tags are immutable; a forced move keeps or replaces the message", "[r
   auto refused = CreateOrMoveTag(*f.r, "v1", f.s2, force, &no);
   CHECK(refused.status().code() == Code::kNotApproved);
   CHECK(no.asked.size() == 1);
+  CHECK(no.asked[0].risk == Risk::kHigh);
+  CHECK(no.asked[0].kind == "tag move");
+  CHECK(no.asked[0].affected["from"] == f.s1.ToHex());
   CHECK(no.asked[0].details.find("first release") != std::string::npos);
   CHECK(ReadTag(*f.r, "v1")->value().snapshot == f.s1);
 
@@ -187,8 +197,14 @@ TEST_CASE("branch create, reset (approval, risk high) and delete", "[refs]") {
   CHECK(reset->moved_from == f.s1);
   CHECK(f.r->ReadRef("branches/side")->value() == f.s2);
 
-  // Reset of a branch that does not exist creates it without asking.
-  auto fresh = ResetBranch(*f.r, "fresh", f.s1, &no);
+  // Reset of a branch that does not exist creates it, asking as a create
+  // does (risk medium).
+  no.asked.clear();
+  CHECK(ResetBranch(*f.r, "fresh", f.s1, &no).status().code() == Code::kNotApproved);
+  REQUIRE(no.asked.size() == 1);
+  CHECK(no.asked[0].risk == Risk::kMedium);
+  CHECK(no.asked[0].kind == "branch create");
+  auto fresh = ResetBranch(*f.r, "fresh", f.s1, &yes);
   REQUIRE(fresh.ok());
   CHECK(fresh->created);
   CHECK(f.r->ReadRef("branches/fresh")->value() == f.s1);
