@@ -166,13 +166,17 @@ int RunApply(Context& ctx, const std::string& file) {
   Context::applying = &state;
   const int code = Run(static_cast<int>(args.size()), argv.data());
   Context::applying = nullptr;
+  if (code == kExitOk && !state.asked) {
+    // Every change asks first, so a command that never asked changed
+    // nothing: what the plan describes is no longer there to do.
+    std::fprintf(stderr, "cairn: plan '%s' no longer holds: its command now has nothing to do that needs approval; "
+                         "nothing was changed\n", file.c_str());
+    return kExitNotApproved;
+  }
   if (code == kExitOk) {
     // One plan, one use.
     if (Status st = repo::RemoveApprovals(&r, *approvals); !st.ok()) {
       ctx.Warn("the plan ran, but its approvals could not be removed: " + st.message());
-    }
-    if (!state.asked && !g.quiet) {
-      ctx.Warn("the plan's command did not need its approval (it had nothing left to do)");
     }
   }
   return code;

@@ -174,7 +174,7 @@ Result<size_t> ApplyForget(Repository* repo, const ForgetPlan& plan, const std::
   op.kind = reason.rfind("delete", 0) == 0 ? "delete" : "forget";
   // Removing every snapshot a branch has (forget --force) is critical.
   std::vector<std::string> emptied;
-  for (const auto& g : plan.groups) {
+  for (const auto& g : op.kind == "forget" ? plan.groups : std::vector<ForgetGroup>{}) {
     bool kept = false;
     for (const auto& d : g.decisions) kept = kept || d.keep;
     if (!g.decisions.empty() && !kept) emptied.push_back(g.branch);
