@@ -231,6 +231,25 @@ int RunPolicyShow(Context& ctx) {
   return kExitOk;
 }
 
+// The risk table (repo::Operations()), the one docs/cli.md shows.
+int RunRisks(Context& ctx) {
+  if (ctx.g().json) {
+    json arr = json::array();
+    for (const auto& o : repo::Operations()) {
+      arr.push_back({{"operation", std::string(o.name)},
+                     {"risk", repo::RiskName(o.risk)},
+                     {"changes", o.changes},
+                     {"what", std::string(o.what)}});
+    }
+    std::cout << Dump(arr) << "\n";
+    return kExitOk;
+  }
+  for (const auto& o : repo::Operations()) {
+    std::printf("%-24s %-9s %s\n", std::string(o.name).c_str(), repo::RiskName(o.risk), std::string(o.what).c_str());
+  }
+  return kExitOk;
+}
+
 int RunPolicySet(Context& ctx, const PolicyFlags& f) {
   if (f.require.empty() && f.yes.empty() && f.second_person.empty() && f.audit_reads.empty()) {
     return ctx.Fail(Status::InvalidArgument(
@@ -447,6 +466,8 @@ void RegisterSafetyCommands(CLI::App& app, Context& ctx, Action* action) {
   c_pol->require_subcommand(1);
   auto* c_pol_show = c_pol->add_subcommand("show", "show the approval policy");
   c_pol_show->callback([&ctx, action] { *action = [&ctx] { return RunPolicyShow(ctx); }; });
+  auto* c_pol_risks = c_pol->add_subcommand("risks", "list every operation with its risk level");
+  c_pol_risks->callback([&ctx, action] { *action = [&ctx] { return RunRisks(ctx); }; });
   auto pf = std::make_shared<PolicyFlags>();
   auto* c_pol_set = c_pol->add_subcommand("set", "change the approval policy (itself approved under the current one)");
   c_pol_set->add_option("--require", pf->require, "the risk levels that need approval (e.g. high,critical; or none)");

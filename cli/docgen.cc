@@ -30,7 +30,8 @@ const std::vector<ExitCodeDoc>& ExitCodeDocs() {
        "backup saved, but some source paths could not be read; they are listed on stderr and in the snapshot's "
        "`errors`"},
       {kExitDamaged,
-       "damage found: `check` found errors, or data needed by `restore`/`cat`/`log` is damaged or missing"},
+       "damage found: `check` found errors, data needed by `restore`/`cat`/`log` is damaged or missing, the "
+       "audit log does not verify, or a plan file is damaged or was edited"},
       {kExitNotFound,
        "not found: unknown revision, path not in the snapshot, source path (or `--sqlite` database) that does not "
        "exist, `log` of a branch that does not exist or has no snapshots"},
@@ -38,9 +39,9 @@ const std::vector<ExitCodeDoc>& ExitCodeDocs() {
        "refused to overwrite: `init` over a repository or a non-empty folder, `restore` into a non-empty target "
        "without `--force`, creating a tag or branch that exists"},
       {kExitNotApproved,
-       "not approved: a destructive operation (deleting a tag or branch, moving a tag or changing its message, "
-       "resetting a branch, forgetting or deleting snapshots) was refused at the prompt, or there was no terminal "
-       "and no `--yes`"},
+       "not approved: an operation whose risk level needs approval under the repository's approval policy "
+       "(#risk-levels-and-approvals) was refused at the prompt, had no terminal and no `--yes`, or `--yes` may "
+       "not approve its level; or a plan has no approval, lacks a second person's, or no longer holds"},
       {kExitNoRepo, "no repository at the given path"},
       {kExitWrongKey,
        "wrong key: the password or key file opens no key slot of the encrypted repository (nothing was read or "

@@ -27,6 +27,18 @@ echo two > src/a
 expect_exit 0 $CAIRN --json backup src
 s2=$(json_get "j['snapshot']")
 
+# --- the risk table: one in the code, the same in docs/cli.md ---
+expect_exit 0 $CAIRN --json approval-policy risks
+python3 - "$TESTS/../docs/cli.md" "$WORK/.out" <<'EOF'
+import json, re, sys
+doc = open(sys.argv[1]).read()
+rows = re.findall(r'^\| `([a-z -]+)` \| (low|medium|high|critical) \| (always|if audit_reads) \| (.*) \|$', doc, re.M)
+code = [(o['operation'], o['risk'], 'always' if o['changes'] else 'if audit_reads', o['what'])
+        for o in json.load(open(sys.argv[2]))]
+assert rows == code, "docs/cli.md's risk table differs from the code's:\n%s\n%s" % (rows, code)
+EOF
+ok
+
 # --- the default policy: medium needs nothing, high asks ---
 expect_exit 0 $CAIRN tag v1 "$s1" < /dev/null
 expect_exit 7 $CAIRN tag -d v1 < /dev/null
