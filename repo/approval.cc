@@ -77,7 +77,8 @@ const std::vector<OperationInfo>& Operations() {
       {"repair index", Risk::kMedium, true, "rebuild the index from the packs"},
       {"approve", Risk::kMedium, true, "approve a plan"},
       // high: replaces or removes
-      {"restore over", Risk::kHigh, true, "restore over existing files"},
+      {"restore over", Risk::kHigh, true, "restore over existing files (after a safety snapshot)"},
+      {"rollback", Risk::kHigh, true, "return a folder to its safety snapshot"},
       {"forget", Risk::kHigh, true, "remove snapshots by retention rules (to the trash)"},
       {"delete", Risk::kHigh, true, "remove named snapshots (to the trash)"},
       {"prune", Risk::kHigh, true, "delete data no kept snapshot needs"},

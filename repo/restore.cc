@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "objstore/core/io.h"
+#include "objstore/file_chunks.h"
 
 namespace cairn::repo {
 namespace {
@@ -81,8 +82,10 @@ class Restorer {
 
   Result<RestoreResult> Run() {
     CAIRN_RETURN_IF_ERROR(PrepareTarget());
-    root_ = Fd(::open(opts_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!root_.ok()) return Status::FromErrno(errno, "cannot open restore target '" + opts_.target + "'");
+    if (!target_missing_) {
+      root_ = Fd(::open(opts_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!root_.ok()) return Status::FromErrno(errno, "cannot open restore target '" + opts_.target + "'");
+    }
     // Announced, so that a prune does not delete packs this restore reads
     // (docs/gc.md). A repository this process cannot write to (mounted
     // read-only) is read without one: no prune runs through it either.
@@ -95,7 +98,9 @@ class Restorer {
     Status planned = Status::OK();
     if (what_.entry.type == EntryType::kDir) {
       dirs_.push_back({"", what_.entry});
-      planned = Plan(what_.entry.subtree, "");
+      planned = Plan(what_.entry.subtree, "", !target_missing_);
+    } else if (target_missing_) {
+      Record(what_.entry.name, kCreate);
     } else {
       // One non-directory entry: restored under its own name in the target.
       // A hard link alone is its content: a plain file here.
@@ -107,6 +112,14 @@ class Restorer {
     }
     FinishWorkers();
     CAIRN_RETURN_IF_ERROR(planned);
+    if (opts_.dry_run) {
+      for (const auto& [dir, e] : links_) {
+        const std::string rel = Join(dir, e.name);
+        Fd dirfd = OpenDir(dir);
+        Record(rel, dirfd.ok() ? Decide(dirfd.get(), e) : kCreate);
+      }
+      return Finish();
+    }
     RunBigFiles();
     RestoreHardlinks();
     // Folder metadata last and deepest first, so that setting a folder's
@@ -123,9 +136,7 @@ class Restorer {
       }
       ApplyMetadata(fd.get(), nullptr, it->second, it->first);
     }
-    std::sort(result_.errors.begin(), result_.errors.end(),
-              [](const auto& a, const auto& b) { return a.path < b.path; });
-    return std::move(result_);
+    return Finish();
   }
 
  private:
@@ -148,11 +159,173 @@ class Restorer {
   static constexpr uint64_t kBigFile = 32 << 20;   // files at least this large are split
   static constexpr uint64_t kRangeBytes = 8 << 20;  // into ranges of about this size
 
+  static constexpr const char* kCreate = "create";
+  static constexpr const char* kOverwrite = "overwrite";
+  static constexpr const char* kUnchanged = "unchanged";
+  static constexpr const char* kSkip = "skip";
+  static constexpr const char* kDelete = "delete";
+
+  Result<RestoreResult> Finish() {
+    std::sort(result_.errors.begin(), result_.errors.end(),
+              [](const auto& a, const auto& b) { return a.path < b.path; });
+    std::sort(result_.items.begin(), result_.items.end(),
+              [](const auto& a, const auto& b) { return a.path < b.path; });
+    return std::move(result_);
+  }
+
+  // Notes one decision.
+  void Record(const std::string& rel, const char* action) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (action == kCreate) result_.created++;
+    if (action == kOverwrite) result_.overwritten++;
+    if (action == kUnchanged) result_.unchanged++;
+    if (action == kSkip) result_.skipped++;
+    if (action == kDelete) result_.deleted++;
+    if (opts_.record_items) result_.items.push_back({rel, action});
+  }
+
+  // What to do with non-folder entry `e` at (dirfd, e.name).
+  const char* Decide(int dirfd, const TreeEntry& e) {
+    struct stat st;
+    if (::fstatat(dirfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return errno == ENOENT ? kCreate : kOverwrite;
+    }
+    switch (opts_.overwrite) {
+      case Overwrite::kNever: return kSkip;
+      case Overwrite::kIfNewer: {
+        const int64_t have = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+        return e.mtime_ns > have ? kOverwrite : kSkip;
+      }
+      case Overwrite::kIfChanged: return SameContent(dirfd, e, st) ? kUnchanged : kOverwrite;
+      case Overwrite::kAlways: return kOverwrite;
+    }
+    return kOverwrite;
+  }
+
+  // True if what is at (dirfd, e.name), stat `st`, has the content of `e`:
+  // a regular file whose chunk ids are e's (read and chunked with the
+  // repository's chunker), a symlink with e's target, a device or fifo of
+  // the same kind.
+  bool SameContent(int dirfd, const TreeEntry& e, const struct stat& st) {
+    switch (e.type) {
+      case EntryType::kFile:
+      case EntryType::kHardlink: {
+        if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != e.size) return false;
+        Fd fd(::openat(dirfd, e.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd.ok()) return false;
+        size_t i = 0;
+        bool same = true, read_error = false;
+        std::string buf;
+        Status s = objstore::ChunkFd(fd.get(), repo_.config().chunker, repo_.hasher(), &buf,
+                                     [&](std::string_view, const ObjectId& id) -> Status {
+                                       if (i >= e.chunks.size() || e.chunks[i] != id) {
+                                         same = false;
+                                         return Status::Conflict("differs");
+                                       }
+                                       i++;
+                                       return Status::OK();
+                                     },
+                                     &read_error);
+        return s.ok() && same && i == e.chunks.size();
+      }
+      case EntryType::kSymlink: {
+        if (!S_ISLNK(st.st_mode)) return false;
+        std::string target(e.link_target.size() + 1, '\0');
+        ssize_t n = ::readlinkat(dirfd, e.name.c_str(), target.data(), target.size());
+        return n == static_cast<ssize_t>(e.link_target.size()) && target.compare(0, n, e.link_target) == 0;
+      }
+      case EntryType::kFifo: return S_ISFIFO(st.st_mode);
+      case EntryType::kCharDevice: return S_ISCHR(st.st_mode) && st.st_rdev == static_cast<dev_t>(e.rdev);
+      case EntryType::kBlockDevice: return S_ISBLK(st.st_mode) && st.st_rdev == static_cast<dev_t>(e.rdev);
+      default: return false;
+    }
+  }
+
+  // An entry left in place whose content is right: its owner, mode and
+  // mtime are set if they differ.
+  void FixMetadata(int dirfd, const TreeEntry& e, const std::string& rel) {
+    struct stat st;
+    if (::fstatat(dirfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+    const int64_t mtime = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+    const bool link = e.type == EntryType::kSymlink;
+    if (mtime == e.mtime_ns && (link || (st.st_mode & 07777) == (e.mode & 07777)) &&
+        (!is_root_ || (st.st_uid == e.uid && st.st_gid == e.gid))) {
+      return;
+    }
+    if (e.type == EntryType::kFile || e.type == EntryType::kHardlink) {
+      Fd fd(::openat(dirfd, e.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (fd.ok()) ApplyMetadata(fd.get(), nullptr, e, rel);
+      return;
+    }
+    ApplyMetadata(-1, &dirfd, e, rel);
+  }
+
+  // Removes `name` in `dirfd` and, for a folder, everything in it; never
+  // follows a symlink.
+  Status RemoveTree(int dirfd, const std::string& name) {
+    if (::unlinkat(dirfd, name.c_str(), 0) == 0) return Status::OK();
+    if (errno != EISDIR && errno != EPERM) return Status::FromErrno(errno, "cannot delete");
+    int sub = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) return Status::FromErrno(errno, "cannot open folder to delete");
+    DIR* d = ::fdopendir(sub);
+    if (d == nullptr) {
+      ::close(sub);
+      return Status::FromErrno(errno, "cannot list folder to delete");
+    }
+    std::vector<std::string> names;
+    while (struct dirent* de = ::readdir(d)) {
+      std::string n = de->d_name;
+      if (n != "." && n != "..") names.push_back(n);
+    }
+    Status st = Status::OK();
+    for (const auto& n : names) {
+      st = RemoveTree(::dirfd(d), n);
+      if (!st.ok()) break;
+    }
+    ::closedir(d);
+    CAIRN_RETURN_IF_ERROR(st);
+    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) return Status::FromErrno(errno, "cannot delete folder");
+    return Status::OK();
+  }
+
+  // delete_extra: removes what folder `rel` (open as dirfd) has and `tree`
+  // does not.
+  void DeleteExtra(int dirfd, const std::string& rel, const Tree& tree) {
+    int dup = ::dup(dirfd);
+    DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
+    if (d == nullptr) {
+      if (dup >= 0) ::close(dup);
+      Error(rel.empty() ? "." : rel, Status::FromErrno(errno, "cannot list folder"));
+      return;
+    }
+    std::vector<std::string> extra;
+    while (struct dirent* de = ::readdir(d)) {
+      std::string n = de->d_name;
+      if (n == "." || n == "..") continue;
+      auto it = std::lower_bound(tree.entries.begin(), tree.entries.end(), n,
+                                 [](const TreeEntry& e, const std::string& name) { return e.name < name; });
+      if (it == tree.entries.end() || it->name != n) extra.push_back(n);
+    }
+    ::closedir(d);
+    std::sort(extra.begin(), extra.end());
+    for (const auto& n : extra) {
+      const std::string crel = Join(rel, n);
+      Record(crel, kDelete);
+      if (opts_.dry_run) continue;
+      Status st = RemoveTree(dirfd, n);
+      if (!st.ok()) Error(crel, st);
+    }
+  }
+
   Status PrepareTarget() {
     namespace fs = std::filesystem;
     std::error_code ec;
     struct stat st;
     if (::stat(opts_.target.c_str(), &st) != 0) {
+      if (opts_.dry_run) {
+        target_missing_ = true;
+        return Status::OK();
+      }
       fs::create_directories(opts_.target, ec);
       if (ec) return Status::IOError("cannot create restore target '" + opts_.target + "': " + ec.message());
       created_target_ = true;
@@ -163,14 +336,14 @@ class Restorer {
     }
     if (!opts_.force && !fs::is_empty(opts_.target, ec)) {
       return Status::AlreadyExists("restore target '" + opts_.target +
-                                   "' is not empty; choose an empty folder or use --force to overwrite");
+                                   "' is not empty; choose an empty folder, or use --force (or --overwrite MODE, --delete) to restore over it after a safety snapshot");
     }
     return Status::OK();
   }
 
   // Creates the folders (depth first, in the main thread) and queues one job
   // per folder for its other entries.
-  Status Plan(const ObjectId& tree_id, const std::string& rel) {
+  Status Plan(const ObjectId& tree_id, const std::string& rel, bool exists) {
     auto tree = repo_.ReadTree(tree_id);
     if (!tree.ok()) {
       Error(rel.empty() ? "." : rel, tree.status().IsNotFound()
@@ -179,23 +352,47 @@ class Restorer {
       return Status::OK();
     }
     Job job{rel, {}};
-    Fd dirfd = OpenDir(rel);
-    if (!dirfd.ok()) {
-      Error(rel, Status::FromErrno(errno, "cannot open folder"));
-      return Status::OK();
+    Fd dirfd;
+    if (exists) {
+      dirfd = OpenDir(rel);
+      if (!dirfd.ok()) {
+        Error(rel, Status::FromErrno(errno, "cannot open folder"));
+        return Status::OK();
+      }
+      if (opts_.delete_extra) DeleteExtra(dirfd.get(), rel, *tree);
     }
-    std::vector<std::pair<std::string, ObjectId>> subdirs;
+    struct Sub {
+      std::string rel;
+      ObjectId id;
+      bool exists;
+    };
+    std::vector<Sub> subdirs;
     for (auto& e : tree->entries) {
       std::string crel = Join(rel, e.name);
       if (e.type == EntryType::kDir) {
-        Status st = MakeDir(dirfd.get(), e.name);
-        if (!st.ok()) {
-          Error(crel, st);
+        struct stat st;
+        const bool is_dir = exists && ::fstatat(dirfd.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+        if (!is_dir) {
+          Record(crel, kCreate);
+        } else if (!S_ISDIR(st.st_mode)) {
+          Record(crel, kOverwrite);
+        }
+        const bool dir_there = is_dir && S_ISDIR(st.st_mode);
+        if (opts_.dry_run) {
+          subdirs.push_back({crel, e.subtree, dir_there});
+          continue;
+        }
+        Status mk = MakeDir(dirfd.get(), e.name);
+        if (!mk.ok()) {
+          Error(crel, mk);
           continue;
         }
         dirs_.push_back({crel, e});
         result_.dirs++;
-        subdirs.emplace_back(crel, e.subtree);
+        subdirs.push_back({crel, e.subtree, true});
+      } else if (!exists) {
+        // Inside a folder a dry run would create: everything is new.
+        Record(crel, kCreate);
       } else if (e.type == EntryType::kHardlink) {
         links_.push_back({rel, e});
       } else {
@@ -208,7 +405,7 @@ class Restorer {
     }
     dirfd = Fd();
     if (!job.entries.empty()) Queue(std::move(job));
-    for (const auto& [crel, id] : subdirs) CAIRN_RETURN_IF_ERROR(Plan(id, crel));
+    for (const auto& sub : subdirs) CAIRN_RETURN_IF_ERROR(Plan(sub.id, sub.rel, sub.exists));
     return Status::OK();
   }
 
@@ -321,7 +518,20 @@ class Restorer {
 
   void RestoreEntry(int dirfd, const std::string& dir, const TreeEntry& e) {
     std::string rel = Join(dir, e.name);
-    if (!ClearSlot(dirfd, e.name, rel)) return;
+    const char* action = Decide(dirfd, e);
+    Record(rel, action);
+    if (opts_.dry_run || action == kSkip) return;
+    if (action == kUnchanged) {
+      FixMetadata(dirfd, e, rel);
+      if (e.type == EntryType::kFile) {
+        PathKeyBytes key = PathKey(SnapshotPath(rel));
+        std::lock_guard<std::mutex> l(mu_);
+        restored_.push_back(key);  // a hard link may point at it
+        result_.files++;
+      }
+      return;
+    }
+    if (action == kOverwrite && !ClearSlot(dirfd, e.name, rel)) return;
     switch (e.type) {
       case EntryType::kFile:
         if (e.size >= kBigFile && e.chunks.size() > 1) {
@@ -583,7 +793,14 @@ class Restorer {
         Error(rel, Status::FromErrno(errno, "cannot open folder"));
         continue;
       }
-      if (!ClearSlot(dirfd.get(), e.name, rel)) continue;
+      const char* action = Decide(dirfd.get(), e);
+      Record(rel, action);
+      if (action == kSkip) continue;
+      if (action == kUnchanged) {
+        FixMetadata(dirfd.get(), e, rel);
+        continue;
+      }
+      if (action == kOverwrite && !ClearSlot(dirfd.get(), e.name, rel)) continue;
       bool ok_target = true;
       for (const auto& c : Split(e.link_target)) ok_target = ok_target && objstore::ValidEntryName(c);
       if (!ok_target) {
@@ -641,6 +858,7 @@ class Restorer {
   const RestoreOptions& opts_;
   const bool is_root_;
   bool created_target_ = false;  // the target did not exist before this restore
+  bool target_missing_ = false;  // dry run: the target does not exist
   Fd root_;
   std::mutex mu_;
   RestoreResult result_;
@@ -659,6 +877,16 @@ class Restorer {
 };
 
 }  // namespace
+
+const char* OverwriteName(Overwrite o) {
+  switch (o) {
+    case Overwrite::kAlways: return "always";
+    case Overwrite::kIfChanged: return "if-changed";
+    case Overwrite::kIfNewer: return "if-newer";
+    case Overwrite::kNever: return "never";
+  }
+  return "always";
+}
 
 Result<RestoreResult> Restore(const Repository& repo, const Repository::PathTarget& what,
                               const RestoreOptions& options) {

@@ -23,12 +23,37 @@ struct RestoreProgress {
   std::atomic<uint64_t> files_done{0}, bytes_done{0};
 };
 
+// What restore does with an entry of the snapshot that already exists in
+// the target (only with force).
+enum class Overwrite {
+  kAlways,     // replace it
+  kIfChanged,  // replace it unless its content is the snapshot's (compared by chunk ids); fix its metadata
+  kIfNewer,    // replace it if the snapshot's mtime is later than its own
+  kNever,      // leave it
+};
+const char* OverwriteName(Overwrite o);
+
+// One decision of a restore, for its plan (dry run) or its report.
+// action: "create", "overwrite", "unchanged", "skip" (exists, kept by the
+// overwrite mode), "delete" (--delete: in the target, not in the snapshot).
+struct RestoreItem {
+  std::string path;  // relative to the target
+  std::string action;
+};
+
 struct RestoreOptions {
   std::string target;
   // Restore into a non-empty target: entries of the snapshot replace what is
-  // at their path (files, symlinks; never a non-empty folder), other entries
-  // of the target are left alone.
+  // at their path (files, symlinks; never a non-empty folder) as `overwrite`
+  // says; other entries of the target are left alone unless delete_extra.
   bool force = false;
+  Overwrite overwrite = Overwrite::kAlways;
+  // Remove what the target has and the snapshot does not (a mirror).
+  bool delete_extra = false;
+  // Decide everything, change nothing.
+  bool dry_run = false;
+  // Keep every decision in RestoreResult::items (sorted by path).
+  bool record_items = false;
   // Read every restored file back and compare it with the snapshot.
   bool verify = false;
   unsigned threads = 0;
@@ -37,6 +62,10 @@ struct RestoreOptions {
 
 struct RestoreResult {
   uint64_t files = 0, dirs = 0, links = 0, others = 0, bytes = 0;
+  // Decisions: entries (folders, files, links, others) created, replaced,
+  // found unchanged, kept by the overwrite mode, deleted (delete_extra).
+  uint64_t created = 0, overwritten = 0, unchanged = 0, skipped = 0, deleted = 0;
+  std::vector<RestoreItem> items;  // with record_items
   std::vector<objstore::SourceError> errors;  // path in the target, reason
   bool damaged = false;  // some error was damaged or missing repository data
 };
