@@ -149,6 +149,13 @@ int RunRestore(Context& ctx, const RestoreCmd& o) {
     }
     return kExitOk;
   }
+  {
+    std::error_code ec;
+    auto st = std::filesystem::symlink_status(o.target, ec);
+    if (std::filesystem::exists(st) && !std::filesystem::is_directory(st)) {
+      return ctx.Fail(Status::AlreadyExists("restore target '" + o.target + "' exists and is not a folder"));
+    }
+  }
   if (over && !force) {
     return ctx.Fail(Status::AlreadyExists("restore target '" + o.target +
                                           "' is not empty; choose an empty folder, or use --force (or --overwrite "

@@ -186,6 +186,7 @@ class Restorer {
 
   // What to do with non-folder entry `e` at (dirfd, e.name).
   const char* Decide(int dirfd, const TreeEntry& e) {
+    if (fresh_) return kCreate;  // an empty or new target holds nothing to compare
     struct stat st;
     if (::fstatat(dirfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       return errno == ENOENT ? kCreate : kOverwrite;
@@ -329,12 +330,14 @@ class Restorer {
       fs::create_directories(opts_.target, ec);
       if (ec) return Status::IOError("cannot create restore target '" + opts_.target + "': " + ec.message());
       created_target_ = true;
+      fresh_ = true;
       return Status::OK();
     }
     if (!S_ISDIR(st.st_mode)) {
       return Status::AlreadyExists("restore target '" + opts_.target + "' exists and is not a folder");
     }
-    if (!opts_.force && !fs::is_empty(opts_.target, ec)) {
+    fresh_ = fs::is_empty(opts_.target, ec) && !ec;
+    if (!opts_.force && !fresh_) {
       return Status::AlreadyExists("restore target '" + opts_.target +
                                    "' is not empty; choose an empty folder, or use --force (or --overwrite MODE, --delete) to restore over it after a safety snapshot");
     }
@@ -371,7 +374,8 @@ class Restorer {
       std::string crel = Join(rel, e.name);
       if (e.type == EntryType::kDir) {
         struct stat st;
-        const bool is_dir = exists && ::fstatat(dirfd.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+        const bool is_dir =
+            exists && !fresh_ && ::fstatat(dirfd.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
         if (!is_dir) {
           Record(crel, kCreate);
         } else if (!S_ISDIR(st.st_mode)) {
@@ -859,6 +863,7 @@ class Restorer {
   const bool is_root_;
   bool created_target_ = false;  // the target did not exist before this restore
   bool target_missing_ = false;  // dry run: the target does not exist
+  bool fresh_ = false;           // the target was missing or empty: every entry is created
   Fd root_;
   std::mutex mu_;
   RestoreResult result_;

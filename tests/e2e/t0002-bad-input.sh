@@ -67,6 +67,7 @@ expect_exit 6 $CAIRN -r repo restore latest --target plainfile
 expect_one_line_error "not a folder"
 expect_exit 0 $CAIRN -r repo restore latest --target target --force --yes
 assert_eq "$(cat target/keep) $(cat target/a)" "keep a" "--force keeps unrelated files and restores the snapshot"
+before=$(tree_hash repo)  # that restore over a folder stored its safety snapshot first
 
 # Usage errors.
 expect_exit 2 $CAIRN -r repo frobnicate
@@ -101,7 +102,7 @@ sed -i -E 's/"format": [12]/"format": 99/' broken/config
 expect_exit 1 $CAIRN -r broken log
 expect_one_line_error "upgrade cairn"
 cp repo/config broken/config
-snap=$(ls broken/snapshots)
+snap=$($CAIRN -r repo rev-parse latest)
 head -c 30 repo/snapshots/$snap > broken/snapshots/$snap
 expect_exit 4 $CAIRN -r broken log
 expect_one_line_error "damaged"
