@@ -2,13 +2,17 @@
 //
 // restore: recreate a snapshot or a path of it in a folder.
 
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <cstdio>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "objstore/core/system.h"
 #include "repo/backup.h"
+#include "repo/sources.h"
 #include "repo/restore.h"
 
 namespace cairn::cli {
@@ -22,7 +26,7 @@ using repo::Repository;
 // --- restore ---
 
 struct RestoreCmd {
-  std::string spec, target, overwrite;
+  std::string spec, target, overwrite, sqlite, at;
   bool force = false, verify = false, dry_run = false, delete_extra = false, no_safety = false;
   unsigned threads = 0;
   ApprovalFlags approval;
@@ -102,16 +106,154 @@ Result<repo::RestoreResult> RollBack(Repository& r, const ObjectId& id, const st
   return repo::Restore(r, t, ro);
 }
 
+// Restores database snapshot `t` (taken with backup --sqlite) into the
+// live database `live`: written beside it, checked with PRAGMA
+// integrity_check, then copied into it with SQLite's backup API (one write
+// transaction, safe beside other connections), checked again, and rolled
+// back to the safety snapshot if that check fails. `safety` null: no
+// safety snapshot (it does not exist yet, --no-safety-snapshot, or this is
+// a rollback).
+struct SqliteOutcome {
+  uint64_t bytes = 0;
+  std::optional<ObjectId> safety;
+};
+
+Result<SqliteOutcome> RestoreSqlite(Context& ctx, Repository& r, const Repository::PathTarget& t,
+                                    const std::string& live, bool take_safety) {
+  if (t.snapshot.source != "sqlite") {
+    return Status::InvalidArgument("snapshot " + t.snapshot_id.ShortHex() +
+                                   " was not taken with 'backup --sqlite'; restore it with --target");
+  }
+  Repository::PathTarget file = t;
+  if (t.entry.type == EntryType::kDir) {
+    CAIRN_ASSIGN_OR_RETURN(objstore::Tree tree, r.ReadTree(t.entry.subtree));
+    if (tree.entries.size() != 1 || tree.entries[0].type != EntryType::kFile) {
+      return Status::Corruption("snapshot " + t.snapshot_id.ShortHex() + " should hold one database file");
+    }
+    file.entry = tree.entries[0];
+    file.path = file.entry.name;
+  }
+  const std::string abs = AbsolutePath(live);
+  const std::string dir = abs.substr(0, abs.rfind('/'));
+  const std::string stage = dir + "/.cairn-restore-" + std::to_string(::getpid()) + "-" +
+                            Sha256(std::to_string(NowNs())).ToHex().substr(0, 8);
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } cleanup{stage};
+  repo::RestoreOptions ro;
+  ro.target = stage;
+  CAIRN_ASSIGN_OR_RETURN(repo::RestoreResult res, repo::Restore(r, file, ro));
+  if (!res.errors.empty()) {
+    const std::string m = "cannot restore database snapshot " + t.snapshot_id.ShortHex() + ": " + res.errors[0].error +
+                          "; the live database '" + live + "' was not touched";
+    return res.damaged ? Status::Corruption(m) : Status::IOError(m);
+  }
+  const std::string restored = stage + "/" + file.entry.name;
+  if (Status st = repo::SqliteIntegrityCheck(restored); !st.ok()) {
+    return Status::Corruption("the database in snapshot " + t.snapshot_id.ShortHex() +
+                              " fails SQLite's integrity check (" + st.message() + "); the live database '" + live +
+                              "' was not touched");
+  }
+  SqliteOutcome out;
+  out.bytes = res.bytes;
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(abs, ec);
+  if (!exists) {
+    // Nothing live: the checked file takes the name.
+    std::filesystem::rename(restored, abs, ec);
+    if (ec) return Status::IOError("cannot move the restored database to '" + live + "': " + ec.message());
+    return out;
+  }
+  if (take_safety) {
+    repo::BackupOptions b;
+    b.sqlite_path = abs;
+    b.branch = SafetyBranch(abs);
+    b.message = "safety snapshot of database " + abs + " before restoring " + t.snapshot_id.ShortHex();
+    b.on_warning = [&](const std::string& m) { ctx.Warn(m); };
+    CAIRN_ASSIGN_OR_RETURN(repo::BackupResult sb, repo::Backup(&r, b));
+    if (!sb.snapshot_id) return Status::IOError("the safety snapshot of '" + live + "' was not saved");
+    out.safety = *sb.snapshot_id;
+  }
+  CAIRN_RETURN_IF_ERROR(repo::SqliteCopy(restored, abs).WithContext("the live database was not changed"));
+  if (Status st = repo::SqliteIntegrityCheck(abs); !st.ok()) {
+    if (!out.safety) return Status::Corruption("after the restore, " + st.message());
+    auto back = r.ResolvePath(out.safety->ToHex());
+    if (back.ok()) {
+      auto again = RestoreSqlite(ctx, r, *back, live, false);
+      if (again.ok()) {
+        return Status::Corruption("after the restore, " + st.message() + "; the database was rolled back to safety snapshot " +
+                                  out.safety->ShortHex());
+      }
+    }
+    return Status::Corruption("after the restore, " + st.message() + "; rolling back failed: run 'cairn rollback --sqlite " +
+                              live + "'");
+  }
+  return out;
+}
+
+int RunRestoreSqlite(Context& ctx, Repository& r, const Repository::PathTarget& t, const RestoreCmd& o) {
+  std::error_code ec;
+  const std::string abs = AbsolutePath(o.sqlite);
+  const bool exists = std::filesystem::exists(abs, ec);
+  repo::Operation op{(exists ? "restore over the database '" : "restore the database '") + o.sqlite + "'",
+                     "  from snapshot " + t.snapshot_id.ShortHex() + " (" + FormatTimeNs(t.snapshot.time_ns) + ")" +
+                         "\n  the restored file is checked with PRAGMA integrity_check before it replaces anything" +
+                         (exists && !o.no_safety ? "\n  a safety snapshot of the live database is taken first" : ""),
+                     exists ? repo::Risk::kHigh : repo::Risk::kMedium, exists ? "restore over" : "restore"};
+  op.affected = {{"snapshot", t.snapshot_id.ToHex()}, {"database", abs}};
+  TerminalApprover approver(ctx, r, o.approval);
+  if (Status st = repo::RequireApproval(&approver, op); !st.ok()) return ctx.Fail(st);
+  auto res = RestoreSqlite(ctx, r, t, o.sqlite, !o.no_safety);
+  if (!res.ok()) return ctx.Fail(res.status());
+  ctx.audit().bytes = res->bytes;
+  if (res->safety) ctx.audit().snapshots.push_back(res->safety->ToHex());
+  if (ctx.g().json) {
+    std::cout << Dump(json{{"snapshot", t.snapshot_id.ToHex()}, {"database", o.sqlite}, {"integrity_check", "ok"},
+                           {"safety_snapshot", res->safety ? json(res->safety->ToHex()) : json(nullptr)}})
+              << "\n";
+  } else if (!ctx.g().quiet) {
+    std::cout << "restored database " << o.sqlite << " from snapshot " << t.snapshot_id.ShortHex()
+              << " (integrity check ok" << (res->safety ? "; safety snapshot " + res->safety->ShortHex() : std::string())
+              << ")\n";
+  }
+  return kExitOk;
+}
+
 int RunRestore(Context& ctx, const RestoreCmd& o) {
-  if (o.spec.empty() || o.target.empty()) {
-    return ctx.Fail(Status::InvalidArgument(std::string(o.spec.empty() ? "restore needs a revision" : "restore needs a target folder") +
-                                            ": cairn restore REV[:PATH] --target DIR"));
+  if (o.spec.empty() && o.at.empty()) {
+    return ctx.Fail(Status::InvalidArgument("restore needs a revision: cairn restore REV[:PATH] --target DIR"));
+  }
+  if (o.target.empty() == o.sqlite.empty()) {
+    return ctx.Fail(Status::InvalidArgument(o.target.empty() ? "restore needs a target folder: cairn restore REV[:PATH] --target DIR (or --sqlite DB)"
+                                                             : "give --target or --sqlite, not both"));
   }
   auto mode = ParseOverwrite(o.overwrite);
   if (!mode.ok()) return ctx.Fail(mode.status());
+  std::string spec = o.spec.empty() ? "latest" : o.spec;
+  if (!o.at.empty()) {
+    // Point in time: the newest snapshot of the lineage at or before TIME.
+    const size_t colon = spec.find(':');
+    std::string rev = spec.substr(0, colon), path = colon == std::string::npos ? "" : spec.substr(colon);
+    if (rev.find("@{") != std::string::npos) {
+      return ctx.Fail(Status::InvalidArgument("give the time either as REV@{TIME} or as --at TIME, not both"));
+    }
+    spec = rev + "@{" + o.at + "}" + path;
+  }
   CAIRN_OPEN_OR_FAIL(ctx, r);
-  auto t = r.ResolvePath(o.spec);
+  auto t = r.ResolvePath(spec);
   if (!t.ok()) return ctx.Fail(t.status());
+  if (!o.at.empty() && !ctx.g().quiet && !ctx.g().json) {
+    std::fprintf(stderr, "point in time %s: snapshot %s, taken %s, is the newest at or before it\n", o.at.c_str(),
+                 t->snapshot_id.ShortHex().c_str(), FormatTimeNs(t->snapshot.time_ns).c_str());
+  }
+  if (!o.sqlite.empty()) {
+    ctx.audit().snapshots.push_back(t->snapshot_id.ToHex());
+    return RunRestoreSqlite(ctx, r, *t, o);
+  }
   if (o.delete_extra && t->entry.type != EntryType::kDir) {
     return ctx.Fail(Status::InvalidArgument("--delete needs a folder to mirror; '" + o.spec + "' is a " +
                                             objstore::EntryTypeName(t->entry.type)));
@@ -269,15 +411,19 @@ int RunRestore(Context& ctx, const RestoreCmd& o) {
 // --- rollback ---
 
 struct RollbackCmd {
-  std::string target;
+  std::string target, sqlite;
   unsigned threads = 0;
   ApprovalFlags approval;
 };
 
 int RunRollback(Context& ctx, const RollbackCmd& o) {
-  if (o.target.empty()) return ctx.Fail(Status::InvalidArgument("rollback needs the folder: cairn rollback --target DIR"));
+  if (o.target.empty() == o.sqlite.empty()) {
+    return ctx.Fail(Status::InvalidArgument("rollback needs the folder or the database: cairn rollback --target DIR "
+                                            "(or --sqlite DB), one of them"));
+  }
   CAIRN_OPEN_OR_FAIL(ctx, r);
-  const std::string abs = AbsolutePath(o.target);
+  const std::string what = o.sqlite.empty() ? o.target : o.sqlite;
+  const std::string abs = AbsolutePath(what);
   const std::string branch = SafetyBranch(abs);
   auto head = r.ReadRef("branches/" + branch);
   if (!head.ok()) return ctx.Fail(head.status());
@@ -288,13 +434,26 @@ int RunRollback(Context& ctx, const RollbackCmd& o) {
   auto snap = r.ReadSnapshot(**head);
   if (!snap.ok()) return ctx.Fail(snap.status());
   ctx.audit().snapshots.push_back((*head)->ToHex());
-  repo::Operation op{"roll '" + o.target + "' back to safety snapshot " + (*head)->ShortHex(),
+  repo::Operation op{"roll '" + what + "' back to safety snapshot " + (*head)->ShortHex(),
                      "  taken " + FormatTimeNs(snap->time_ns) + ": " + snap->message +
                          "\n  entries the snapshot lacks are deleted; changed files are replaced",
                      repo::Risk::kHigh, "rollback"};
   op.affected = {{"snapshot", (*head)->ToHex()}, {"target", abs}};
   TerminalApprover approver(ctx, r, o.approval);
   if (Status st = repo::RequireApproval(&approver, op); !st.ok()) return ctx.Fail(st);
+  if (!o.sqlite.empty()) {
+    auto t = r.ResolvePath((*head)->ToHex());
+    if (!t.ok()) return ctx.Fail(t.status());
+    auto db = RestoreSqlite(ctx, r, *t, o.sqlite, false);
+    if (!db.ok()) return ctx.Fail(db.status());
+    if (ctx.g().json) {
+      std::cout << Dump(json{{"snapshot", (*head)->ToHex()}, {"database", o.sqlite}, {"integrity_check", "ok"}}) << "\n";
+    } else if (!ctx.g().quiet) {
+      std::cout << "rolled database " << o.sqlite << " back to safety snapshot " << (*head)->ShortHex() << " ("
+                << FormatTimeNs(snap->time_ns) << "; integrity check ok)\n";
+    }
+    return kExitOk;
+  }
   auto res = RollBack(r, **head, o.target, o.threads);
   if (!res.ok()) return ctx.Fail(res.status());
   for (const auto& e : res->errors) {
@@ -326,6 +485,9 @@ void RegisterRestore(CLI::App& app, Context& ctx, Action* action) {
   c_restore->add_flag("--delete", restore->delete_extra, "delete what the target has and the snapshot does not");
   c_restore->add_option("--overwrite", restore->overwrite,
                         "existing entries: always (default), if-changed, if-newer or never");
+  c_restore->add_option("--sqlite", restore->sqlite,
+                        "restore a 'backup --sqlite' snapshot into this live database (checked with integrity_check first)");
+  c_restore->add_option("--at", restore->at, "point in time: the newest snapshot of REV (default latest) at or before TIME");
   c_restore->add_flag("--no-safety-snapshot", restore->no_safety,
                       "restore over a folder without a safety snapshot first (no rollback)");
   c_restore->add_flag("--verify", restore->verify, "read restored files back and compare");
@@ -335,7 +497,8 @@ void RegisterRestore(CLI::App& app, Context& ctx, Action* action) {
 
   auto rb = std::make_shared<RollbackCmd>();
   auto* c_rb = app.add_subcommand("rollback", "bring a folder back to the safety snapshot taken before the last restore over it");
-  c_rb->add_option("-t,--target", rb->target, "the folder (required)");
+  c_rb->add_option("-t,--target", rb->target, "the folder");
+  c_rb->add_option("--sqlite", rb->sqlite, "the database (restored with backup --sqlite and restore --sqlite)");
   c_rb->add_option("--threads", rb->threads, "worker threads (default: one per core)");
   AddApprovalFlags(c_rb, &rb->approval);
   c_rb->callback([&ctx, action, rb] { *action = [&ctx, rb] { return RunRollback(ctx, *rb); }; });

@@ -71,6 +71,8 @@ Status StartCommand(const std::string& cmd, pid_t* pid, int* out_fd) {
   return Status::OK();
 }
 
+}  // namespace
+
 // Copies the live SQLite database at `src` into `dest` with SQLite's online
 // backup API: one consistent state of the database, while other connections
 // keep writing.
@@ -89,8 +91,9 @@ Status SqliteCopy(const std::string& src, const std::string& dest) {
   sqlite3_busy_timeout(in, 10000);
   if (sqlite3_open(dest.c_str(), &out) != SQLITE_OK) {
     close_both();
-    return Status::IOError("cannot create a temporary copy for '" + src + "'");
+    return Status::IOError("cannot open SQLite database '" + dest + "' to copy '" + src + "' into it");
   }
+  sqlite3_busy_timeout(out, 10000);
   sqlite3_backup* b = sqlite3_backup_init(out, "main", in, "main");
   if (b == nullptr) {
     std::string msg = sqlite3_errmsg(out);
@@ -114,7 +117,37 @@ Status SqliteCopy(const std::string& src, const std::string& dest) {
   return Status::OK();
 }
 
-}  // namespace
+
+Status SqliteIntegrityCheck(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    if (db) sqlite3_close(db);
+    return Status::Corruption("'" + path + "' does not open as a SQLite database: " + msg);
+  }
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_stmt* st = nullptr;
+  std::string problems;
+  int rows = 0;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(20)", -1, &st, nullptr);
+  if (rc == SQLITE_OK) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(st, 0);
+      std::string line = t ? reinterpret_cast<const char*>(t) : "";
+      if (line != "ok") problems += (problems.empty() ? "" : "; ") + line;
+      rows++;
+    }
+  }
+  std::string msg = sqlite3_errmsg(db);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  if (rc != SQLITE_DONE) return Status::Corruption("SQLite's integrity check of '" + path + "' failed: " + msg);
+  if (!problems.empty() || rows == 0) {
+    return Status::Corruption("'" + path + "' fails SQLite's integrity check: " +
+                              (problems.empty() ? std::string("no result") : problems));
+  }
+  return Status::OK();
+}
 
 std::string LastComponent(std::string p) {
   while (p.size() > 1 && p.back() == '/') p.pop_back();

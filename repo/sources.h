@@ -59,6 +59,17 @@ bool SameSources(const SourceSet& a, const SourceSet& b);
 // "files /a/b, /c", "command 'pg_dump db' as db.sql", "stdin as x".
 std::string DescribeSources(const SourceSet& s);
 
+// Copies the SQLite database at `src` into the database at `dest` with
+// SQLite's online backup API, in one step: `src` is read in one read
+// transaction (one consistent state while others write to it), and `dest`
+// is replaced in one write transaction (other connections wait, then see
+// the whole new content; a failure leaves it as it was). Waits up to 60 s
+// for locks.
+Status SqliteCopy(const std::string& src, const std::string& dest);
+// OK if `path` opens as a SQLite database and PRAGMA integrity_check says
+// "ok"; Corruption naming the first problems otherwise.
+Status SqliteIntegrityCheck(const std::string& path);
+
 // One stream as the only file of the snapshot root.
 class StreamSource {
  public:
