@@ -16,6 +16,7 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx, Action* action) {
   RegisterLs(app, ctx, action);
   RegisterCat(app, ctx, action);
   RegisterRestore(app, ctx, action);
+  RegisterRun(app, ctx, action);
   RegisterCheck(app, ctx, action);
   RegisterStats(app, ctx, action);
   RegisterLifecycle(app, ctx, action);

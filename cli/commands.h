@@ -25,7 +25,8 @@ void RegisterLs(CLI::App& app, Context& ctx, Action* action);          // cmd_tr
 void RegisterCat(CLI::App& app, Context& ctx, Action* action);         // cmd_tree.cc
 void RegisterCatFile(CLI::App& app, Context& ctx, Action* action);     // cmd_tree.cc
 void RegisterLsTree(CLI::App& app, Context& ctx, Action* action);      // cmd_tree.cc
-void RegisterRestore(CLI::App& app, Context& ctx, Action* action);     // cmd_restore.cc
+void RegisterRestore(CLI::App& app, Context& ctx, Action* action);     // cmd_restore.cc: restore, rollback
+void RegisterRun(CLI::App& app, Context& ctx, Action* action);         // cmd_run.cc
 void RegisterCheck(CLI::App& app, Context& ctx, Action* action);       // cmd_check.cc: check, repair
 void RegisterStats(CLI::App& app, Context& ctx, Action* action);       // cmd_stats.cc
 void RegisterKey(CLI::App& app, Context& ctx, Action* action);         // cmd_key.cc: key, show-config

@@ -76,6 +76,7 @@ const std::vector<OperationInfo>& Operations() {
       {"policy clear", Risk::kMedium, true, "remove retention rules"},
       {"repair index", Risk::kMedium, true, "rebuild the index from the packs"},
       {"approve", Risk::kMedium, true, "approve a plan"},
+      {"run", Risk::kMedium, true, "snapshot folders, run a command, roll them back if it fails"},
       // high: replaces or removes
       {"restore over", Risk::kHigh, true, "restore over existing files (after a safety snapshot)"},
       {"rollback", Risk::kHigh, true, "return a folder to its safety snapshot"},
