@@ -27,6 +27,7 @@ using repo::Repository;
 
 struct RestoreCmd {
   std::string spec, target, overwrite, sqlite, at;
+  std::vector<std::string> includes, excludes;
   bool force = false, verify = false, dry_run = false, delete_extra = false, no_safety = false;
   unsigned threads = 0;
   ApprovalFlags approval;
@@ -223,6 +224,14 @@ int RunRestoreSqlite(Context& ctx, Repository& r, const Repository::PathTarget& 
   return kExitOk;
 }
 
+// A warning when --include chose nothing of the snapshot (not an error: the
+// patterns may be meant for other snapshots too, as in a script).
+void WarnIfNothingChosen(Context& ctx, const RestoreCmd& o, const repo::RestoreResult& r) {
+  if (o.includes.empty() || ctx.g().quiet) return;
+  if (r.created + r.overwritten + r.unchanged + r.skipped > 0) return;
+  std::fprintf(stderr, "cairn: warning: no entry of the snapshot matches the --include patterns; nothing was restored\n");
+}
+
 int RunRestore(Context& ctx, const RestoreCmd& o) {
   if (o.spec.empty() && o.at.empty()) {
     return ctx.Fail(Status::InvalidArgument("restore needs a revision: cairn restore REV[:PATH] --target DIR"));
@@ -270,12 +279,15 @@ int RunRestore(Context& ctx, const RestoreCmd& o) {
   opts.delete_extra = o.delete_extra;
   opts.verify = o.verify;
   opts.threads = o.threads;
+  opts.includes = o.includes;
+  opts.excludes = o.excludes;
   if (o.dry_run) {
     ctx.audit().read_only = true;
     opts.dry_run = true;
     opts.record_items = true;
     auto plan = repo::Restore(r, *t, opts);
     if (!plan.ok()) return ctx.Fail(plan.status());
+    WarnIfNothingChosen(ctx, o, *plan);
     if (ctx.g().json) {
       json items = json::array();
       for (const auto& i : plan->items) items.push_back({{"path", i.path}, {"action", i.action}});
@@ -309,6 +321,8 @@ int RunRestore(Context& ctx, const RestoreCmd& o) {
                        "  snapshot " + what, over ? repo::Risk::kHigh : repo::Risk::kMedium,
                        over ? "restore over" : "restore"};
     op.affected = {{"snapshot", t->snapshot_id.ToHex()}, {"path", t->path}, {"target", abs}};
+    if (!o.includes.empty()) op.affected["include"] = o.includes;
+    if (!o.excludes.empty()) op.affected["exclude"] = o.excludes;
     if (over) {
       // What it will do, exactly as a dry run says; a plan holds while the
       // target is as it was.
@@ -380,6 +394,7 @@ int RunRestore(Context& ctx, const RestoreCmd& o) {
   }
   if (!res.ok()) return ctx.Fail(res.status());
   ctx.audit().bytes = res->bytes;
+  WarnIfNothingChosen(ctx, o, *res);
   for (const auto& e : res->errors) {
     std::fprintf(stderr, "cairn: cannot restore '%s': %s\n", e.path.c_str(), e.error.c_str());
   }
@@ -483,6 +498,11 @@ void RegisterRestore(CLI::App& app, Context& ctx, Action* action) {
                       "restore into a non-empty folder, replacing entries (after a safety snapshot)");
   c_restore->add_flag("--dry-run", restore->dry_run, "print what would be created, overwritten and deleted");
   c_restore->add_flag("--delete", restore->delete_extra, "delete what the target has and the snapshot does not");
+  c_restore->add_option("--include", restore->includes,
+                        "restore only what matches PATTERN (backup's --exclude syntax; repeatable)")
+      ->allow_extra_args(false);
+  c_restore->add_option("--exclude", restore->excludes, "leave out what matches PATTERN (repeatable)")
+      ->allow_extra_args(false);
   c_restore->add_option("--overwrite", restore->overwrite,
                         "existing entries: always (default), if-changed, if-newer or never");
   c_restore->add_option("--sqlite", restore->sqlite,

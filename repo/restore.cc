@@ -22,6 +22,7 @@
 
 #include "objstore/core/io.h"
 #include "objstore/file_chunks.h"
+#include "repo/exclude.h"
 
 namespace cairn::repo {
 namespace {
@@ -78,7 +79,15 @@ struct timespec ToTimespec(int64_t ns) {
 class Restorer {
  public:
   Restorer(const Repository& repo, const Repository::PathTarget& what, const RestoreOptions& opts)
-      : repo_(repo), what_(what), opts_(opts), is_root_(::geteuid() == 0) {}
+      : repo_(repo), what_(what), opts_(opts), is_root_(::geteuid() == 0) {
+    ExcludeRule r;
+    for (const auto& p : opts_.includes) {
+      if (ParseExcludeRule(p, "", &r)) include_rules_.push_back(r);
+    }
+    for (const auto& p : opts_.excludes) {
+      if (ParseExcludeRule(p, "", &r)) exclude_rules_.push_back(r);
+    }
+  }
 
   Result<RestoreResult> Run() {
     CAIRN_RETURN_IF_ERROR(PrepareTarget());
@@ -98,7 +107,9 @@ class Restorer {
     Status planned = Status::OK();
     if (what_.entry.type == EntryType::kDir) {
       dirs_.push_back({"", what_.entry});
-      planned = Plan(what_.entry.subtree, "", !target_missing_);
+      planned = Plan(what_.entry.subtree, "", !target_missing_, false);
+    } else if (Choose(what_.entry.name, false, false) == Pick::kOut) {
+      // Left out by --include or --exclude: nothing to restore.
     } else if (target_missing_) {
       Record(what_.entry.name, kCreate);
     } else {
@@ -289,9 +300,22 @@ class Restorer {
     return Status::OK();
   }
 
+  // Whether the entry at `rel` (relative to what is restored) is restored:
+  // kOut, not it nor anything below it; kIn, it and everything below it
+  // that no exclude pattern leaves out; kMaybe, a folder that no include
+  // pattern chose, entered to look for entries that one does (it is created
+  // only if one is found). `inside`: a folder above was chosen.
+  enum class Pick { kOut, kIn, kMaybe };
+  Pick Choose(const std::string& rel, bool is_dir, bool inside) const {
+    if (!exclude_rules_.empty() && Excluded(exclude_rules_, rel, is_dir)) return Pick::kOut;
+    if (include_rules_.empty() || inside || Excluded(include_rules_, rel, is_dir)) return Pick::kIn;
+    return is_dir ? Pick::kMaybe : Pick::kOut;
+  }
+
   // delete_extra: removes what folder `rel` (open as dirfd) has and `tree`
-  // does not.
-  void DeleteExtra(int dirfd, const std::string& rel, const Tree& tree) {
+  // does not, as far as the patterns would restore it (`inside` as for
+  // Choose): what they leave out is kept.
+  void DeleteExtra(int dirfd, const std::string& rel, const Tree& tree, bool inside) {
     int dup = ::dup(dirfd);
     DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
     if (d == nullptr) {
@@ -305,7 +329,13 @@ class Restorer {
       if (n == "." || n == "..") continue;
       auto it = std::lower_bound(tree.entries.begin(), tree.entries.end(), n,
                                  [](const TreeEntry& e, const std::string& name) { return e.name < name; });
-      if (it == tree.entries.end() || it->name != n) extra.push_back(n);
+      if (it != tree.entries.end() && it->name == n) continue;
+      if (!include_rules_.empty() || !exclude_rules_.empty()) {
+        struct stat st;
+        const bool is_dir = ::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+        if (Choose(Join(rel, n), is_dir, inside) != Pick::kIn) continue;
+      }
+      extra.push_back(n);
     }
     ::closedir(d);
     std::sort(extra.begin(), extra.end());
@@ -346,7 +376,7 @@ class Restorer {
 
   // Creates the folders (depth first, in the main thread) and queues one job
   // per folder for its other entries.
-  Status Plan(const ObjectId& tree_id, const std::string& rel, bool exists) {
+  Status Plan(const ObjectId& tree_id, const std::string& rel, bool exists, bool inside) {
     auto tree = repo_.ReadTree(tree_id);
     if (!tree.ok()) {
       Error(rel.empty() ? "." : rel, tree.status().IsNotFound()
@@ -362,28 +392,44 @@ class Restorer {
         Error(rel, Status::FromErrno(errno, "cannot open folder"));
         return Status::OK();
       }
-      if (opts_.delete_extra) DeleteExtra(dirfd.get(), rel, *tree);
+      if (opts_.delete_extra) DeleteExtra(dirfd.get(), rel, *tree, inside);
     }
     struct Sub {
       std::string rel;
       ObjectId id;
       bool exists;
+      bool chosen;  // Pick::kIn; otherwise entered for --include (pending)
+      TreeEntry entry;  // a pending folder's, for creating it later
+      const char* action;  // a pending folder's decision (nullptr: it is there)
     };
     std::vector<Sub> subdirs;
     for (auto& e : tree->entries) {
       std::string crel = Join(rel, e.name);
+      const Pick pick = Choose(crel, e.type == EntryType::kDir, inside);
+      if (pick == Pick::kOut) continue;
+      if (pick == Pick::kIn && !pending_.empty()) {
+        // The first entry chosen inside folders --include entered: they
+        // are created now, this one included.
+        Materialize();
+        if (!exists && !opts_.dry_run) {
+          exists = true;
+          dirfd = OpenDir(rel);
+          if (!dirfd.ok()) return Status::OK();  // Materialize named the error
+        }
+      }
       if (e.type == EntryType::kDir) {
         struct stat st;
         const bool is_dir =
             exists && !fresh_ && ::fstatat(dirfd.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-        if (!is_dir) {
-          Record(crel, kCreate);
-        } else if (!S_ISDIR(st.st_mode)) {
-          Record(crel, kOverwrite);
-        }
+        const char* action = !is_dir ? kCreate : !S_ISDIR(st.st_mode) ? kOverwrite : nullptr;
         const bool dir_there = is_dir && S_ISDIR(st.st_mode);
+        if (pick == Pick::kMaybe) {
+          subdirs.push_back({crel, e.subtree, dir_there, false, e, action});
+          continue;
+        }
+        if (action != nullptr) Record(crel, action);
         if (opts_.dry_run) {
-          subdirs.push_back({crel, e.subtree, dir_there});
+          subdirs.push_back({crel, e.subtree, dir_there, true, {}, nullptr});
           continue;
         }
         Status mk = MakeDir(dirfd.get(), e.name);
@@ -393,7 +439,7 @@ class Restorer {
         }
         dirs_.push_back({crel, e});
         result_.dirs++;
-        subdirs.push_back({crel, e.subtree, true});
+        subdirs.push_back({crel, e.subtree, true, true, {}, nullptr});
       } else if (!exists) {
         // Inside a folder a dry run would create: everything is new.
         Record(crel, kCreate);
@@ -409,8 +455,38 @@ class Restorer {
     }
     dirfd = Fd();
     if (!job.entries.empty()) Queue(std::move(job));
-    for (const auto& sub : subdirs) CAIRN_RETURN_IF_ERROR(Plan(sub.id, sub.rel, sub.exists));
+    for (auto& sub : subdirs) {
+      if (sub.chosen) {
+        CAIRN_RETURN_IF_ERROR(Plan(sub.id, sub.rel, sub.exists, true));
+        continue;
+      }
+      const size_t depth = pending_.size();
+      pending_.push_back({sub.rel, std::move(sub.entry), sub.action});
+      Status st = Plan(sub.id, sub.rel, sub.exists, false);
+      if (pending_.size() > depth) pending_.resize(depth);
+      CAIRN_RETURN_IF_ERROR(st);
+    }
     return Status::OK();
+  }
+
+  // Creates the folders on the current path that --include entered without
+  // choosing them (pending_, outermost first), now that an entry inside
+  // them is restored.
+  void Materialize() {
+    for (auto& p : pending_) {
+      if (p.action != nullptr) Record(p.rel, p.action);
+      if (opts_.dry_run) continue;
+      const size_t slash = p.rel.rfind('/');
+      Fd parent = OpenDir(slash == std::string::npos ? "" : p.rel.substr(0, slash));
+      Status mk = parent.ok() ? MakeDir(parent.get(), p.entry.name) : Status::FromErrno(errno, "cannot open folder");
+      if (!mk.ok()) {
+        Error(p.rel, mk);
+        break;
+      }
+      dirs_.push_back({p.rel, p.entry});
+      result_.dirs++;
+    }
+    pending_.clear();
   }
 
   Status MakeDir(int parent, const std::string& name) {
@@ -869,6 +945,13 @@ class Restorer {
   RestoreResult result_;
   std::vector<std::pair<std::string, TreeEntry>> dirs_;   // pre-order
   std::vector<std::pair<std::string, TreeEntry>> links_;  // folder, entry
+  std::vector<ExcludeRule> include_rules_, exclude_rules_;
+  struct Pending {
+    std::string rel;
+    TreeEntry entry;
+    const char* action;  // its decision when created (nullptr: it is there)
+  };
+  std::vector<Pending> pending_;  // folders on the current path entered for --include, not created yet
   std::mutex queue_mu_;  // queue_, queued_entries_, closed_
   std::condition_variable queue_cv_;
   std::deque<Job> queue_;

@@ -52,6 +52,13 @@ struct RestoreOptions {
   bool delete_extra = false;
   // Decide everything, change nothing.
   bool dry_run = false;
+  // Which entries are restored, in the syntax of backup's --exclude
+  // (exclude.h), matched against paths relative to what is restored. An
+  // entry matching an exclude pattern is left out with everything below it.
+  // With include patterns, only entries matching one (and everything below
+  // a folder that matches) are restored, with the folders leading to them.
+  // delete_extra deletes only what the patterns would restore.
+  std::vector<std::string> includes, excludes;
   // Keep every decision in RestoreResult::items (sorted by path).
   bool record_items = false;
   // Read every restored file back and compare it with the snapshot.
