@@ -170,7 +170,12 @@ std::vector<std::string> Context::AuditArgs() const {
   return out;
 }
 
-void Context::FinishAudit(int exit_code, int64_t started_ns, std::chrono::steady_clock::time_point t0) {
+void Context::MarkStarted() {
+  started_ns_ = NowNs();
+  t0_ = std::chrono::steady_clock::now();
+}
+
+void Context::FinishAudit(int exit_code) {
   if (open_ == nullptr || audit_.skip) return;
   repo::Repository& r = *open_;
   std::string op = audit_.operation.empty() ? g_->command : audit_.operation;
@@ -181,11 +186,20 @@ void Context::FinishAudit(int exit_code, int64_t started_ns, std::chrono::steady
     auto pol = Policy(r);
     if (!pol.ok() || !pol->audit_reads) return;
   }
-  const repo::Risk risk = audit_.risk ? *audit_.risk : info != nullptr ? info->risk : repo::Risk::kMedium;
   std::string result = exit_code == kExitOk ? "ok" : exit_code == kExitNotApproved ? "refused" : "failed";
   if (!audit_.plan_written.empty()) result = "planned";
   if (exit_code == kExitPartial) result = "partial";
-  nlohmann::json e{{"time_ns", started_ns},
+  auto rec = AppendAuditNow(result, exit_code);
+  if (!rec.ok()) Warn("this " + op + " was not recorded in the audit log: " + rec.status().message());
+}
+
+Result<repo::AuditRecord> Context::AppendAuditNow(const std::string& result, const nlohmann::json& exit_code) {
+  if (open_ == nullptr) return Status::InvalidArgument("no repository is open");
+  repo::Repository& r = *open_;
+  std::string op = audit_.operation.empty() ? g_->command : audit_.operation;
+  const repo::OperationInfo* info = repo::FindOperation(op);
+  const repo::Risk risk = audit_.risk ? *audit_.risk : info != nullptr ? info->risk : repo::Risk::kMedium;
+  nlohmann::json e{{"time_ns", started_ns_},
                    {"host", HostName()},
                    {"user", repo::AccountName()},
                    {"key_slot", r.key_slot()},
@@ -197,12 +211,11 @@ void Context::FinishAudit(int exit_code, int64_t started_ns, std::chrono::steady
                    {"exit_code", exit_code},
                    {"snapshots", audit_.snapshots},
                    {"bytes", audit_.bytes},
-                   {"duration_ms", static_cast<int64_t>(Seconds(t0) * 1000)}};
+                   {"duration_ms", static_cast<int64_t>(Seconds(t0_) * 1000)}};
   if (!audit_.affected.is_null()) e["affected"] = audit_.affected;
   if (!audit_.error.empty()) e["error"] = audit_.error;
   if (!audit_.plan_written.empty()) e["plan"] = audit_.plan_written;
-  auto rec = repo::AppendAudit(&r, std::move(e));
-  if (!rec.ok()) Warn("this " + op + " was not recorded in the audit log: " + rec.status().message());
+  return repo::AppendAudit(&r, std::move(e));
 }
 
 void AddApprovalFlags(CLI::App* c, ApprovalFlags* f) {
@@ -475,8 +488,7 @@ int Run(int argc, char** argv) {
     cur = cur->get_subcommands()[0];
     g.command += (g.command.empty() ? "" : " ") + cur->get_name();
   }
-  const int64_t started_ns = NowNs();
-  const auto t0 = std::chrono::steady_clock::now();
+  ctx.MarkStarted();
   int code = kExitFailure;
   try {
     code = action();
@@ -486,7 +498,7 @@ int Run(int argc, char** argv) {
     ctx.audit().error = std::string("internal error: ") + e.what();
   }
   try {
-    ctx.FinishAudit(code, started_ns, t0);
+    ctx.FinishAudit(code);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cairn: internal error while writing the audit log: %s\n", e.what());
   }

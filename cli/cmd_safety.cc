@@ -173,8 +173,8 @@ int RunApply(Context& ctx, const std::string& file) {
                          "nothing was changed\n", file.c_str());
     return kExitNotApproved;
   }
-  if (code == kExitOk) {
-    // One plan, one use.
+  if (code == kExitOk && !state.destroyed) {
+    // One plan, one use (a destroyed repository took its approvals along).
     if (Status st = repo::RemoveApprovals(&r, *approvals); !st.ok()) {
       ctx.Warn("the plan ran, but its approvals could not be removed: " + st.message());
     }

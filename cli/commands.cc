@@ -21,6 +21,7 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx, Action* action) {
   RegisterStats(app, ctx, action);
   RegisterLifecycle(app, ctx, action);
   RegisterKey(app, ctx, action);
+  RegisterDestroy(app, ctx, action);
 }
 
 void RegisterGraphCommands(CLI::App& app, Context& ctx, Action* action) {

@@ -29,7 +29,8 @@ void RegisterRestore(CLI::App& app, Context& ctx, Action* action);     // cmd_re
 void RegisterRun(CLI::App& app, Context& ctx, Action* action);         // cmd_run.cc
 void RegisterCheck(CLI::App& app, Context& ctx, Action* action);       // cmd_check.cc: check, repair
 void RegisterStats(CLI::App& app, Context& ctx, Action* action);       // cmd_stats.cc
-void RegisterKey(CLI::App& app, Context& ctx, Action* action);         // cmd_key.cc: key, show-config
+void RegisterKey(CLI::App& app, Context& ctx, Action* action);
+void RegisterDestroy(CLI::App& app, Context& ctx, Action* action);     // cmd_destroy.cc         // cmd_key.cc: key, show-config
 void RegisterLifecycle(CLI::App& app, Context& ctx, Action* action);   // cmd_lifecycle.cc: forget, delete, trash, undelete, policy, prune
 void RegisterTag(CLI::App& app, Context& ctx, Action* action);         // cmd_refs.cc
 void RegisterBranch(CLI::App& app, Context& ctx, Action* action);      // cmd_refs.cc

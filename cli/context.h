@@ -18,6 +18,7 @@
 #include "cli/output.h"
 #include "cli/password.h"
 #include "repo/approval.h"
+#include "repo/audit.h"
 #include "repo/repository.h"
 
 namespace cairn::cli {
@@ -66,6 +67,7 @@ struct ApplyState {
   std::vector<repo::ApprovalRecord> approvals;
   repo::Repository* repo = nullptr;  // opened by apply; the command uses it
   bool asked = false;                // the command asked for approval (and the plan held)
+  bool destroyed = false;            // the command was destroy: the repository is gone
 };
 
 class Context {
@@ -92,7 +94,12 @@ class Context {
   // Appends this command's entry to the audit log of the repository it
   // opened (if it opened one), unless it is a read and the policy does not
   // ask for reads. A failure to append is a warning.
-  void FinishAudit(int exit_code, int64_t started_ns, std::chrono::steady_clock::time_point t0);
+  void FinishAudit(int exit_code);
+  // Appends this command's entry now, with `result` ("started": destroy,
+  // whose log goes with the repository, records itself before it begins).
+  Result<repo::AuditRecord> AppendAuditNow(const std::string& result, const nlohmann::json& exit_code);
+  // When the command started (set by Run before its action).
+  void MarkStarted();
 
   // The stored approval policy (read once).
   Result<repo::ApprovalPolicy> Policy(repo::Repository& r);
@@ -111,6 +118,8 @@ class Context {
   repo::Repository* open_ = nullptr;
   AuditInfo audit_;
   std::optional<repo::ApprovalPolicy> policy_;
+  int64_t started_ns_ = 0;
+  std::chrono::steady_clock::time_point t0_;
 };
 
 // The approver of the CLI, from the repository's policy: no question when

@@ -119,6 +119,17 @@ class Backend {
   // Removes `name`. NotFound if there is none.
   virtual Status Remove(std::string_view name) = 0;
 
+  // After every object is removed (a destroy): removes the store's empty
+  // folders and the location itself. IOError naming an entry if something
+  // cairn did not write is left in it (it is kept). With `only_layout`,
+  // removes nothing (NotFound) unless the location holds nothing but
+  // empty folders of the layout Create() makes. Backends without folders
+  // do nothing.
+  virtual Status RemoveEmptyLayout(bool only_layout) {
+    (void)only_layout;
+    return Status::OK();
+  }
+
   // Takes the exclusive lock `name` (the object "locks/NAME", holding a
   // LockHolder as JSON), waiting up to options.wait for a live holder, then
   // Busy naming the holder. A holder that is dead is detected and its

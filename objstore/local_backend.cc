@@ -12,7 +12,9 @@
 #include <list>
 #include <mutex>
 #include <random>
+#include <set>
 #include <unordered_map>
+#include <vector>
 
 #include "objstore/backend.h"
 #include "objstore/core/io.h"
@@ -190,9 +192,85 @@ class LocalBackend : public Backend {
     return FsyncDir(path.substr(0, path.rfind('/')));
   }
 
+  Status RemoveEmptyLayout(bool only_layout) override {
+    if (only_layout && !OnlyEmptyLayout()) {
+      return Status::NotFound("'" + root_ + "' holds more than the empty folders of a repository");
+    }
+    std::string left;
+    RemoveEmptyDirs(root_, &left);
+    if (::rmdir(root_.c_str()) == 0 || errno == ENOENT) return Status::OK();
+    return Status::IOError("'" + root_ + "' was kept: it holds " +
+                           (left.empty() ? std::string("entries") : "'" + left + "'") +
+                           ", which cairn did not write; remove it by hand if it is not needed");
+  }
+
   std::string Location() const override { return root_; }
 
  private:
+  // True if the root holds nothing but empty folders, its top-level ones
+  // among those of the layout (Create and later versions' folders).
+  bool OnlyEmptyLayout() const {
+    static const std::set<std::string> kLayout = {"data", "index", "snapshots", "refs", "keys", "locks", "tmp",
+                                                  "trash", "audit", "approvals", "cache", "prune"};
+    DIR* d = ::opendir(root_.c_str());
+    if (d == nullptr) return false;
+    bool ok = true;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string n(e->d_name);
+      if (n == "." || n == "..") continue;
+      struct stat st;
+      if (kLayout.count(n) == 0 || ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+          !S_ISDIR(st.st_mode) || !OnlyFolders(root_ + "/" + n)) {
+        ok = false;
+        break;
+      }
+    }
+    ::closedir(d);
+    return ok;
+  }
+  static bool OnlyFolders(const std::string& dir) {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return false;
+    bool ok = true;
+    std::vector<std::string> subdirs;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view n(e->d_name);
+      if (n == "." || n == "..") continue;
+      struct stat st;
+      if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
+        ok = false;
+        break;
+      }
+      subdirs.push_back(dir + "/" + std::string(n));
+    }
+    ::closedir(d);
+    for (const auto& s : subdirs) ok = ok && OnlyFolders(s);
+    return ok;
+  }
+
+  // Removes the empty folders below `dir` (deepest first); names in *left
+  // the first entry that is not a folder.
+  static void RemoveEmptyDirs(const std::string& dir, std::string* left) {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return;
+    std::vector<std::string> subdirs;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view n(e->d_name);
+      if (n == "." || n == "..") continue;
+      struct stat st;
+      if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+        subdirs.push_back(dir + "/" + std::string(n));
+      } else if (left->empty()) {
+        *left = dir + "/" + std::string(n);
+      }
+    }
+    ::closedir(d);
+    for (const auto& s : subdirs) {
+      RemoveEmptyDirs(s, left);
+      ::rmdir(s.c_str());
+    }
+  }
+
   using FdEntry = std::pair<int, int>;  // fd, users
 
   std::string Path(std::string_view name) const { return root_ + "/" + std::string(name); }

@@ -91,6 +91,7 @@ const std::vector<OperationInfo>& Operations() {
       {"approval-policy set", Risk::kHigh, true, "change the approval policy"},
       // critical: cannot be undone, or removes a safeguard
       {"forget branch", Risk::kCritical, true, "remove every snapshot of a branch"},
+      {"destroy", Risk::kCritical, true, "remove the whole repository"},
       {"key remove last", Risk::kCritical, true, "remove the last key slot of its kind"},
       {"approval-policy loosen", Risk::kCritical, true, "ask less approval than before"},
   };
