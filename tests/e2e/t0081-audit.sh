@@ -178,6 +178,19 @@ assert_eq "$(wc -l < enc.jsonl)" "2" "entries of the encrypted repository"
 grep -q -F -- "$secret" enc.jsonl && fail "the password appears in the audit log"; ok
 grep -q -F "(hidden)" enc.jsonl || fail "--password-command's value is not hidden"; ok
 grep -r -q -F -- "$secret" enc "$CAIRN_CACHE_DIR" && fail "the password appears in the repository or cache"; ok
+# A key file's secret and S3-style credentials in the environment of a
+# command (the S3 backend will read them from there) stay out of the log.
+expect_exit 0 $CAIRN key generate extra.key
+expect_exit 0 $CAIRN -r enc --password-file pwfile key add --key-file extra.key --yes
+aws_secret="awssecret-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+expect_exit 0 env AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY="$aws_secret" \
+  $CAIRN -r enc --key-file extra.key tag s2
+expect_exit 0 $CAIRN -r enc --key-file extra.key audit export --jsonl -o enc2.jsonl
+key_secret=$(sed -n 2p extra.key)
+[ -n "$key_secret" ] || fail "no secret line in the key file"
+grep -q -F -- "$key_secret" enc2.jsonl && fail "the key file's secret appears in the audit log"; ok
+grep -q -F -- "$aws_secret" enc2.jsonl && fail "AWS_SECRET_ACCESS_KEY appears in the audit log"; ok
+grep -r -q -F -e "$key_secret" -e "$aws_secret" enc "$CAIRN_CACHE_DIR" && fail "a secret appears in the repository or cache"; ok
 grep -q -F '"operation"' enc/audit/0000000000000001 && fail "an encrypted repository's audit entry is plaintext"; ok
 python3 - enc/audit/0000000000000002 <<'EOF'
 import sys
