@@ -8,11 +8,14 @@
 # snapshot into an empty folder. Prints one TSV row per run (build, step,
 # wall s, user s, sys s, peak RSS KiB) and the medians. For changes whose
 # effect is smaller than the run-to-run noise of bench/run.sh, where the
-# tools run one after the other.
+# tools run one after the other. AB_OUT=FOLDER restores there instead (a
+# tmpfs such as /dev/shm takes the disk's inode allocator, whose cost
+# depends on what earlier runs deleted, out of the comparison).
 set -euo pipefail
 OLD=$1 NEW=$2 DIR=$3 ROUNDS=${4:-5}
 W=$(mktemp -d /tmp/cairn-ab.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+OUT=$(mktemp -d "${AB_OUT:-$W}/cairn-ab-out.XXXXXX")
+trap 'rm -rf "$W" "$OUT"' EXIT
 rows=$W/rows.tsv
 run() { # run NAME BIN STEP CMD...
   local name=$1 bin=$2 step=$3; shift 3
@@ -25,11 +28,11 @@ for r in $(seq 1 "$ROUNDS"); do
   order=(old new); [ $((r % 2)) = 0 ] && order=(new old)
   for name in "${order[@]}"; do
     bin=$OLD; [ "$name" = new ] && bin=$NEW
-    rm -rf "$W/repo" "$W/out"
+    rm -rf "$W/repo" "$OUT/out"
     "$bin" -q init "$W/repo"
     tar cf - -C "$(dirname "$DIR")" "$(basename "$DIR")" | cat > /dev/null
     run "$name" "$bin" backup "$bin" -q -r "$W/repo" backup "$DIR"
-    run "$name" "$bin" restore "$bin" -q -r "$W/repo" restore latest --target "$W/out"
+    run "$name" "$bin" restore "$bin" -q -r "$W/repo" restore latest --target "$OUT/out"
   done
 done
 python3 - "$rows" <<'EOF'
