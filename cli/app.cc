@@ -48,7 +48,7 @@ int Context::Fail(const Status& st, int code) {
   }
   if (code < 0) code = ExitCodeFor(st);
   audit_.error = st.message();
-  std::fprintf(stderr, "cairn: %s\n", st.message().c_str());
+  std::fprintf(stderr, "cairn: %s\n", OneLine(st.message()).c_str());
   if (g_->json) {
     std::cout << Dump(nlohmann::json{{"error", {{"message", st.message()}, {"exit_code", code}}}}) << "\n";
   }
@@ -56,7 +56,7 @@ int Context::Fail(const Status& st, int code) {
 }
 
 void Context::Warn(const std::string& msg) {
-  if (!g_->quiet) std::fprintf(stderr, "cairn: warning: %s\n", msg.c_str());
+  if (!g_->quiet) std::fprintf(stderr, "cairn: warning: %s\n", OneLine(msg).c_str());
 }
 
 Result<repo::Repository*> Context::Open() {

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "repo/backup.h"
+#include "repo/sources.h"
 #include "repo/timespec.h"
 
 namespace cairn::cli {
@@ -64,6 +65,11 @@ int RunBackup(Context& ctx, const BackupCmd& o) {
   if (!o.stdin_name.empty() && !o.use_stdin && o.stdin_command.empty()) {
     return ctx.Fail(Status::InvalidArgument("--stdin-name goes with --stdin or --stdin-from-command"));
   }
+  if (!o.sqlite.empty()) {
+    // Before the repository is opened and the branch's head looked at: the
+    // refusal is the only line.
+    if (Status st = repo::CheckSqliteSource(o.sqlite); !st.ok()) return ctx.Fail(st);
+  }
   opts.read_stdin = o.use_stdin;
   opts.stdin_command = o.stdin_command;
   if (!o.stdin_name.empty()) opts.stream_name = o.stdin_name;
@@ -87,7 +93,7 @@ int RunBackup(Context& ctx, const BackupCmd& o) {
   opts.sqlite_path = o.sqlite;
   opts.progress = &prog;
   opts.on_error = [&](const std::string& path, const std::string& err) {
-    std::fprintf(stderr, "cairn: cannot read '%s': %s\n", path.c_str(), err.c_str());
+    std::fprintf(stderr, "cairn: cannot read '%s': %s\n", OneLine(path).c_str(), OneLine(err).c_str());
   };
   if (ctx.g().verbose) {
     opts.on_read = [&](const std::string& path, const std::string& why) {

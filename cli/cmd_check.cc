@@ -44,7 +44,7 @@ int RunCheck(Context& ctx, const CheckCmd& o) {
   }
   if (!rep.ok()) return ctx.Fail(rep.status());
   for (const auto& w : rep->warnings) ctx.Warn(w);
-  for (const auto& e : rep->errors) std::fprintf(stderr, "cairn: error: %s\n", e.c_str());
+  for (const auto& e : rep->errors) std::fprintf(stderr, "cairn: error: %s\n", OneLine(e).c_str());
   if (ctx.g().json) {
     json j{{"ok", rep->errors.empty()}, {"errors", rep->errors}, {"warnings", rep->warnings},
            {"packs", rep->packs}, {"index_files", rep->index_files}, {"snapshots", rep->snapshots},

@@ -177,7 +177,7 @@ Result<repo::PruneOptions> PruneOptionsFrom(Context& ctx, const PruneFlags& f, i
   }
   CAIRN_ASSIGN_OR_RETURN(o.grace_ns, DurationNs(f.grace, "--grace", now, /*zero_ok=*/true));
   o.on_message = [&ctx](const std::string& m) {
-    if (!ctx.g().quiet && !ctx.g().json) std::fprintf(stderr, "cairn: %s\n", m.c_str());
+    if (!ctx.g().quiet && !ctx.g().json) std::fprintf(stderr, "cairn: %s\n", OneLine(m).c_str());
   };
   return o;
 }

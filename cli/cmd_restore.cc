@@ -33,6 +33,14 @@ struct RestoreCmd {
   ApprovalFlags approval;
 };
 
+// True if a live database is at `abs`: a 0-byte file holds nothing to keep
+// (and `backup --sqlite` refuses it).
+bool LiveDatabase(const std::string& abs) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(abs, ec);
+  return !ec && size > 0;
+}
+
 // True if `dir` exists and holds anything (a file where the folder would
 // be counts as not empty).
 bool NonEmptyTarget(const std::string& dir) {
@@ -162,7 +170,7 @@ Result<SqliteOutcome> RestoreSqlite(Context& ctx, Repository& r, const Repositor
   SqliteOutcome out;
   out.bytes = res.bytes;
   std::error_code ec;
-  const bool exists = std::filesystem::exists(abs, ec);
+  const bool exists = LiveDatabase(abs);
   if (!exists) {
     // Nothing live: the checked file takes the name.
     std::filesystem::rename(restored, abs, ec);
@@ -199,7 +207,7 @@ Result<SqliteOutcome> RestoreSqlite(Context& ctx, Repository& r, const Repositor
 int RunRestoreSqlite(Context& ctx, Repository& r, const Repository::PathTarget& t, const RestoreCmd& o) {
   std::error_code ec;
   const std::string abs = AbsolutePath(o.sqlite);
-  const bool exists = std::filesystem::exists(abs, ec);
+  const bool exists = LiveDatabase(abs);
   repo::Operation op{(exists ? "restore over the database '" : "restore the database '") + o.sqlite + "'",
                      "  from snapshot " + t.snapshot_id.ShortHex() + " (" + FormatTimeNs(t.snapshot.time_ns) + ")" +
                          "\n  the restored file is checked with PRAGMA integrity_check before it replaces anything" +
@@ -373,7 +381,7 @@ int RunRestore(Context& ctx, const RestoreCmd& o) {
     // A restore over a folder is all or nothing: back to the safety snapshot.
     if (res.ok()) {
       for (const auto& e : res->errors) {
-        std::fprintf(stderr, "cairn: cannot restore '%s': %s\n", e.path.c_str(), e.error.c_str());
+        std::fprintf(stderr, "cairn: cannot restore '%s': %s\n", OneLine(e.path).c_str(), OneLine(e.error).c_str());
       }
     }
     auto back = RollBack(r, *safety, o.target, o.threads);
@@ -396,7 +404,7 @@ int RunRestore(Context& ctx, const RestoreCmd& o) {
   ctx.audit().bytes = res->bytes;
   WarnIfNothingChosen(ctx, o, *res);
   for (const auto& e : res->errors) {
-    std::fprintf(stderr, "cairn: cannot restore '%s': %s\n", e.path.c_str(), e.error.c_str());
+    std::fprintf(stderr, "cairn: cannot restore '%s': %s\n", OneLine(e.path).c_str(), OneLine(e.error).c_str());
   }
   if (ctx.g().json) {
     json j{{"snapshot", t->snapshot_id.ToHex()}, {"target", o.target}, {"files", res->files},
@@ -472,7 +480,7 @@ int RunRollback(Context& ctx, const RollbackCmd& o) {
   auto res = RollBack(r, **head, o.target, o.threads);
   if (!res.ok()) return ctx.Fail(res.status());
   for (const auto& e : res->errors) {
-    std::fprintf(stderr, "cairn: cannot restore '%s': %s\n", e.path.c_str(), e.error.c_str());
+    std::fprintf(stderr, "cairn: cannot restore '%s': %s\n", OneLine(e.path).c_str(), OneLine(e.error).c_str());
   }
   ctx.audit().bytes = res->bytes;
   if (ctx.g().json) {

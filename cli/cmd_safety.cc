@@ -435,7 +435,7 @@ int RunAuditVerify(Context& ctx) {
     std::cout << Dump(j) << "\n";
   }
   if (!ok) {
-    std::fprintf(stderr, "cairn: the audit log does not verify: %s\n", rep->problem.c_str());
+    std::fprintf(stderr, "cairn: the audit log does not verify: %s\n", OneLine(rep->problem).c_str());
     return kExitDamaged;
   }
   for (const auto& n : rep->notes) ctx.Warn(n);

@@ -25,7 +25,7 @@ const std::vector<ExitCodeDoc>& ExitCodeDocs() {
        "usage error: unknown command or flag, missing argument (the message shows the command's form, e.g. `diff "
        "needs two revisions: cairn diff A B`), malformed or ambiguous revision, invalid name (a tag or branch name "
        "of 4 or more hex digits is refused because it could be read as an id), path with `..`, a repository "
-       "location whose store is not supported yet (`s3:…`)"},
+       "location whose store is not supported yet (`s3:…`), a `--sqlite` file that is not an SQLite database"},
       {kExitPartial,
        "backup saved, but some source paths could not be read; they are listed on stderr and in the snapshot's "
        "`errors`"},

@@ -29,6 +29,31 @@ int ExitCodeFor(const Status& st) {
   }
 }
 
+std::string OneLine(const std::string& msg) {
+  bool plain = true;
+  for (unsigned char c : msg) plain = plain && c >= 0x20 && c != 0x7f;
+  if (plain) return msg;
+  std::string out;
+  for (unsigned char c : msg) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
 std::string HumanBytes(uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   double v = static_cast<double>(n);

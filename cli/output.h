@@ -38,6 +38,10 @@ enum ExitCode : int {
 int ExitCodeFor(const Status& st);
 
 std::string HumanBytes(uint64_t n);
+// `msg` on one line, for stderr: a control character (a newline in a file
+// name, an escape sequence) is shown as \n, \t, \r or \xNN, and a
+// backslash as \\ only where that could be mistaken for one.
+std::string OneLine(const std::string& msg);
 std::string ModeString(const objstore::TreeEntry& e);  // "drwxr-xr-x"
 std::string FormatTimeNs(int64_t ns);                  // "2026-11-21 22:12:46" UTC, for humans
 std::string IsoTimeNs(int64_t ns);                     // "2026-11-21T22:12:46.123456789Z"

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 #include "objstore/core/bytes.h"
@@ -27,6 +28,52 @@ Status FromLmdb(int rc, std::string_view what) {
     return Status::Corruption(msg);
   }
   return Status::IOError(msg);
+}
+
+// LMDB maps the whole file and trusts its meta pages: a file cut short
+// (a full disk, a copy that stopped) would raise SIGBUS on the first read
+// past its end. So before LMDB sees it, the newer valid meta page is read
+// by hand (lmdb's MDB_meta after the 16-byte page header: magic, version,
+// address, map size, two MDB_db records of 48 bytes, the last page number,
+// the transaction id; the page size is the free table's md_pad) and the
+// file must reach that page. Corruption otherwise; a missing or empty
+// file is left to LMDB (it creates one).
+Status CheckLmdbFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || st.st_size == 0) return Status::OK();
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Status::OK();  // LMDB says why
+  constexpr uint32_t kMagic = 0xBEEFC0DE;
+  constexpr size_t kHeader = 16, kLastPg = kHeader + 120, kTxnid = kHeader + 128, kPsize = kHeader + 24;
+  auto read_meta = [&](uint64_t offset, uint64_t* last_pg, uint64_t* txnid, uint32_t* psize) {
+    unsigned char b[kTxnid + 8];
+    if (std::fseek(f, static_cast<long>(offset), SEEK_SET) != 0 || std::fread(b, 1, sizeof(b), f) != sizeof(b)) {
+      return false;
+    }
+    uint32_t magic;
+    std::memcpy(&magic, b + kHeader, 4);
+    if (magic != kMagic) return false;
+    std::memcpy(last_pg, b + kLastPg, 8);
+    std::memcpy(txnid, b + kTxnid, 8);
+    std::memcpy(psize, b + kPsize, 4);
+    return true;
+  };
+  uint64_t last0 = 0, txn0 = 0, last1 = 0, txn1 = 0;
+  uint32_t psize = 0, psize1 = 0;
+  const bool ok0 = read_meta(0, &last0, &txn0, &psize);
+  const bool psize_ok = ok0 && psize >= 512 && psize <= (1u << 16) && (psize & (psize - 1)) == 0;
+  const bool ok1 = psize_ok && read_meta(psize, &last1, &txn1, &psize1);
+  std::fclose(f);
+  if (!ok0 || !psize_ok) {
+    return Status::Corruption("index: '" + path + "' is not an LMDB file (no valid meta page)");
+  }
+  const uint64_t last = ok1 && txn1 > txn0 ? last1 : last0;
+  const uint64_t need = (last + 1) * psize;
+  if (last > (uint64_t{1} << 40) || static_cast<uint64_t>(st.st_size) < need) {
+    return Status::Corruption("index: '" + path + "' is cut short (" + std::to_string(st.st_size) +
+                              " bytes; its meta page needs " + std::to_string(need) + ")");
+  }
+  return Status::OK();
 }
 
 MDB_val Val(std::string_view s) {
@@ -195,6 +242,7 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
   mdb_env_set_maxdbs(impl->env, 16);
   // Address space only; the file grows as it is used.
   mdb_env_set_mapsize(impl->env, size_t{256} << 30);
+  CAIRN_RETURN_IF_ERROR(CheckLmdbFile(path));
   rc = mdb_env_open(impl->env, path.c_str(), MDB_NOSUBDIR | MDB_NOTLS, 0644);
   if (rc != 0) return FromLmdb(rc, "cannot open '" + path + "'");
   Txn txn;

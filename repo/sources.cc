@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -76,6 +77,26 @@ Status StartCommand(const std::string& cmd, pid_t* pid, int* out_fd) {
 // Copies the live SQLite database at `src` into `dest` with SQLite's online
 // backup API: one consistent state of the database, while other connections
 // keep writing.
+Status CheckSqliteSource(const std::string& path) {
+  const std::string what = "cannot back up '" + path + "' as an SQLite database: ";
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "cannot back up '" + path + "'");
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(what + "it is not a file");
+  if (st.st_size == 0) {
+    return Status::InvalidArgument(what + "it is empty (0 bytes); back it up as a file if that is meant");
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "cannot back up '" + path + "'");
+  char head[16] = {};
+  const ssize_t n = ::pread(fd, head, sizeof(head), 0);
+  ::close(fd);
+  static const char kHeader[16] = "SQLite format 3";  // and its terminating NUL: 16 bytes
+  if (n != static_cast<ssize_t>(sizeof(head)) || std::memcmp(head, kHeader, sizeof(head)) != 0) {
+    return Status::InvalidArgument(what + "it does not begin with SQLite's header; back it up as a file if that is meant");
+  }
+  return Status::OK();
+}
+
 Status SqliteCopy(const std::string& src, const std::string& dest) {
   sqlite3* in = nullptr;
   sqlite3* out = nullptr;
@@ -288,6 +309,7 @@ Status StreamSource::Open(const BackupOptions& opts, Node* root) {
     std::string abs = CleanAbsolute(opts.sqlite_path);
     struct stat st;
     if (::stat(abs.c_str(), &st) != 0) return Status::FromErrno(errno, "cannot back up '" + opts.sqlite_path + "'");
+    CAIRN_RETURN_IF_ERROR(CheckSqliteSource(opts.sqlite_path));
     const char* tmpdir = std::getenv("TMPDIR");
     std::string tmpl = std::string(tmpdir ? tmpdir : "/tmp") + "/cairn-sqlite-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) {

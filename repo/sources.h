@@ -66,6 +66,12 @@ std::string DescribeSources(const SourceSet& s);
 // the whole new content; a failure leaves it as it was). Waits up to 60 s
 // for locks.
 Status SqliteCopy(const std::string& src, const std::string& dest);
+
+// InvalidArgument, naming `path` as given, unless it is a regular file that
+// begins with SQLite's header ("SQLite format 3"): a folder, an empty file
+// (SQLite would open it as a new, empty database) or another file's bytes
+// are refused before anything is stored.
+Status CheckSqliteSource(const std::string& path);
 // OK if `path` opens as a SQLite database and PRAGMA integrity_check says
 // "ok"; Corruption naming the first problems otherwise.
 Status SqliteIntegrityCheck(const std::string& path);

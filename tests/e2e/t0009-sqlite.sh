@@ -57,6 +57,6 @@ done
 
 expect_exit 5 $CAIRN backup --sqlite "$WORK/nonexistent.db"
 echo "not a database at all, just some text padding it out to more than a page" > notadb.db
-expect_exit 1 $CAIRN backup --sqlite notadb.db
+expect_exit 2 $CAIRN backup --sqlite notadb.db
 expect_one_line_error "notadb.db"
 finish

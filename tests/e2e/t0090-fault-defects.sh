@@ -1,0 +1,84 @@
+# Regressions for defects the hostile audit of issue 16 found:
+#  3. a local index (LMDB) cut short made every command die with SIGBUS,
+#     `repair index` included: now it is found on open and rebuilt;
+#  8. `backup --sqlite` of a file that is not an SQLite database (junk, a
+#     text file, an empty file, a folder) stored an empty database and
+#     exited 0: now it is refused on one line (exit 2) and nothing stored;
+#  9. a name with a newline split an error message over two lines: now
+#     control characters are escaped on stderr (JSON keeps them exact).
+source "$(dirname "$0")/lib.sh"
+set -e
+
+# exit_one_line CODE CMD...: CMD exits CODE with exactly one line on stderr.
+exit_one_line() {
+  expect_exit "$@"
+  expect_one_line_error
+  assert_eq "$(wc -l < "$WORK/.err")" "1" "lines on stderr of: ${*:2}"
+}
+
+# --- 3: a local index cut short, at every page boundary and between ---
+make_rich_tree src
+for kind in plain encrypted; do
+  if [ "$kind" = plain ]; then
+    expect_exit 0 $CAIRN init "r-$kind" --encryption none
+  else
+    expect_exit 0 $CAIRN init "r-$kind"
+  fi
+  R="$WORK/r-$kind"
+  expect_exit 0 $CAIRN -r "$R" backup -q src
+  echo more > src/more.txt
+  expect_exit 0 $CAIRN -r "$R" backup -q src
+  cache=$(find "$R" "$CAIRN_CACHE_DIR" -name index.mdb | head -1)
+  [ -f "$cache" ] || fail "$kind: no local index found"
+  cp "$cache" index.good
+  size=$(stat -c %s index.good)
+  cuts="1 100 4095 4096 4097 8191 8192 $((size / 2)) $((size - 4096)) $((size - 1))"
+  for cut in $cuts; do
+    for cmd in "snapshots" "check" "repair index" "restore latest --target out-$kind-$cut"; do
+      cp index.good "$cache" && truncate -s "$cut" "$cache"
+      set +e
+      $CAIRN -r "$R" $cmd > "$WORK/.out" 2> "$WORK/.err"
+      rc=$?
+      set -e
+      [ "$rc" = 0 ] || fail "$kind: '$cmd' with the local index cut to $cut of $size bytes: exit $rc: $(err)"
+      grep -q "was unusable\|rebuilt the index" "$WORK/.err" "$WORK/.out" ||
+        fail "$kind: '$cmd' with the index cut to $cut bytes said nothing: $(err)"
+      ok
+    done
+    $TREECMP src "out-$kind-$cut" > /dev/null || fail "$kind: restore after a cut to $cut differs"; ok
+  done
+  rm -f src/more.txt
+done
+
+# --- 8: backup --sqlite of what is not an SQLite database ---
+expect_exit 0 $CAIRN init db --encryption none
+export CAIRN_REPO=$WORK/db
+head -c 5000 /dev/urandom > junk.db
+echo "just text" > text.db
+: > empty.db
+mkdir folder.db
+python3 -c "import sqlite3; c=sqlite3.connect('real.db'); c.execute('create table t(x)'); c.execute('insert into t values (1)'); c.commit()"
+expect_exit 0 $CAIRN backup -q --sqlite real.db
+expect_exit 0 $CAIRN --json snapshots
+n_before=$(json_get "len(j)")
+for f in junk.db text.db empty.db folder.db; do
+  exit_one_line 2 $CAIRN backup --sqlite "$f"
+  err | grep -q "cannot back up '$f' as an SQLite database" || fail "--sqlite $f: $(err)"; ok
+done
+expect_exit 0 $CAIRN --json snapshots
+assert_eq "$(json_get "len(j)")" "$n_before" "snapshots after refused --sqlite backups"
+
+# --- 9: control characters in names stay on one line ---
+nl_name="$(printf 'no\nsuch')"
+exit_one_line 5 $CAIRN ls "latest:$nl_name"
+err | grep -q -F "path 'no\\nsuch' does not exist" || fail "escaped name: $(err)"; ok
+exit_one_line 10 $CAIRN -r "$WORK/$(printf 'bad\nrepo')" snapshots
+expect_exit 10 $CAIRN --json -r "$WORK/$(printf 'bad\nrepo')" snapshots
+python3 -c "
+import json; j=json.load(open('$WORK/.out'))
+assert 'bad\nrepo' in j['error']['message'], j" || fail "JSON does not keep the name exact: $(out)"; ok
+esc_name="$(printf 'tab\there\033[31m')"
+exit_one_line 5 $CAIRN ls "latest:$esc_name"
+err | grep -q -F "tab\\there\\x1b[31m" || fail "escaped tab and ESC: $(err)"; ok
+
+echo "ok: $checks checks"
