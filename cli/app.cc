@@ -190,7 +190,14 @@ void Context::FinishAudit(int exit_code) {
   if (!audit_.plan_written.empty()) result = "planned";
   if (exit_code == kExitPartial) result = "partial";
   auto rec = AppendAuditNow(result, exit_code);
-  if (!rec.ok()) Warn("this " + op + " was not recorded in the audit log: " + rec.status().message());
+  if (rec.ok()) return;
+  // A repository on a read-only mount: a read works and says that it
+  // could not be recorded; a change has already failed for that reason,
+  // on one line.
+  const bool read_only = ::access(r.location().c_str(), W_OK) != 0 && errno == EROFS;
+  if (read_only && exit_code != kExitOk) return;
+  Warn("this " + op + " was not recorded in the audit log: " +
+       (read_only ? "the repository is on a read-only file system" : rec.status().message()));
 }
 
 Result<repo::AuditRecord> Context::AppendAuditNow(const std::string& result, const nlohmann::json& exit_code) {

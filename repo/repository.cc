@@ -75,7 +75,13 @@ Result<std::unique_ptr<Repository>> Repository::Open(const std::string& location
       MakeBackend(loc),
       [&](const objstore::RepoConfig& c) -> Result<std::string> {
         if (c.encrypted()) return UserCacheDir(c.repo_id);
-        return CacheDir(loc);
+        // A repository this process cannot write to (a read-only mount, a
+        // backup disk, another user's folder) keeps its local index in the
+        // user's cache folder instead, so that every read works there.
+        const std::string dir = CacheDir(loc);
+        const std::string probe = ::access(dir.c_str(), F_OK) == 0 ? dir : loc.path;
+        if (::access(probe.c_str(), W_OK) != 0) return UserCacheDir(c.repo_id);
+        return dir;
       },
       access);
 }
