@@ -91,10 +91,15 @@ Result<Snapshot> SnapshotFromJson(const json& j, const std::string& name) {
     if (JsonInt<int>(j.at("v")) != 1) {
       return Status::NotSupported("snapshot '" + name + "' has a newer format; upgrade cairn");
     }
-    CAIRN_ASSIGN_OR_RETURN(s.tree, ObjectId::FromHex(j.at("tree").get<std::string>()));
+    // An id that does not parse is damage in this snapshot, not a bad
+    // argument of the command that read it.
+    auto tree = ObjectId::FromHex(j.at("tree").get<std::string>());
+    if (!tree.ok()) return bad("field 'tree' is not an object id");
+    s.tree = *tree;
     for (const auto& p : j.at("parents")) {
-      CAIRN_ASSIGN_OR_RETURN(ObjectId pid, ObjectId::FromHex(p.get<std::string>()));
-      s.parents.push_back(pid);
+      auto pid = ObjectId::FromHex(p.get<std::string>());
+      if (!pid.ok()) return bad("a parent is not an object id");
+      s.parents.push_back(*pid);
     }
     s.time_ns = JsonInt<int64_t>(j.at("time_ns"));
     s.host = j.at("host").get<std::string>();

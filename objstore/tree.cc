@@ -2,6 +2,8 @@
 
 #include "objstore/tree.h"
 
+#include <algorithm>
+
 #include "objstore/core/bytes.h"
 
 namespace cairn::objstore {
@@ -126,6 +128,15 @@ Result<Tree> DecodeTree(std::string_view blob, const ObjectId& id) {
         if (e.type == EntryType::kHardlink) {
           if (!r.GetBytes(&raw) || raw.empty() || raw.find('\0') != std::string_view::npos) {
             return bad("entry '" + e.name + "' has an invalid link target");
+          }
+          // The other name of the file, as a path in the snapshot: relative,
+          // each part a valid name (no '..', '.', empty part or leading '/').
+          for (size_t at = 0; at <= raw.size();) {
+            const size_t slash = std::min(raw.find('/', at), raw.size());
+            if (!ValidEntryName(raw.substr(at, slash - at))) {
+              return bad("hard link '" + e.name + "' has a target outside the snapshot ('" + std::string(raw) + "')");
+            }
+            at = slash + 1;
           }
           e.link_target = raw;
         }

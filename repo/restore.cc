@@ -604,7 +604,7 @@ class Restorer {
     if (action == kUnchanged) {
       FixMetadata(dirfd, e, rel);
       if (e.type == EntryType::kFile) {
-        PathKeyBytes key = PathKey(SnapshotPath(rel));
+        Written key{PathKey(SnapshotPath(rel)), ContentKey(e)};
         std::lock_guard<std::mutex> l(mu_);
         restored_.push_back(key);  // a hard link may point at it
         result_.files++;
@@ -741,7 +741,7 @@ class Restorer {
         continue;
       }
       ApplyMetadata(fd.get(), nullptr, e, b->rel);
-      PathKeyBytes key = PathKey(SnapshotPath(b->rel));
+      Written key{PathKey(SnapshotPath(b->rel)), ContentKey(e)};
       std::lock_guard<std::mutex> l(mu_);
       result_.files++;
       result_.bytes += e.size;
@@ -766,7 +766,7 @@ class Restorer {
       return;
     }
     ApplyMetadata(fd.get(), nullptr, e, rel);
-    PathKeyBytes key = PathKey(SnapshotPath(rel));  // hashed outside the lock
+    Written key{PathKey(SnapshotPath(rel)), ContentKey(e)};  // hashed outside the lock
     {
       std::lock_guard<std::mutex> l(mu_);
       result_.files++;
@@ -888,7 +888,15 @@ class Restorer {
         continue;
       }
       std::string prefix = what_.path.empty() ? "" : what_.path + "/";
-      bool written = std::binary_search(restored_.begin(), restored_.end(), PathKey(e.link_target));
+      const PathKeyBytes target_key = PathKey(e.link_target);
+      auto found = std::lower_bound(restored_.begin(), restored_.end(), Written{target_key, {}});
+      const bool written = found != restored_.end() && found->first == target_key;
+      if (written && found->second != ContentKey(e)) {
+        // Linking would give this name the other file's content, not its own.
+        Error(rel, Status::Corruption("hard link to '" + e.link_target +
+                                      "' records other content than that file; the tree is damaged"));
+        continue;
+      }
       if (written && e.link_target.rfind(prefix, 0) == 0) {
         std::string target_rel = e.link_target.substr(prefix.size());
         size_t slash = target_rel.rfind('/');
@@ -915,6 +923,21 @@ class Restorer {
     std::memcpy(k.data(), h.view().data(), k.size());
     return k;
   }
+
+  // A file's content, as its size and chunk ids say: a hard link is made
+  // only to a file of its own content.
+  static PathKeyBytes ContentKey(const TreeEntry& e) {
+    Sha256Hasher h;
+    const uint64_t size = e.size;
+    h.Update(std::string_view(reinterpret_cast<const char*>(&size), sizeof(size)));
+    for (const auto& c : e.chunks) h.Update(c.view());
+    ObjectId d = h.Finish();
+    PathKeyBytes k;
+    std::memcpy(k.data(), d.view().data(), k.size());
+    return k;
+  }
+  // A written file: the key of its snapshot path, the key of its content.
+  using Written = std::pair<PathKeyBytes, PathKeyBytes>;
 
   std::string SnapshotPath(const std::string& rel) const {
     if (what_.entry.type != EntryType::kDir) return what_.path;
@@ -960,7 +983,7 @@ class Restorer {
   std::vector<std::thread> workers_;
   // The files written, as keys of their snapshot paths (for hard links
   // made at the end): 16 bytes each rather than a path string.
-  std::vector<PathKeyBytes> restored_;
+  std::vector<Written> restored_;
   std::vector<std::unique_ptr<BigFile>> big_files_;
 };
 
