@@ -51,7 +51,8 @@ int RunCheck(Context& ctx, const CheckCmd& o) {
            {"trees", rep->trees}, {"blobs_read", rep->blobs}, {"bytes_read", rep->bytes_read},
            {"read_data", read_data}, {"packs_read", rep->packs_read}, {"unindexed_packs", rep->unindexed_packs},
            {"unreachable_snapshots", rep->unreachable_snapshots},
-           {"trashed_snapshots", rep->trashed}};
+           {"trashed_snapshots", rep->trashed},
+           {"temporaries", rep->temporaries}, {"temporary_bytes", rep->temporary_bytes}};
     std::cout << Dump(j) << "\n";
   } else if (!ctx.g().quiet) {
     std::cout << "checked " << rep->packs << " packs, " << rep->index_files << " index files, "

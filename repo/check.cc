@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "objstore/core/system.h"
 #include "objstore/pack.h"
 
 namespace cairn::repo {
@@ -35,10 +36,27 @@ class Checker {
     Refs();
     KeySlots();
     if (opts_.read_data) ReadData();
+    Temporaries();
     return Status::OK();
   }
 
  private:
+  // 6. What writes that were killed left behind (temporary files, staged
+  // packs) whose writers have ended: harmless, never objects, but space.
+  void Temporaries() {
+    uint64_t count = 0, bytes = 0;
+    Status st = be_->RemoveStaleTemporaries(NowNs(), 0, /*dry_run=*/true, &count, &bytes);
+    if (!st.ok()) {
+      rep_.warnings.push_back("cannot look for leftover temporary files: " + st.message());
+    } else if (count > 0) {
+      rep_.temporaries = count;
+      rep_.temporary_bytes = bytes;
+      rep_.warnings.push_back(std::to_string(count) + " temporary file(s) of " + std::to_string(bytes) +
+                              " bytes left by interrupted writes whose processes have ended; 'cairn prune' "
+                              "removes them once they are older than its grace period");
+    }
+  }
+
   // 5. Key slots (encrypted repositories): each must parse and its sealed
   // info open under the repository's keys. (The config's MAC and the slot
   // in use were checked when the repository was opened.)

@@ -45,6 +45,7 @@ struct CheckReport {
   uint64_t packs_read = 0, unindexed_packs = 0, unreachable_snapshots = 0;
   uint64_t trashed = 0;  // snapshots in the trash whose data was checked too
   uint64_t bytes_read = 0;
+  uint64_t temporaries = 0, temporary_bytes = 0;  // left by killed writers (a warning)
 };
 
 // Returns the report; a non-OK Status only if the check itself could not run

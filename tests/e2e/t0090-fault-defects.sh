@@ -4,6 +4,8 @@
 #  8. `backup --sqlite` of a file that is not an SQLite database (junk, a
 #     text file, an empty file, a folder) stored an empty database and
 #     exited 0: now it is refused on one line (exit 2) and nothing stored;
+#  7. killed writers' temporary files went unmentioned: check names them
+#     (a warning with their count and size), prune removes them;
 #  9. a name with a newline split an error message over two lines: now
 #     control characters are escaped on stderr (JSON keeps them exact).
 source "$(dirname "$0")/lib.sh"
@@ -49,6 +51,31 @@ for kind in plain encrypted; do
   done
   rm -f src/more.txt
 done
+
+# --- 7: leftovers of killed writers are named by check, removed by prune ---
+expect_exit 0 $CAIRN init left --encryption none
+expect_exit 0 $CAIRN -r left backup -q src
+# A real kill first: a backup of a large file killed while it stages a pack.
+head -c 200000000 /dev/urandom > big.bin
+$CAIRN -r left backup -q big.bin > /dev/null 2>&1 &
+pid=$!
+for i in $(seq 1 400); do compgen -G "left/tmp/pack-$pid-*" > /dev/null && break; sleep 0.01; done
+compgen -G "left/tmp/pack-$pid-*" > /dev/null || fail "the backup staged no pack in 4 s"
+kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+rm big.bin
+# And a temporary object of a writer that is gone.
+gone=4194000
+while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
+shard=$(ls left/data | head -1)
+head -c 1000 /dev/urandom > "left/data/$shard/.tmp-$gone-0-1"
+expect_exit 0 $CAIRN -r left --json check
+n_tmp=$(json_get "j['temporaries']")
+[ "$n_tmp" -ge 2 ] || fail "check counted $n_tmp leftover temporary files: $(out)"; ok
+json_get "j['warnings']" | grep -q "temporary file(s) of .* bytes left by interrupted writes" || fail "no warning: $(out)"; ok
+expect_exit 0 $CAIRN -r left prune --grace 0 --yes
+expect_exit 0 $CAIRN -r left --json check
+assert_eq "$(json_get "j['temporaries']")" "0" "leftover temporary files after prune"
+[ -z "$(ls -A left/tmp)" ] || fail "prune left staged packs: $(ls -A left/tmp)"; ok
 
 # --- 8: backup --sqlite of what is not an SQLite database ---
 expect_exit 0 $CAIRN init db --encryption none
