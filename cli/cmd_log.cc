@@ -213,7 +213,7 @@ int RunShow(Context& ctx, const std::string& rev) {
   if (!tags.ok()) return ctx.Fail(tags.status());
   std::vector<diff::Change> changes;
   if (!s->parents.empty()) {
-    auto parent = r.ReadSnapshot(s->parents[0]);
+    auto parent = r.ReadParentSnapshot(*id, s->parents[0]);
     if (!parent.ok()) return ctx.Fail(parent.status());
     RepoTreeReader reader(r);
     Status st = diff::DiffTrees(reader, parent->tree, s->tree, {}, [&](const diff::Change& c) { changes.push_back(c); },

@@ -157,6 +157,7 @@ class Checker {
   Status Snapshots() {
     std::vector<std::string> names;
     CAIRN_RETURN_IF_ERROR(be_->List("snapshots/", [&](const std::string& n, uint64_t) { names.push_back(n); }));
+    std::set<ObjectId> present;  // damaged ones too: they are reported as such
     for (const auto& n : names) {
       rep_.snapshots++;
       auto id = ObjectId::FromHex(Basename(n));
@@ -164,6 +165,7 @@ class Checker {
         rep_.warnings.push_back("'" + n + "' is not named like a snapshot; ignored");
         continue;
       }
+      present.insert(*id);
       auto snap = repo_->ReadSnapshot(*id);
       if (!snap.ok()) {
         rep_.errors.push_back(snap.status().message());
@@ -179,10 +181,23 @@ class Checker {
       rep_.errors.push_back(trash.status().message());
       return Status::OK();
     }
+    std::set<ObjectId> trashed;
     for (const auto& r : *trash) {
+      trashed.insert(r.id);
       if (r.purged()) continue;
       rep_.trashed++;
       Trees(r.id, r.snapshot.tree);
+    }
+    // Every parent is a snapshot here or one that forget or delete removed
+    // (its trash record stays, purged or not): a parent that is neither is
+    // a snapshot file lost from the middle of a history.
+    for (const auto& [id, parents] : parents_) {
+      for (const auto& p : parents) {
+        if (present.count(p) == 0 && trashed.count(p) == 0) {
+          rep_.errors.push_back("snapshot " + id.ShortHex() + " names parent " + p.ShortHex() +
+                                ", which is missing (neither in snapshots/ nor in the trash)");
+        }
+      }
     }
     return Status::OK();
   }
@@ -215,11 +230,24 @@ class Checker {
         if (e.type == objstore::EntryType::kDir) {
           stack.emplace_back(e.subtree, p);
         } else if (e.type == objstore::EntryType::kFile || e.type == objstore::EntryType::kHardlink) {
+          uint64_t held = 0;
+          bool all = true;
           for (const auto& c : e.chunks) {
-            if (blobs_.count(c) == 0 && missing_chunks_.insert(c).second) {
-              rep_.errors.push_back("chunk " + c.ShortHex() + " of file '" + p + "' in snapshot " + snap.ShortHex() +
-                                    " is missing");
+            auto cl = blobs_.find(c);
+            if (cl == blobs_.end()) {
+              all = false;
+              if (missing_chunks_.insert(c).second) {
+                rep_.errors.push_back("chunk " + c.ShortHex() + " of file '" + p + "' in snapshot " +
+                                      snap.ShortHex() + " is missing");
+              }
+              continue;
             }
+            held += cl->second.entry.raw_length;
+          }
+          if (all && held != e.size) {
+            rep_.errors.push_back("file '" + p + "' in snapshot " + snap.ShortHex() + " (tree " + tid.ShortHex() +
+                                  ") records " + std::to_string(e.size) + " bytes, but its chunks hold " +
+                                  std::to_string(held));
           }
         }
       }

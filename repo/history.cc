@@ -14,16 +14,21 @@ namespace {
 Result<SnapshotList> Ancestors(const Repository& r, std::vector<ObjectId> todo, bool strict) {
   SnapshotList out;
   std::set<ObjectId> seen;
+  std::map<ObjectId, ObjectId> named_by;  // parent -> a snapshot that names it
   while (!todo.empty()) {
     ObjectId id = todo.back();
     todo.pop_back();
     if (!seen.insert(id).second) continue;
-    auto s = r.ReadSnapshot(id);
+    auto child = named_by.find(id);
+    auto s = child != named_by.end() ? r.ReadParentSnapshot(child->second, id) : r.ReadSnapshot(id);
     if (!s.ok()) {
       if (strict) return s.status();
       continue;
     }
-    for (const auto& p : s->parents) todo.push_back(p);
+    for (const auto& p : s->parents) {
+      named_by.emplace(p, id);
+      todo.push_back(p);
+    }
     out.emplace_back(id, std::move(s).value());
   }
   return out;

@@ -347,6 +347,15 @@ Result<Snapshot> Repository::ReadSnapshot(const ObjectId& id) const {
   return s;
 }
 
+Result<Snapshot> Repository::ReadParentSnapshot(const ObjectId& child, const ObjectId& parent) const {
+  auto s = ReadSnapshot(parent);
+  if (!s.ok() && s.status().IsNotFound()) {
+    return Status::Corruption("snapshot " + child.ShortHex() + " names parent " + parent.ShortHex() +
+                              ", which is missing from the repository; run 'cairn check'");
+  }
+  return s;
+}
+
 // --- Sessions and prune plans ---
 
 Result<std::unique_ptr<objstore::BackendLock>> Repository::BeginSession(std::string_view kind) {
@@ -716,17 +725,20 @@ Result<ObjectId> Repository::ResolveRevision(std::string_view rev, int64_t now_n
     }
     CAIRN_ASSIGN_OR_RETURN(int64_t limit, ParseTime(when, now_ns));
     // The lineage: first parents, newest first.
+    std::optional<ObjectId> child;  // the snapshot that named *id as its parent
     for (;;) {
-      CAIRN_ASSIGN_OR_RETURN(Snapshot s, ReadSnapshot(*id));
+      CAIRN_ASSIGN_OR_RETURN(Snapshot s, child ? ReadParentSnapshot(*child, *id) : ReadSnapshot(*id));
       if (s.time_ns <= limit) break;
       if (s.parents.empty()) {
         return Status::NotFound("'" + base + "' has no snapshot at or before " + objstore::FormatTime(limit));
       }
+      child = *id;
       id = s.parents[0];
     }
   }
   // Ancestry operators, left to right: ~N (N-th first-parent ancestor), ^N
   // (N-th parent, ^0 the snapshot itself).
+  std::optional<ObjectId> named_by;  // the snapshot whose parent *id is
   size_t i = 0;
   while (i < ops.size()) {
     char c = ops[i++];
@@ -740,21 +752,25 @@ Result<ObjectId> Repository::ResolveRevision(std::string_view rev, int64_t now_n
     }
     if (c == '~') {
       for (int k = 0; k < n; k++) {
-        CAIRN_ASSIGN_OR_RETURN(Snapshot s, ReadSnapshot(*id));
+        CAIRN_ASSIGN_OR_RETURN(Snapshot s, named_by ? ReadParentSnapshot(*named_by, *id) : ReadSnapshot(*id));
         if (s.parents.empty()) {
           return Status::NotFound("revision '" + std::string(rev) + "' goes beyond the first snapshot");
         }
+        named_by = *id;
         id = s.parents[0];
       }
     } else if (n > 0) {
-      CAIRN_ASSIGN_OR_RETURN(Snapshot s, ReadSnapshot(*id));
+      CAIRN_ASSIGN_OR_RETURN(Snapshot s, named_by ? ReadParentSnapshot(*named_by, *id) : ReadSnapshot(*id));
       if (static_cast<size_t>(n) > s.parents.size()) {
         return Status::NotFound("revision '" + std::string(rev) + "': snapshot " + id->ShortHex() +
                                 " has " + std::to_string(s.parents.size()) + " parent(s)");
       }
+      named_by = *id;
       id = s.parents[static_cast<size_t>(n - 1)];
     }
   }
+  // A parent reached by ~ or ^ must be there: its absence is damage.
+  if (named_by) CAIRN_RETURN_IF_ERROR(ReadParentSnapshot(*named_by, *id).status());
   return *id;
 }
 

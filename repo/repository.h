@@ -124,6 +124,9 @@ class Repository {
   // only kept snapshots; ReadStoredSnapshot gives the parents as stored.
   Result<Snapshot> ReadSnapshot(const ObjectId& id) const;
   Result<Snapshot> ReadStoredSnapshot(const ObjectId& id) const;
+  // ReadSnapshot of a parent that snapshot `child` names: a parent that is
+  // missing is damage (Corruption, naming both), not an unknown revision.
+  Result<Snapshot> ReadParentSnapshot(const ObjectId& child, const ObjectId& parent) const;
   // All snapshots, oldest first.
   Result<std::vector<std::pair<ObjectId, Snapshot>>> ListSnapshots() const;
 

@@ -4,6 +4,8 @@
 #  8. `backup --sqlite` of a file that is not an SQLite database (junk, a
 #     text file, an empty file, a folder) stored an empty database and
 #     exited 0: now it is refused on one line (exit 2) and nothing stored;
+#  6. check passed a snapshot file lost from the middle of a history (log
+#     then said exit 5) and files whose sizes their chunks do not hold;
 #  7. killed writers' temporary files went unmentioned: check names them
 #     (a warning with their count and size), prune removes them;
 #  9. a name with a newline split an error message over two lines: now
@@ -51,6 +53,37 @@ for kind in plain encrypted; do
   done
   rm -f src/more.txt
 done
+
+# --- 6: check finds a snapshot file lost from the middle of a history and
+# a file whose recorded size its chunks do not hold ---
+expect_exit 0 $CAIRN init chain --encryption none
+mkdir chain-src
+for i in 1 2 3; do echo "$i" > "chain-src/f$i"; expect_exit 0 $CAIRN -r chain backup -q chain-src; done
+expect_exit 0 $CAIRN -r chain check
+mid=$($CAIRN -r chain rev-parse latest~1)
+rm "chain/snapshots/$mid"
+expect_exit 4 $CAIRN -r chain check
+err | grep -q "names parent ${mid:0:12}, which is missing (neither in snapshots/ nor in the trash)" || fail "lost snapshot: $(err)"; ok
+expect_exit 4 $CAIRN -r chain check --read-data
+expect_one_line_error "names parent ${mid:0:12}, which is missing"
+expect_exit 4 $CAIRN -r chain log
+expect_exit 4 $CAIRN -r chain restore latest~2 --target chain-out
+err | grep -q "which is missing from the repository; run 'cairn check'" || fail "restore through a lost parent: $(err)"; ok
+# A forgotten (trashed) parent is not damage.
+expect_exit 0 $CAIRN init chain2 --encryption none
+for i in 1 2 3; do echo "$i" > "chain-src/f$i"; expect_exit 0 $CAIRN -r chain2 backup -q chain-src; done
+expect_exit 0 $CAIRN -r chain2 delete "$($CAIRN -r chain2 rev-parse latest~1)" --yes
+expect_exit 0 $CAIRN -r chain2 check
+expect_exit 0 $CAIRN -r chain2 prune --yes --grace 0
+expect_exit 0 $CAIRN -r chain2 check
+expect_exit 0 $CAIRN -r chain2 log
+# Lying sizes, written by the independent writer.
+expect_exit 0 $CAIRN init sizes --encryption none
+echo '[{"name": "long", "type": "file", "data": "five!", "size": 9}, {"name": "ok", "type": "file", "data": "fine"}]' > sizes.json
+expect_exit 0 python3 "$TESTS/tools/rawrepo.py" sizes main sizes.json
+expect_exit 4 $CAIRN -r sizes check
+err | grep -q "file 'long' in snapshot .* records 9 bytes, but its chunks hold 5" || fail "lying size: $(err)"; ok
+err | grep -q "'ok'" && fail "the honest file was reported: $(err)"; ok
 
 # --- 7: leftovers of killed writers are named by check, removed by prune ---
 expect_exit 0 $CAIRN init left --encryption none

@@ -67,7 +67,7 @@ class Writer:
             body += varint(0) + varint(0) + lbytes(b"") + lbytes(b"")
             body += varint(zigzag(e.get("mtime_ns", 1_700_000_000_000_000_000)))
             data = e.get("data", "").encode()
-            size = len(data) if t in (1, 4) else 0
+            size = e.get("size", len(data)) if t in (1, 4) else 0  # "size": a lie, for damage tests
             body += varint(size)
             if t in (1, 4):
                 chunks = [self.add(1, data)] if data else []
