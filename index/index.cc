@@ -245,6 +245,19 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
   CAIRN_RETURN_IF_ERROR(CheckLmdbFile(path));
   rc = mdb_env_open(impl->env, path.c_str(), MDB_NOSUBDIR | MDB_NOTLS, 0644);
   if (rc != 0) return FromLmdb(rc, "cannot open '" + path + "'");
+  {
+    // LMDB marks this process as a reader, on its first read transaction,
+    // by locking the byte at its process id in the lock file: a process
+    // with the same id in another PID namespace (a container, where cairn
+    // may be pid 1) may hold it already. Found here, not in a later read.
+    Txn probe;
+    if (Status st = probe.Begin(impl->env, MDB_RDONLY); !st.ok()) {
+      if (st.message().find(mdb_strerror(EAGAIN)) != std::string::npos) {
+        return Status::Busy("index: '" + path + "' is in use by a process with the same process id in another PID namespace");
+      }
+      return st;
+    }
+  }
   Txn txn;
   CAIRN_RETURN_IF_ERROR(txn.Begin(impl->env, 0));
   for (auto [name, dbi] : {std::pair{"blobs", &impl->blobs}, std::pair{"indexfiles", &impl->files},

@@ -151,6 +151,20 @@ Result<std::unique_ptr<Repository>> Repository::OpenImpl(
   }
   std::string cache = cache_dir + "/" + std::string(kCacheFile);
   auto index = index::Index::Open(cache);
+  if (!index.ok() && index.status().code() == Code::kBusy) {
+    // Its readers collide with ours in LMDB's lock file (a container):
+    // this process builds a private index from the index files instead,
+    // removed when it ends.
+    std::string tmpl = cache_dir + "/private-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      return Status::FromErrno(errno, "cannot create a private local index in '" + cache_dir + "'");
+    }
+    repo->private_cache_.dir = tmpl;
+    repo->warnings_.push_back("local index '" + cache + "' is in use by a process with the same process id in "
+                              "another PID namespace (a container); this command builds a private one");
+    cache = tmpl + "/" + std::string(kCacheFile);
+    index = index::Index::Open(cache);
+  }
   if (!index.ok()) {
     // The local index is derived data: a damaged one is rebuilt, never trusted.
     repo->warnings_.push_back("local index '" + cache + "' was unusable (" + index.status().message() +
@@ -345,6 +359,12 @@ Result<Snapshot> Repository::ReadSnapshot(const ObjectId& id) const {
   CAIRN_ASSIGN_OR_RETURN(Snapshot s, ReadStoredSnapshot(id));
   CAIRN_RETURN_IF_ERROR(SkipRemovedParents(&s));
   return s;
+}
+
+Repository::PrivateCache::~PrivateCache() {
+  if (dir.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 Result<Snapshot> Repository::ReadParentSnapshot(const ObjectId& child, const ObjectId& parent) const {

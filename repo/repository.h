@@ -262,6 +262,13 @@ class Repository {
   std::unique_ptr<objstore::RepoKeys> keys_;
   std::string key_slot_;
   std::string cache_dir_;
+  // A private local index for this process (removed with the repository,
+  // after index_ closes): when the shared one is held by a process with the
+  // same process id in another PID namespace.
+  struct PrivateCache {
+    std::string dir;
+    ~PrivateCache();
+  } private_cache_;
   std::unique_ptr<objstore::IdHasher> hasher_;
   std::unique_ptr<objstore::ObjectCodec> codec_;
   std::unique_ptr<index::Index> index_;
