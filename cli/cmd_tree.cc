@@ -61,7 +61,10 @@ int RunLs(Context& ctx, const LsCmd& o) {
     for (const auto& e : tree.entries) {
       std::string p = prefix.empty() ? e.name : prefix + "/" + e.name;
       emit(p, e);
-      if (e.type == EntryType::kDir) CAIRN_RETURN_IF_ERROR(walk(e.subtree, p));
+      if (e.type == EntryType::kDir) {
+        CAIRN_RETURN_IF_ERROR(objstore::CheckTreePath(p));
+        CAIRN_RETURN_IF_ERROR(walk(e.subtree, p));
+      }
     }
     return Status::OK();
   };
@@ -197,6 +200,7 @@ int RunLsTree(Context& ctx, const LsTreeCmd& o) {
       for (const auto& e : tree.entries) {
         std::string p = prefix.empty() ? e.name : prefix + "/" + e.name;
         if (o.recursive && e.type == EntryType::kDir) {
+          CAIRN_RETURN_IF_ERROR(objstore::CheckTreePath(p));
           CAIRN_RETURN_IF_ERROR(walk(e.subtree, p));
         } else {
           emit(e, p);

@@ -125,6 +125,7 @@ class LiveDiffer {
       Emit(ChangeKind::kDeleted, path, e, std::nullopt);
       return Status::OK();
     }
+    CAIRN_RETURN_IF_ERROR(objstore::CheckTreePath(path));
     stats_->trees_read++;
     CAIRN_ASSIGN_OR_RETURN(Tree t, reader_.ReadTree(e.subtree));
     for (const auto& c : t.entries) CAIRN_RETURN_IF_ERROR(OldOnly(c, Join(path, c.name)));

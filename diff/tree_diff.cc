@@ -21,6 +21,7 @@ class Differ {
 
   Status Trees(const ObjectId& a, const ObjectId& b, const std::string& prefix) {
     if (a == b) return Status::OK();
+    CAIRN_RETURN_IF_ERROR(objstore::CheckTreePath(prefix));
     CAIRN_ASSIGN_OR_RETURN(Tree ta, Read(a));
     CAIRN_ASSIGN_OR_RETURN(Tree tb, Read(b));
     size_t i = 0, j = 0;
@@ -62,6 +63,7 @@ class Differ {
       fn_(c);
       return Status::OK();
     }
+    CAIRN_RETURN_IF_ERROR(objstore::CheckTreePath(path));
     CAIRN_ASSIGN_OR_RETURN(Tree t, Read(e.subtree));
     for (const auto& c : t.entries) {
       std::string p = Join(path, c.name);

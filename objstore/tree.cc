@@ -11,6 +11,13 @@ namespace {
 constexpr uint8_t kTreeVersion = 1;
 }
 
+Status CheckTreePath(std::string_view path) {
+  if (path.size() <= kMaxTreePath) return Status::OK();
+  return Status::Corruption("folder '" + std::string(path.substr(0, 48)) + "…' (" + std::to_string(path.size()) +
+                            " bytes of path) nests deeper than the " + std::to_string(kMaxTreePath) +
+                            "-byte limit; cairn never writes such trees: the tree is damaged");
+}
+
 const char* EntryTypeName(EntryType t) {
   switch (t) {
     case EntryType::kFile: return "file";

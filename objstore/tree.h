@@ -50,6 +50,16 @@ struct Tree {
 // "..", no '/' and no NUL.
 bool ValidEntryName(std::string_view name);
 
+// The longest snapshot-relative path of a folder that a tree reader enters:
+// PATH_MAX − 1, longer than any path the backup walk can read. A tree that
+// nests deeper is refused as damaged (CheckTreePath), so that no reader's
+// stack, time or memory grows without bound on a crafted tree.
+inline constexpr size_t kMaxTreePath = 4095;
+
+// OK, or Corruption naming the start of `path` when it is longer than
+// kMaxTreePath.
+Status CheckTreePath(std::string_view path);
+
 // Encodes `tree` canonically. REQUIRES: entries sorted and names valid.
 std::string EncodeTree(const Tree& tree);
 

@@ -228,6 +228,10 @@ class Checker {
       for (const auto& e : tree->entries) {
         std::string p = path.empty() ? e.name : path + "/" + e.name;
         if (e.type == objstore::EntryType::kDir) {
+          if (Status deep = objstore::CheckTreePath(p); !deep.ok()) {
+            rep_.errors.push_back(deep.message() + " (snapshot " + snap.ShortHex() + ")");
+            continue;
+          }
           stack.emplace_back(e.subtree, p);
         } else if (e.type == objstore::EntryType::kFile || e.type == objstore::EntryType::kHardlink) {
           uint64_t held = 0;

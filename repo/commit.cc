@@ -53,13 +53,17 @@ class ChangeCounter {
   }
 
  private:
-  uint64_t Files(const ObjectId& tree) {
+  // The files under `tree` of the parent snapshot (for the counts only):
+  // no deeper than a tree reader goes (objstore::kMaxTreePath, at least 2
+  // bytes a level), so a crafted parent cannot exhaust the stack.
+  uint64_t Files(const ObjectId& tree, size_t depth = 0) {
+    if (depth > objstore::kMaxTreePath / 2) return 0;
     auto t = trees_(tree);
     if (!t.ok()) return 0;
     uint64_t n = 0;
     for (const auto& e : t->entries) {
       if (FileLike(e.type)) n++;
-      if (e.type == EntryType::kDir) n += Files(e.subtree);
+      if (e.type == EntryType::kDir) n += Files(e.subtree, depth + 1);
     }
     return n;
   }

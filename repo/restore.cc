@@ -76,6 +76,11 @@ struct timespec ToTimespec(int64_t ns) {
   return ts;
 }
 
+uint64_t NextRestorerId() {
+  static std::atomic<uint64_t> next{1};
+  return next++;
+}
+
 class Restorer {
  public:
   Restorer(const Repository& repo, const Repository::PathTarget& what, const RestoreOptions& opts)
@@ -418,6 +423,10 @@ class Restorer {
         }
       }
       if (e.type == EntryType::kDir) {
+        if (Status deep = objstore::CheckTreePath(crel); !deep.ok()) {
+          Error(crel.substr(0, 48) + "…", deep);
+          continue;
+        }
         struct stat st;
         const bool is_dir =
             exists && !fresh_ && ::fstatat(dirfd.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -506,13 +515,39 @@ class Restorer {
   }
 
   // Opens folder `rel` of the target, one component at a time, never
-  // following a symlink.
+  // following a symlink. Each thread keeps the descriptors of the last
+  // kChain folders it opened on the way to the last one (its ancestors),
+  // and starts from the deepest of them that contains `rel`: folders are
+  // planned depth first and their metadata set deepest first, so a deep
+  // chain of folders costs one openat per folder, not one per level.
   Fd OpenDir(const std::string& rel) const {
-    Fd fd(::dup(root_.get()));
-    for (const auto& comp : Split(rel)) {
+    static constexpr size_t kChain = 48;
+    struct Chain {
+      uint64_t owner = 0;
+      std::vector<std::pair<std::string, Fd>> dirs;  // outermost first
+    };
+    thread_local Chain chain;
+    if (chain.owner != id_) {
+      chain.owner = id_;
+      chain.dirs.clear();
+    }
+    auto within = [&](const std::string& dir) {
+      return dir.empty() || rel == dir || (rel.size() > dir.size() && rel.compare(0, dir.size(), dir) == 0 &&
+                                           rel[dir.size()] == '/');
+    };
+    size_t keep = chain.dirs.size();
+    while (keep > 0 && !within(chain.dirs[keep - 1].first)) keep--;
+    chain.dirs.resize(keep);
+    Fd fd(::dup(keep > 0 ? chain.dirs.back().second.get() : root_.get()));
+    std::string at = keep > 0 ? chain.dirs.back().first : std::string();
+    if (at == rel) return fd;
+    for (const auto& comp : Split(at.empty() ? rel : rel.substr(at.size() + 1))) {
       int next = ::openat(fd.get(), comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (next < 0) return Fd();
       fd = Fd(next);
+      at = at.empty() ? comp : at + "/" + comp;
+      chain.dirs.emplace_back(at, Fd(::dup(fd.get())));
+      if (chain.dirs.size() > kChain) chain.dirs.erase(chain.dirs.begin());
     }
     return fd;
   }
@@ -960,6 +995,8 @@ class Restorer {
   const Repository::PathTarget& what_;
   const RestoreOptions& opts_;
   const bool is_root_;
+  // Tells this restore's folder chains (OpenDir) from an earlier one's.
+  const uint64_t id_ = NextRestorerId();
   bool created_target_ = false;  // the target did not exist before this restore
   bool target_missing_ = false;  // dry run: the target does not exist
   bool fresh_ = false;           // the target was missing or empty: every entry is created

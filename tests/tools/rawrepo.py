@@ -75,7 +75,9 @@ class Writer:
                 if t == 4:
                     body += lbytes(e["target"].encode())
             elif t == 2:
-                body += self.tree(e.get("entries", []))
+                # "subtree": the hex id of a tree added before (deep chains
+                # are built from the inside out, without recursion).
+                body += bytes.fromhex(e["subtree"]) if "subtree" in e else self.tree(e.get("entries", []))
             elif t == 3:
                 body += lbytes(e["target"].encode())
             items.append((name, bytes(body)))
@@ -111,6 +113,15 @@ class Writer:
         open(os.path.join(self.repo, "snapshots", sid.hex()), "wb").write(f)
         open(os.path.join(self.repo, "refs", "branches", branch), "w").write(sid.hex() + "\n")
         return sid.hex()
+
+
+def chain(writer, depth, name="d", leaf=None):
+    """The root tree of `depth` nested folders called `name`, the innermost
+    holding `leaf` (a list of entries), built without recursion."""
+    tid = writer.tree(leaf or [])
+    for _ in range(depth):
+        tid = writer.tree([{"name": name, "type": "dir", "subtree": tid.hex()}])
+    return tid
 
 
 def frame(ftype, payload):
