@@ -516,12 +516,14 @@ class Restorer {
 
   // Opens folder `rel` of the target, one component at a time, never
   // following a symlink. Each thread keeps the descriptors of the last
-  // kChain folders it opened on the way to the last one (its ancestors),
-  // and starts from the deepest of them that contains `rel`: folders are
-  // planned depth first and their metadata set deepest first, so a deep
-  // chain of folders costs one openat per folder, not one per level.
+  // folders it opened on the way to the last one (its ancestors: 48 in the
+  // thread that plans, 4 in each worker, so that descriptors stay few on
+  // many cores), and starts from the deepest of them that contains `rel`:
+  // folders are planned depth first and their metadata set deepest first,
+  // so a deep chain of folders costs one openat per folder, not one per
+  // level.
   Fd OpenDir(const std::string& rel) const {
-    static constexpr size_t kChain = 48;
+    const size_t kChain = std::this_thread::get_id() == planner_ ? 48 : 4;
     struct Chain {
       uint64_t owner = 0;
       std::vector<std::pair<std::string, Fd>> dirs;  // outermost first
@@ -997,6 +999,7 @@ class Restorer {
   const bool is_root_;
   // Tells this restore's folder chains (OpenDir) from an earlier one's.
   const uint64_t id_ = NextRestorerId();
+  const std::thread::id planner_ = std::this_thread::get_id();
   bool created_target_ = false;  // the target did not exist before this restore
   bool target_missing_ = false;  // dry run: the target does not exist
   bool fresh_ = false;           // the target was missing or empty: every entry is created
