@@ -283,12 +283,12 @@ Status Repository::SyncIndex() {
     }
     auto data = backend_->Get("snapshots/" + hex);
     if (!data.ok()) {
-      warnings_.push_back(data.status().message());
+      if (damaged_snapshots_.insert(*id).second) warnings_.push_back(data.status().message());
       continue;
     }
     auto snap = DecodeSnapshotFile(*data, &*id, "snapshots/" + hex);
     if (!snap.ok()) {
-      warnings_.push_back(snap.status().message());
+      if (damaged_snapshots_.insert(*id).second) warnings_.push_back(snap.status().message());
       continue;
     }
     CAIRN_RETURN_IF_ERROR(index_->PutSnapshot(*id, *data));

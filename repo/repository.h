@@ -102,6 +102,10 @@ class Repository {
   // Problems met while opening or refreshing (damaged index or snapshot
   // files skipped).
   const std::vector<std::string>& warnings() const { return warnings_; }
+  // Snapshot files found damaged (unreadable or not decoding) while the
+  // local index was brought up to date: each warned about once, and left
+  // out of every listing.
+  size_t damaged_snapshots() const { return damaged_snapshots_.size(); }
   // Where messages met later go (a stale lock broken, waiting for a lock);
   // by default they are added to warnings().
   void set_on_message(std::function<void(const std::string&)> fn) { on_message_ = std::move(fn); }
@@ -279,6 +283,7 @@ class Repository {
   mutable std::optional<std::set<ObjectId>> trash_ids_;
   std::mutex message_mu_;  // warnings_, calls of on_message_
   std::vector<std::string> warnings_;
+  std::set<ObjectId> damaged_snapshots_;
   std::function<void(const std::string&)> on_message_;
   std::chrono::milliseconds lock_wait_{std::chrono::seconds(60)};
 };

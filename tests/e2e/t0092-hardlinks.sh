@@ -82,5 +82,12 @@ for b in s-nothex s-short s-upper s-missing s-number; do
   expect_exit 4 $CAIRN log "$b"
 done
 expect_exit 4 $CAIRN check
+# A listing that leaves damaged snapshots out says so (exit 4), naming
+# each once, so that a script never takes a short list for the whole.
+expect_exit 4 $CAIRN snapshots
+err | grep -q "5 snapshot file(s) are damaged and not listed" || fail "snapshots: $(err)"; ok
+assert_eq "$(err | grep -c 'is damaged:')" "5" "warnings about damaged snapshots"
+expect_exit 4 $CAIRN --json snapshots
+json_get "j['error']['exit_code']" | grep -qx 4 || fail "snapshots --json: $(out)"; ok
 
 echo "ok: $checks checks"
