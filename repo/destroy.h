@@ -3,8 +3,8 @@
 // Destroy: removes a whole repository, every object in it, in an order that
 // keeps it consistent for as long as it can be opened: references first
 // (nothing lists a snapshot any more), then snapshots and the trash, then
-// packs, indexes and the rest, then the config, then the key slots, then
-// the layout's empty folders. A destroy that is killed leaves either a
+// packs, indexes and the rest, then the config, then the locks, then the
+// key slots, then the layout's empty folders. A destroy that is killed leaves either a
 // repository that opens (and a second destroy finishes the work) or, killed
 // between the config and the last key slot, a remnant of key slots only,
 // which DestroyRemnant removes. Risk critical (approval.h).
