@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "objstore/core/io.h"
 #include "objstore/file_chunks.h"
 
 namespace cairn::diff {
@@ -65,11 +66,13 @@ Status ListDir(const std::string& dir, std::vector<DiskEntry>* out) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return Status::FromErrno(errno, "cannot read folder '" + dir + "'");
   std::vector<std::string> names;
-  while (struct dirent* de = ::readdir(d)) {
+  int err = 0;
+  while (struct dirent* de = NextEntry(d, &err)) {
     std::string n = de->d_name;
     if (n != "." && n != "..") names.push_back(n);
   }
   ::closedir(d);
+  if (err != 0) return Status::FromErrno(err, "cannot read folder '" + dir + "'");
   std::sort(names.begin(), names.end());
   for (const auto& n : names) {
     DiskEntry e;

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <list>
 #include <mutex>
 #include <random>
@@ -64,11 +65,13 @@ class LocalBackend : public Backend {
       DIR* d = ::opendir(root_.c_str());
       if (d == nullptr) return Status::FromErrno(errno, "cannot list '" + root_ + "'");
       bool empty = true;
-      while (struct dirent* e = ::readdir(d)) {
+      int err = 0;
+      while (struct dirent* e = NextEntry(d, &err)) {
         std::string_view n(e->d_name);
         if (n != "." && n != "..") empty = false;
       }
       ::closedir(d);
+      if (err != 0) return Status::FromErrno(err, "cannot list '" + root_ + "'");
       if (!empty) {
         return Status::AlreadyExists("'" + root_ + "' is not empty; create a repository in a new or empty folder");
       }
@@ -215,7 +218,8 @@ class LocalBackend : public Backend {
     DIR* d = ::opendir(root_.c_str());
     if (d == nullptr) return false;
     bool ok = true;
-    while (struct dirent* e = ::readdir(d)) {
+    int err = 0;
+    while (struct dirent* e = NextEntry(d, &err)) {
       std::string n(e->d_name);
       if (n == "." || n == "..") continue;
       struct stat st;
@@ -226,14 +230,15 @@ class LocalBackend : public Backend {
       }
     }
     ::closedir(d);
-    return ok;
+    return ok && err == 0;
   }
   static bool OnlyFolders(const std::string& dir) {
     DIR* d = ::opendir(dir.c_str());
     if (d == nullptr) return false;
     bool ok = true;
     std::vector<std::string> subdirs;
-    while (struct dirent* e = ::readdir(d)) {
+    int err = 0;
+    while (struct dirent* e = NextEntry(d, &err)) {
       std::string_view n(e->d_name);
       if (n == "." || n == "..") continue;
       struct stat st;
@@ -244,6 +249,7 @@ class LocalBackend : public Backend {
       subdirs.push_back(dir + "/" + std::string(n));
     }
     ::closedir(d);
+    if (err != 0) ok = false;
     for (const auto& s : subdirs) ok = ok && OnlyFolders(s);
     return ok;
   }
@@ -254,7 +260,8 @@ class LocalBackend : public Backend {
     DIR* d = ::opendir(dir.c_str());
     if (d == nullptr) return;
     std::vector<std::string> subdirs;
-    while (struct dirent* e = ::readdir(d)) {
+    int err = 0;
+    while (struct dirent* e = NextEntry(d, &err)) {
       std::string_view n(e->d_name);
       if (n == "." || n == "..") continue;
       struct stat st;
@@ -265,6 +272,7 @@ class LocalBackend : public Backend {
       }
     }
     ::closedir(d);
+    if (err != 0 && left->empty()) *left = dir + " (" + std::strerror(err) + ")";
     for (const auto& s : subdirs) {
       RemoveEmptyDirs(s, left);
       ::rmdir(s.c_str());
@@ -395,7 +403,8 @@ class LocalBackend : public Backend {
     bool in_staging = dir == root_ + "/tmp";
     std::list<std::string> subdirs;
     std::list<std::string> stale;
-    while (struct dirent* e = ::readdir(d)) {
+    int err = 0;
+    while (struct dirent* e = NextEntry(d, &err)) {
       std::string_view n(e->d_name);
       if (n == "." || n == "..") continue;
       struct stat st;
@@ -414,6 +423,7 @@ class LocalBackend : public Backend {
       *bytes += static_cast<uint64_t>(st.st_size);
     }
     ::closedir(d);
+    if (err != 0) return Status::FromErrno(err, "cannot list '" + dir + "'");
     if (!dry_run) {
       for (const auto& path : stale) {
         if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
@@ -437,7 +447,8 @@ class LocalBackend : public Backend {
     std::string base = rel;
     if (!base.empty() && base.back() != '/') base.push_back('/');
     std::list<std::string> subdirs;
-    while (struct dirent* e = ::readdir(d)) {
+    int err = 0;
+    while (struct dirent* e = NextEntry(d, &err)) {
       std::string_view n(e->d_name);
       if (n == "." || n == ".." || n.substr(0, kTempPrefix.size()) == kTempPrefix) continue;
       struct stat st;
@@ -449,6 +460,7 @@ class LocalBackend : public Backend {
       }
     }
     ::closedir(d);
+    if (err != 0) return Status::FromErrno(err, "cannot list '" + dir + "'");
     for (const auto& s : subdirs) CAIRN_RETURN_IF_ERROR(ListDir(s, fn));
     return Status::OK();
   }

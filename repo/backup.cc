@@ -415,7 +415,8 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
     if (auto kept = trees.KeptTree(id)) return objstore::DecodeTree(*kept, id);
     return repo->ReadTree(id);
   };
-  RelateToLineage(tree_source, lineage, opts.kind, &snap);
+  std::string counts_warning = RelateToLineage(tree_source, lineage, opts.kind, &snap);
+  if (!counts_warning.empty() && opts.on_warning) opts.on_warning(counts_warning);
   snap.stats.duration_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
 

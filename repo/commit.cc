@@ -20,11 +20,12 @@ class ChangeCounter {
   void Dir(const ObjectId& tree, const std::optional<ObjectId>& parent_tree) {
     if (parent_tree && *parent_tree == tree) return;
     auto now = trees_(tree);
-    if (!now.ok()) return;
+    if (!now.ok()) return Note(now.status());
     Tree old;
     if (parent_tree) {
       auto t = trees_(*parent_tree);
-      if (t.ok()) old = std::move(t).value();
+      if (!t.ok()) return Note(t.status());
+      old = std::move(t).value();
     }
     std::vector<bool> seen(old.entries.size(), false);
     for (const auto& c : now->entries) {
@@ -59,7 +60,10 @@ class ChangeCounter {
   uint64_t Files(const ObjectId& tree, size_t depth = 0) {
     if (depth > objstore::kMaxTreePath / 2) return 0;
     auto t = trees_(tree);
-    if (!t.ok()) return 0;
+    if (!t.ok()) {
+      Note(t.status());
+      return 0;
+    }
     uint64_t n = 0;
     for (const auto& e : t->entries) {
       if (FileLike(e.type)) n++;
@@ -68,8 +72,16 @@ class ChangeCounter {
     return n;
   }
 
+  void Note(const Status& st) {
+    if (error_.empty()) error_ = st.message();
+  }
+
   const TreeSource& trees_;
   objstore::SnapshotStats* stats_;
+
+ public:
+  // The first tree that could not be read; the counts are partial then.
+  std::string error_;
 };
 
 }  // namespace
@@ -137,18 +149,21 @@ Result<Lineage> ChooseLineage(const Repository& repo, const ParentRequest& req) 
   return l;
 }
 
-void RelateToLineage(const TreeSource& trees, const Lineage& lineage, BackupKind kind, Snapshot* snap) {
+std::string RelateToLineage(const TreeSource& trees, const Lineage& lineage, BackupKind kind, Snapshot* snap) {
   snap->parents = lineage.parents;
   snap->kind = lineage.parents.empty() ? "full" : BackupKindName(kind);
   auto& st = snap->stats;
   st.files_new = st.files_changed = st.files_unchanged = st.files_deleted = 0;
   if (!lineage.base_tree) {
     st.files_new = st.files;
-    return;
+    return "";
   }
-  ChangeCounter(trees, &st).Dir(snap->tree, lineage.base_tree);
+  ChangeCounter counter(trees, &st);
+  counter.Dir(snap->tree, lineage.base_tree);
   uint64_t counted = st.files_new + st.files_changed;
   st.files_unchanged = st.files > counted ? st.files - counted : 0;
+  if (counter.error_.empty()) return "";
+  return "the counts of new, changed and deleted files are incomplete (the snapshot is not): " + counter.error_;
 }
 
 Result<CommitOutcome> Commit(Repository* repo, const BackupOptions& opts, const ParentRequest& req,
@@ -191,7 +206,8 @@ Result<CommitOutcome> Commit(Repository* repo, const BackupOptions& opts, const 
     if (opts.time_ns == 0) {
       snap->time_ns = std::max(NowNs(), lineage->first_parent ? lineage->first_parent->time_ns + 1 : int64_t{0});
     }
-    RelateToLineage(trees, *lineage, opts.kind, snap);
+    std::string warning = RelateToLineage(trees, *lineage, opts.kind, snap);
+    if (!warning.empty() && opts.on_warning) opts.on_warning(warning);
   }
 }
 

@@ -56,7 +56,8 @@ using TreeSource = std::function<Result<Tree>(const ObjectId&)>;
 // Sets the parents, the kind and the change counts (files new, changed,
 // unchanged, deleted) of `snap`, from its tree (snap->tree) and its file
 // count (snap->stats.files) against the lineage's base tree.
-void RelateToLineage(const TreeSource& trees, const Lineage& lineage, BackupKind kind, Snapshot* snap);
+// Returns a warning when a tree could not be read (the counts are partial).
+std::string RelateToLineage(const TreeSource& trees, const Lineage& lineage, BackupKind kind, Snapshot* snap);
 
 struct CommitOutcome {
   std::optional<ObjectId> snapshot_id;  // none when skipped

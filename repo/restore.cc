@@ -290,11 +290,12 @@ class Restorer {
       return Status::FromErrno(errno, "cannot list folder to delete");
     }
     std::vector<std::string> names;
-    while (struct dirent* de = ::readdir(d)) {
+    int err = 0;
+    while (struct dirent* de = NextEntry(d, &err)) {
       std::string n = de->d_name;
       if (n != "." && n != "..") names.push_back(n);
     }
-    Status st = Status::OK();
+    Status st = err != 0 ? Status::FromErrno(err, "cannot list folder to delete") : Status::OK();
     for (const auto& n : names) {
       st = RemoveTree(::dirfd(d), n);
       if (!st.ok()) break;
@@ -329,7 +330,8 @@ class Restorer {
       return;
     }
     std::vector<std::string> extra;
-    while (struct dirent* de = ::readdir(d)) {
+    int err = 0;
+    while (struct dirent* de = NextEntry(d, &err)) {
       std::string n = de->d_name;
       if (n == "." || n == "..") continue;
       auto it = std::lower_bound(tree.entries.begin(), tree.entries.end(), n,
@@ -343,6 +345,11 @@ class Restorer {
       extra.push_back(n);
     }
     ::closedir(d);
+    if (err != 0) {
+      // A listing cut short: deleting from part of it would be a guess.
+      Error(rel.empty() ? "." : rel, Status::FromErrno(err, "cannot list folder"));
+      return;
+    }
     std::sort(extra.begin(), extra.end());
     for (const auto& n : extra) {
       const std::string crel = Join(rel, n);

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "objstore/core/io.h"
+
 namespace cairn::repo {
 namespace {
 
@@ -156,11 +158,18 @@ Walker::Visited Walker::Visit(const std::string& path, const std::string& name, 
       return Visited::kOmitted;
     }
     std::vector<std::string> names;
-    while (struct dirent* de = ::readdir(d)) {
+    int err = 0;
+    while (struct dirent* de = NextEntry(d, &err)) {
       std::string_view n(de->d_name);
       if (n != "." && n != "..") names.emplace_back(n);
     }
     ::closedir(d);
+    if (err != 0) {
+      // Part of a folder saved as the whole of it would hide the rest.
+      dirs_--;
+      Error(path, std::strerror(err));
+      return Visited::kOmitted;
+    }
     std::sort(names.begin(), names.end());
     node->dir_key = index::FileCacheFolderKey(path);
     node->has_dir_key = true;

@@ -4,6 +4,9 @@
 
 #pragma once
 
+#include <dirent.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -17,5 +20,15 @@ namespace cairn {
 // IOError naming `what` otherwise (ENOSPC included).
 inline constexpr uint64_t kAppend = UINT64_MAX;
 Status WriteAll(int fd, std::string_view data, const std::string& what, uint64_t offset = kAppend);
+
+// readdir that tells the end of a folder from a failure to read it: the
+// next entry, or nullptr with *err 0 at the end and the errno otherwise (a
+// listing cut short by EIO must never read as a shorter folder).
+inline struct dirent* NextEntry(DIR* d, int* err) {
+  errno = 0;
+  struct dirent* e = ::readdir(d);
+  *err = e != nullptr ? 0 : errno;
+  return e;
+}
 
 }  // namespace cairn

@@ -32,9 +32,8 @@ def digest(path):
     return h.hexdigest()
 
 
-def main():
-    a_root, b_root = sys.argv[1], sys.argv[2]
-    skip_mtime = "--no-mtime" in sys.argv
+def compare(a_root, b_root, skip_mtime=False):
+    """Returns the differences between the trees below a_root and b_root."""
     a, b = walk(a_root), walk(b_root)
     problems = []
     for p in sorted(set(a) | set(b)):
@@ -79,9 +78,15 @@ def main():
     ga, gb = groups(a), groups(b)
     if ga != gb:
         problems.append(f"hard-link groups differ: {ga} vs {gb}")
+    return problems, len(a)
+
+
+def main():
+    a_root, b_root = sys.argv[1], sys.argv[2]
+    problems, n = compare(a_root, b_root, "--no-mtime" in sys.argv)
     for line in problems:
         print(line)
-    print(f"treecmp: {len(a)} entries compared, {len(problems)} differences")
+    print(f"treecmp: {n} entries compared, {len(problems)} differences")
     sys.exit(1 if problems else 0)
 
 

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The fault sweep (tests/fault/sweep.py): backup, restore, forget, prune,
+# tag and key add, each run once per fault point with the Nth I/O call on
+# the repository, the cache or the restore target failing (EIO; a full disk
+# from then on; a short write then ENOSPC) or ending the process (SIGKILL),
+# then check, restores of every earlier snapshot and the operation run
+# again. The default run takes 12 points per operation and mode, evenly
+# spread (the first and last included); FAULT_MAX_POINTS=N takes more and
+# CAIRN_LONG_TESTS=1 takes every point (docs/reliability.md has its figures).
+# A sanitizer build is skipped: its runtime must come first in the library
+# list, which a preloaded layer breaks.
+source "$(dirname "$0")/lib.sh"
+# Not yet in CI's default run: one of four parallel runs failed once and the
+# cause was not yet found (issue 16 note). CAIRN_FAULT_SWEEP=1 runs it.
+if [ -z "${CAIRN_FAULT_SWEEP:-}${CAIRN_LONG_TESTS:-}" ]; then
+  echo "$(basename "$0"): skipped (set CAIRN_FAULT_SWEEP=1 or CAIRN_LONG_TESTS=1)"
+  exit 0
+fi
+if ldd "$CAIRN" 2>/dev/null | grep -q -E "libasan|libubsan"; then
+  echo "$(basename "$0"): skipped (a sanitizer build; the release pass runs the sweep)"
+  exit 0
+fi
+[ -n "${FAULTFS:-}" ] && [ -f "$FAULTFS" ] || fail "FAULTFS must name the faultfs library (tests/fault/faultfs.c)"
+
+# The layer itself: a counted write fails with the asked errno, and a
+# process that is not watched is left alone (else the sweep proves nothing).
+mkdir watched
+expect_exit 0 $CAIRN init watched/repo -q
+set +e
+LD_PRELOAD=$FAULTFS FAULTFS_PATHS=$WORK/watched FAULTFS_AT=1 FAULTFS_MODE=enospc FAULTFS_OPS=open \
+  $CAIRN init watched/repo2 -q 2>"$WORK/.err"
+rc=$?
+set -e
+[ "$rc" != 0 ] || fail "init succeeded although faultfs failed its first file creation"
+grep -q "No space left on device" "$WORK/.err" || fail "the injected ENOSPC is not reported: $(err)"
+ok
+LD_PRELOAD=$FAULTFS FAULTFS_PATHS=$WORK/elsewhere FAULTFS_AT=1 FAULTFS_MODE=eio \
+  expect_exit 0 $CAIRN init watched/repo3 -q
+
+TESTS="$TESTS" FAULTFS="$FAULTFS" CAIRN="$CAIRN" FAULT_MAX_POINTS="${FAULT_MAX_POINTS:-12}" FAULT_FIGURES="$WORK/figures.json" python3 "$TESTS/fault/sweep.py" \
+  || fail "the fault sweep found a broken guarantee (above)"
+ok
+python3 - "$WORK/figures.json" <<'PYEOF' || fail "the sweep did not cover every operation and mode"
+import json, sys
+f = json.load(open(sys.argv[1]))
+assert set(f) == {"backup", "restore", "forget", "prune", "tag", "key-add"}, f.keys()
+for op, v in f.items():
+    assert set(v["modes"]) == {"eio", "enospc", "short", "kill"}, (op, v["modes"].keys())
+    for mode, s in v["modes"].items():
+        assert s["points"] >= min(v["calls"], 10), (op, mode, s)
+        if mode == "kill":
+            assert s["killed"] == s["points"], (op, mode, s)
+        else:
+            assert s["failed_cleanly"] > 0, (op, mode, s)
+PYEOF
+ok
+finish
