@@ -292,6 +292,15 @@ static char* FdName(int fd, char* buf, size_t size) {
   return buf;
 }
 
+#define FAIL_IF(expr)  \
+  do {                 \
+    int e_ = (expr);   \
+    if (e_) {          \
+      errno = e_;      \
+      return -1;       \
+    }                  \
+  } while (0)
+
 // ---- opening and closing -------------------------------------------------
 
 static int OpenCommon(int dirfd, const char* path, int flags, mode_t mode, int at, int large) {
@@ -486,42 +495,27 @@ ssize_t writev(int fd, const struct iovec* iov, int iovcnt) {
   return real_writev(fd, iov, iovcnt);
 }
 
-int ftruncate(int fd, off_t len) {
+// A call on a descriptor: 0 to run it, or the errno it fails with.
+static int FdFault(int fd, unsigned op) {
   Ensure();
-  if (FdWatched(fd)) {
-    char name[32];
-    int e = Fault(kWrite, FdName(fd, name, sizeof name));
-    if (e != 0) {
-      errno = e > 0 ? e : ENOSPC;
-      return -1;
-    }
-  }
+  if (!FdWatched(fd)) return 0;
+  char name[32];
+  int e = Fault(op, FdName(fd, name, sizeof name));
+  return e != 0 ? (e > 0 ? e : ENOSPC) : 0;
+}
+
+int ftruncate(int fd, off_t len) {
+  FAIL_IF(FdFault(fd, kWrite));
   return real_ftruncate(fd, len);
 }
 
 int fsync(int fd) {
-  Ensure();
-  if (FdWatched(fd)) {
-    char name[32];
-    int e = Fault(kSync, FdName(fd, name, sizeof name));
-    if (e != 0) {
-      errno = e > 0 ? e : ENOSPC;
-      return -1;
-    }
-  }
+  FAIL_IF(FdFault(fd, kSync));
   return real_fsync(fd);
 }
 
 int fdatasync(int fd) {
-  Ensure();
-  if (FdWatched(fd)) {
-    char name[32];
-    int e = Fault(kSync, FdName(fd, name, sizeof name));
-    if (e != 0) {
-      errno = e > 0 ? e : ENOSPC;
-      return -1;
-    }
-  }
+  FAIL_IF(FdFault(fd, kSync));
   return real_fdatasync(fd);
 }
 
@@ -570,15 +564,6 @@ static int PathFault(unsigned op, int dirfd, const char* path) {
   int e = Fault(op, path);
   return e != 0 ? (e > 0 ? e : ENOSPC) : 0;
 }
-
-#define FAIL_IF(expr)  \
-  do {                 \
-    int e_ = (expr);   \
-    if (e_) {          \
-      errno = e_;      \
-      return -1;       \
-    }                  \
-  } while (0)
 
 int rename(const char* from, const char* to) {
   FAIL_IF(PathFault(kRename, AT_FDCWD, to));
