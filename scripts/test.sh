@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs, builds and runs every test: unit tests and end-to-end tests, then
 # the same suite again under AddressSanitizer and UndefinedBehaviorSanitizer,
-# then the decoders' libFuzzer target for a minute (scripts/fuzz.sh: clang,
+# then each decoder's libFuzzer target for a few seconds (scripts/fuzz.sh: clang,
 # installed if missing). Set CAIRN_NO_SANITIZE=1 to skip the second pass,
-# CAIRN_NO_FUZZ=1 to skip the fuzzing, FUZZ_SECONDS to fuzz longer.
+# CAIRN_NO_FUZZ=1 to skip the fuzzing, FUZZ_SECONDS_PER_TARGET to fuzz longer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +20,6 @@ if [ -z "${CAIRN_NO_SANITIZE:-}" ]; then
 fi
 
 if [ -z "${CAIRN_NO_FUZZ:-}" ]; then
-  echo "== the decoders under libFuzzer"
+  echo "== every decoder under libFuzzer"
   bash scripts/fuzz.sh
 fi

@@ -7,18 +7,15 @@
 # again. The default run takes 12 points per operation and mode, evenly
 # spread (the first and last included); FAULT_MAX_POINTS=N takes more and
 # CAIRN_LONG_TESTS=1 takes every point (docs/reliability.md has its figures).
-# A sanitizer build is skipped: its runtime must come first in the library
-# list, which a preloaded layer breaks.
+# Under the sanitizers (a Debug build, several times slower) it takes 3
+# points per operation and mode; the release pass takes 12.
 source "$(dirname "$0")/lib.sh"
-# Not yet in CI's default run: one of four parallel runs failed once and the
-# cause was not yet found (issue 16 note). CAIRN_FAULT_SWEEP=1 runs it.
-if [ -z "${CAIRN_FAULT_SWEEP:-}${CAIRN_LONG_TESTS:-}" ]; then
-  echo "$(basename "$0"): skipped (set CAIRN_FAULT_SWEEP=1 or CAIRN_LONG_TESTS=1)"
-  exit 0
-fi
+points=12
 if ldd "$CAIRN" 2>/dev/null | grep -q -E "libasan|libubsan"; then
-  echo "$(basename "$0"): skipped (a sanitizer build; the release pass runs the sweep)"
-  exit 0
+  points=3
+  # The sanitizer runtime wants to be first in the library list; the layer
+  # only forwards calls to it.
+  export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 fi
 [ -n "${FAULTFS:-}" ] && [ -f "$FAULTFS" ] || fail "FAULTFS must name the faultfs library (tests/fault/faultfs.c)"
 
@@ -37,19 +34,24 @@ ok
 LD_PRELOAD=$FAULTFS FAULTFS_PATHS=$WORK/elsewhere FAULTFS_AT=1 FAULTFS_MODE=eio \
   expect_exit 0 $CAIRN init watched/repo3 -q
 
-TESTS="$TESTS" FAULTFS="$FAULTFS" CAIRN="$CAIRN" FAULT_MAX_POINTS="${FAULT_MAX_POINTS:-12}" FAULT_FIGURES="$WORK/figures.json" python3 "$TESTS/fault/sweep.py" \
+TESTS="$TESTS" FAULTFS="$FAULTFS" CAIRN="$CAIRN" FAULT_MAX_POINTS="${FAULT_MAX_POINTS:-$points}" FAULT_FIGURES="$WORK/figures.json" python3 "$TESTS/fault/sweep.py" \
   || fail "the fault sweep found a broken guarantee (above)"
 ok
-python3 - "$WORK/figures.json" <<'PYEOF' || fail "the sweep did not cover every operation and mode"
+python3 - "$WORK/figures.json" "${FAULT_MAX_POINTS:-$points}" <<'PYEOF' || fail "the sweep did not cover every operation and mode"
 import json, sys
 f = json.load(open(sys.argv[1]))
+want = int(sys.argv[2])
 assert set(f) == {"backup", "restore", "forget", "prune", "tag", "key-add"}, f.keys()
 for op, v in f.items():
     assert set(v["modes"]) == {"eio", "enospc", "short", "kill"}, (op, v["modes"].keys())
     for mode, s in v["modes"].items():
-        assert s["points"] >= min(v["calls"], 10), (op, mode, s)
+        assert s["points"] >= min(v["calls"], want), (op, mode, s)
         if mode == "kill":
-            assert s["killed"] == s["points"], (op, mode, s)
+            # A multi-threaded operation does not make the same number of
+            # calls every run: a point past this run's last call is a
+            # verified success, not a kill (only the last points can be).
+            assert s["killed"] + s["succeeded"] == s["points"], (op, mode, s)
+            assert s["killed"] >= max(1, s["points"] - 2), (op, mode, s)
         else:
             assert s["failed_cleanly"] > 0, (op, mode, s)
 PYEOF

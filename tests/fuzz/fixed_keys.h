@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// The fixed keys of the sealed-bytes decoders in decoders_fuzz.cc and of
+// The fixed keys of the sealed-bytes decoders in decoders.cc and of
 // their seeds (sealed_seeds.cc): RepoKeys::Derive of a constant master for a
 // constant repository id. Only inputs sealed under these keys get past
 // authentication, so the seeds must be made with them.
@@ -35,25 +35,5 @@ inline const objstore::RepoKeys& FixedKeys() {
   }();
   return *keys;
 }
-
-// Sealed-decoder inputs start with this byte, then a byte picking the
-// decoder (decoders_fuzz.cc); every other first byte keeps its meaning
-// from before (first byte % 9), so the older corpus is replayed as it was.
-inline constexpr uint8_t kSealedSelector = 0xff;
-enum SealedDecoder : uint8_t {
-  kKeySlot = 0,
-  kKeyFile = 1,
-  kConfig = 2,
-  kIndexFile = 3,
-  kSnapshotFile = 4,
-  kRefFile = 5,
-  kBlob = 6,
-  kPackHeader = 7,
-  kPackFile = 8,
-  kTrashRecord = 9,
-  kPrunePlan = 10,
-  kPolicy = 11,
-  kSealedDecoders = 12,
-};
 
 }  // namespace cairn::fuzz

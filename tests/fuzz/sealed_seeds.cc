@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
-// cairn_fuzz_seeds OUT_DIR: writes seed inputs for the sealed-bytes decoders
-// of decoders_fuzz.cc (selector byte 0xff, then the decoder's byte), made
+// cairn_fuzz_seeds OUT_DIR: writes seed inputs for the sealed-bytes targets
+// of decoders.cc into OUT_DIR/TARGET/, made
 // with the fuzz target's fixed keys (fixed_keys.h): valid key slots, a key
 // file, an encrypted config, sealed index, snapshot and ref files, sealed
 // and plain blobs with their entries, pack tails and whole packs. Python
@@ -25,6 +25,9 @@
 #include "objstore/keys.h"
 #include "objstore/pack.h"
 #include "objstore/snapshot.h"
+#include "repo/prune_plan.h"
+#include "repo/retention.h"
+#include "repo/trash.h"
 
 namespace {
 
@@ -34,12 +37,10 @@ using namespace cairn::objstore;
 std::string out_dir;
 int written = 0;
 
-void Seed(fuzz::SealedDecoder d, std::string_view data) {
-  std::string b;
-  b.push_back(static_cast<char>(fuzz::kSealedSelector));
-  b.push_back(static_cast<char>(d));
-  b.append(data);
-  std::ofstream(out_dir + "/" + Sha256(b).ToHex().substr(0, 40), std::ios::binary) << b;
+// Writes `data` as a seed of the target called `target` (decoders.cc).
+void Seed(const char* target, std::string_view data) {
+  std::filesystem::create_directories(out_dir + "/" + target);
+  std::ofstream(out_dir + "/" + target + "/" + Sha256(data).ToHex().substr(0, 40), std::ios::binary) << data;
   written++;
 }
 
@@ -91,7 +92,7 @@ void BlobSeeds(const ObjectCodec& codec) {
       PutU32(&in, static_cast<uint32_t>(plain.size()));
       in.append(id.view());
       in.append(stored);
-      Seed(fuzz::kBlob, in);
+      Seed("blob", in);
     }
   }
 }
@@ -102,8 +103,8 @@ void PackSeeds(const std::string& pack) {
   std::string in;
   PutU32(&in, static_cast<uint32_t>(pack.size() - tail));
   in.append(pack.substr(pack.size() - tail));
-  Seed(fuzz::kPackHeader, in);
-  Seed(fuzz::kPackFile, pack);
+  Seed("sealed_pack_header", in);
+  Seed("pack_file", pack);
 }
 
 }  // namespace
@@ -124,22 +125,22 @@ int main(int argc, char** argv) {
 
   // Key slots: a key file's (opened by the target with kKeyFileSecret) and
   // a password's (cheapest allowed cost; the target only decodes it).
-  Seed(fuzz::kKeySlot, EncodeKeySlot(NewKeySlot(SlotKind::kKeyFile, fuzz::kKeyFileSecret, keys, 0, 0, info).value()));
-  Seed(fuzz::kKeySlot, EncodeKeySlot(NewKeySlot(SlotKind::kPassword, "fuzz password", keys, crypto::kMinOps,
+  Seed("key_slot", EncodeKeySlot(NewKeySlot(SlotKind::kKeyFile, fuzz::kKeyFileSecret, keys, 0, 0, info).value()));
+  Seed("key_slot", EncodeKeySlot(NewKeySlot(SlotKind::kPassword, "fuzz password", keys, crypto::kMinOps,
                                                 crypto::kMinMem, info)
                                          .value()));
-  Seed(fuzz::kKeyFile, NewKeyFileText());
+  Seed("key_file", NewKeyFileText());
 
   RepoConfig cfg = NewRepoConfig();
   cfg.repo_id = fuzz::FixedRepoId();
   cfg.SetEncrypted(true);
-  Seed(fuzz::kConfig, EncodeConfig(cfg, &keys));
+  Seed("sealed_config", EncodeConfig(cfg, &keys));
 
   PackRecord rec, plain_rec;
   std::string pack = MakePack(sealed, &keys, &rec);
   std::string plain_pack = MakePack(plain, nullptr, &plain_rec);
-  Seed(fuzz::kIndexFile, sealed.EncodeFile(FileType::kIndex, EncodeIndexPayload({rec}), true));
-  Seed(fuzz::kIndexFile, sealed.EncodeFile(FileType::kIndex, EncodeIndexPayload({rec, plain_rec}), false));
+  Seed("sealed_index", sealed.EncodeFile(FileType::kIndex, EncodeIndexPayload({rec}), true));
+  Seed("sealed_index", sealed.EncodeFile(FileType::kIndex, EncodeIndexPayload({rec, plain_rec}), false));
 
   Snapshot s;
   s.tree = rec.entries.back().id;
@@ -149,7 +150,7 @@ int main(int argc, char** argv) {
   s.paths = {"/src"};
   s.branch = "main";
   s.message = "a seed";
-  Seed(fuzz::kSnapshotFile, sealed.EncodeFile(FileType::kSnapshot, EncodeSnapshotPayload(s), true));
+  Seed("sealed_snapshot", sealed.EncodeFile(FileType::kSnapshot, EncodeSnapshotPayload(s), true));
   ObjectId snap_id = sealed.FileId(sealed.EncodeFile(FileType::kSnapshot, EncodeSnapshotPayload(s), false));
 
   // A ref file: its logical name is its file name (repository.cc RefFile).
@@ -161,8 +162,55 @@ int main(int argc, char** argv) {
     PutU8(&in, static_cast<uint8_t>(ctx.size()));
     in.append(ctx);
     in.append(sealed.EncodeFile(FileType::kRef, payload, false, ctx));
-    Seed(fuzz::kRefFile, in);
+    Seed("ref_file", in);
   }
+
+  // A trash record holding that snapshot file (the target decodes it for
+  // a fixed id, so the snapshot inside is opened unverified).
+  repo::TrashRecord tr;
+  tr.id = snap_id;
+  tr.snapshot_file = sealed.EncodeFile(FileType::kSnapshot, EncodeSnapshotPayload(s), false);
+  tr.snapshot = s;
+  tr.removed_ns = 1790000000000000000;
+  tr.expires_ns = tr.removed_ns + 7LL * 86400 * 1000000000;
+  tr.reason = "forget (keep-last 1)";
+  tr.host = "fuzz-host";
+  tr.user = "fuzz-user";
+  Seed("trash_record", repo::EncodeTrashRecord(sealed, tr));
+  tr.purged_ns = tr.expires_ns + 1;
+  Seed("trash_record", repo::EncodeTrashRecord(sealed, tr));
+
+  // Prune plans in each state.
+  for (auto state : {repo::PrunePlan::State::kPending, repo::PrunePlan::State::kMarked,
+                     repo::PrunePlan::State::kIndexed}) {
+    repo::PrunePlan pp;
+    pp.name = "prune/00000000000000a1";
+    pp.state = state;
+    pp.created_ns = 1790000000000000000;
+    pp.host = "fuzz-host";
+    pp.condemned_packs = {rec.pack_id};
+    pp.garbage = {rec.entries.front().id};
+    pp.unindexed_packs = {plain_rec.pack_id};
+    pp.index_files = {"index/" + snap_id.ToHex()};
+    pp.sessions = {"session-backup-fuzz-host-1"};
+    pp.condemned_bytes = 4096;
+    Seed("prune_plan", repo::EncodePrunePlan(sealed, pp));
+  }
+
+  // Retention policies (plain JSON in the repository).
+  repo::StoredPolicy sp;
+  repo::RetentionPolicy daily;
+  daily.daily = 7;
+  daily.weekly = 4;
+  daily.keep_tags = {"release"};
+  sp.fallback = daily;
+  repo::RetentionPolicy last;
+  last.last = 3;
+  last.within = repo::ParseDuration("2d").value();
+  sp.branches["side"] = last;
+  Seed("policy", repo::EncodePolicy(sp));
+  sp.fallback.reset();
+  Seed("policy", repo::EncodePolicy(sp));
 
   BlobSeeds(sealed);
   BlobSeeds(plain);
