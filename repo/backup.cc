@@ -125,23 +125,59 @@ Status ChunkFile(Node* node, const objstore::ChunkerParams& params, BlobWriter* 
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   }
   TreeEntry& e = node->entry;
-  e.chunks.clear();
-  uint64_t total = 0;
-  bool read_error = false;
-  Status s = objstore::ChunkFd(fd, params, writer->hasher(), buf, [&](std::string_view chunk, const ObjectId& id) -> Status {
-    e.chunks.push_back(id);
-    total += chunk.size();
-    if (progress) progress->bytes_done += chunk.size();
-    auto added = writer->Add(objstore::BlobType::kData, id, chunk, placement);
-    return added.ok() ? Status::OK() : added.status();
-  }, &read_error);
-  if (own) ::close(fd);
-  e.size = total;
-  if (read_error) {
-    node->error = s;
-    return Status::OK();
+  auto ns = [](const struct timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; };
+  // A file that changes while it is read (its size, mtime or ctime after
+  // the read differ from what the read began with) may have been read
+  // torn: it is read once more from the start. If it changed again, what
+  // the second read got is saved, with a warning (the backup exits 3), and
+  // the file-change cache is not told about it, so the next backup reads
+  // it again. Size and chunks always agree: both are what was read.
+  for (int attempt = 0;; attempt++) {
+    e.chunks.clear();
+    uint64_t total = 0;
+    bool read_error = false;
+    Status s = objstore::ChunkFd(fd, params, writer->hasher(), buf, [&](std::string_view chunk, const ObjectId& id) -> Status {
+      e.chunks.push_back(id);
+      total += chunk.size();
+      if (progress) progress->bytes_done += chunk.size();
+      auto added = writer->Add(objstore::BlobType::kData, id, chunk, placement);
+      return added.ok() ? Status::OK() : added.status();
+    }, &read_error);
+    e.size = total;
+    if (read_error) {
+      if (own) ::close(fd);
+      node->error = s;
+      return Status::OK();
+    }
+    if (!s.ok() || !own) {
+      if (own) ::close(fd);
+      return s;
+    }
+    struct stat after;
+    if (::fstat(fd, &after) != 0) {
+      node->error = Status::FromErrno(errno, "cannot stat after reading");
+      ::close(fd);
+      return Status::OK();
+    }
+    const bool changed = static_cast<uint64_t>(after.st_size) != total || ns(after.st_mtim) != e.mtime_ns ||
+                         ns(after.st_ctim) != node->ctime_ns;
+    if (!changed) break;
+    if (attempt == 1) {
+      node->warning = "changed while it was read, twice; saved as the second read found it";
+      break;
+    }
+    // Read again, from what the file is now.
+    e.mtime_ns = ns(after.st_mtim);
+    node->ctime_ns = ns(after.st_ctim);
+    if (progress) progress->bytes_done -= total;
+    if (::lseek(fd, 0, SEEK_SET) != 0) {
+      node->error = Status::FromErrno(errno, "changed while it was read and cannot be read again");
+      ::close(fd);
+      return Status::OK();
+    }
   }
-  return s;
+  ::close(fd);
+  return Status::OK();
 }
 
 // The file workers: one per core, started before the walk so that files
@@ -256,7 +292,7 @@ class FileWorkers {
       auto placement = left >= nthreads_ ? BlobWriter::Placement::kInline : BlobWriter::Placement::kQueue;
       st = ChunkFile(n, params_, writer_, &s->buf, opts_.progress, placement);
       files_read_++;
-      if (st.ok() && n->error.ok() && n->fd < 0) {
+      if (st.ok() && n->error.ok() && n->warning.empty() && n->fd < 0) {
         index::FileCacheEntry c{n->dev, n->ino, n->entry.size, n->entry.mtime_ns, n->ctime_ns, n->entry.chunks};
         s->updates.emplace_back(FileCacheKey(n), std::move(c));
         if (s->updates.size() >= 8192) FlushUpdates(s);

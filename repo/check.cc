@@ -234,6 +234,11 @@ class Checker {
           }
           stack.emplace_back(e.subtree, p);
         } else if (e.type == objstore::EntryType::kFile || e.type == objstore::EntryType::kHardlink) {
+          if (e.type == objstore::EntryType::kHardlink) {
+            // Its other name must be a file of this snapshot with its content.
+            Status st = repo_->CheckHardlinkTarget(root, p, e);
+            if (st.IsCorruption()) rep_.errors.push_back(st.message() + " (snapshot " + snap.ShortHex() + ")");
+          }
           uint64_t held = 0;
           bool all = true;
           for (const auto& c : e.chunks) {

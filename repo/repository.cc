@@ -329,8 +329,46 @@ Result<std::string> Repository::ReadBlob(const index::BlobLocation& loc) const {
 }
 
 Result<Tree> Repository::ReadTree(const ObjectId& id) const {
-  CAIRN_ASSIGN_OR_RETURN(std::string blob, ReadBlob(id));
+  // Trees are read where a snapshot or another tree names them: one that is
+  // missing, or is file content, means the naming object is damaged.
+  CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> loc, index_->Lookup(id));
+  if (!loc) return Status::Corruption("tree " + id.ShortHex() + " is missing from the repository");
+  if (loc->entry.type != objstore::BlobType::kTree) {
+    return Status::Corruption("object " + id.ShortHex() + " is named as a tree but holds file content");
+  }
+  CAIRN_ASSIGN_OR_RETURN(std::string blob, ReadBlob(*loc));
   return objstore::DecodeTree(blob, id);
+}
+
+Status Repository::CheckHardlinkTarget(const ObjectId& root, const std::string& path, const TreeEntry& e) const {
+  auto bad = [&](const std::string& why) {
+    return Status::Corruption("hard link '" + path + "' names '" + e.link_target + "', " + why +
+                              "; the tree is damaged");
+  };
+  TreeEntry at;
+  at.type = objstore::EntryType::kDir;
+  at.subtree = root;
+  std::string_view rest = e.link_target;
+  while (!rest.empty()) {
+    size_t slash = rest.find('/');
+    std::string_view comp = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    if (at.type != objstore::EntryType::kDir) return bad("which is not a file of the snapshot");
+    CAIRN_ASSIGN_OR_RETURN(Tree tree, ReadTree(at.subtree));
+    auto it = std::lower_bound(tree.entries.begin(), tree.entries.end(), comp,
+                               [](const TreeEntry& x, std::string_view n) { return x.name < n; });
+    if (it == tree.entries.end() || it->name != comp) return bad("which is not in the snapshot");
+    at = *it;
+  }
+  if (at.type != objstore::EntryType::kFile) {
+    const char* kind = at.type == objstore::EntryType::kDir       ? "a folder"
+                       : at.type == objstore::EntryType::kSymlink  ? "a symlink"
+                       : at.type == objstore::EntryType::kHardlink ? "a hard link itself"
+                                                                  : "a special file";
+    return bad(std::string("which is ") + kind + ", not a file");
+  }
+  if (at.size != e.size || at.chunks != e.chunks) return bad("which holds other content than the link records");
+  return Status::OK();
 }
 
 Result<Snapshot> Repository::ReadStoredSnapshot(const ObjectId& id) const {
@@ -715,6 +753,17 @@ Result<ObjectId> Repository::ResolveRevision(std::string_view rev, int64_t now_n
     if (!id) {
       CAIRN_ASSIGN_OR_RETURN(id, ReadRef("tags/" + base));
     }
+  }
+  if (id) {
+    // A ref that names a snapshot file that is not there is damage (the
+    // ref is intact, its snapshot lost), not an unknown name.
+    auto st = backend_->Stat(objstore::SnapshotName(*id));
+    if (!st.ok() && st.status().IsNotFound()) {
+      std::string ref = base == "latest" || base == "HEAD" ? "branches/" + std::string(kDefaultBranch) : base;
+      return Status::Corruption("'" + ref + "' points to snapshot " + id->ShortHex() +
+                                ", which is missing from the repository; run 'cairn check'");
+    }
+    if (!st.ok()) return st.status();
   }
   if (!id && IsFullHex(base)) {
     CAIRN_ASSIGN_OR_RETURN(auto m, index_->SnapshotsWithPrefix(base));

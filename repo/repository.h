@@ -120,7 +120,15 @@ class Repository {
   // decompress; the message names the pack.
   Result<std::string> ReadBlob(const ObjectId& id) const;
   Result<std::string> ReadBlob(const index::BlobLocation& loc) const;
+  // Corruption when `id` is missing or is not a tree (whoever named it is
+  // damaged).
   Result<Tree> ReadTree(const ObjectId& id) const;
+  // OK if hard-link entry `e`, at `path` in the snapshot whose root tree is
+  // `root`, names a file of that snapshot holding the content it records
+  // (size and chunks); Corruption naming `path` if it names nothing, a
+  // folder, a symlink, another hard link (itself included) or other
+  // content; a read error as it is.
+  Status CheckHardlinkTarget(const ObjectId& root, const std::string& path, const TreeEntry& e) const;
   // NotFound if there is no such snapshot (the message says so when it is
   // in the trash); Corruption if damaged. Parents that forget or delete
   // removed are replaced by their nearest kept ancestors (through the

@@ -954,8 +954,14 @@ class Restorer {
         Error(rel, Status::FromErrno(errno, "cannot create hard link"));
         continue;
       }
-      // The other name is not part of this restore: write the content, which
-      // the hard-link entry carries.
+      // The other name is not part of this restore (left out by a filter or
+      // a path, or it could not be written): write the content, which the
+      // hard-link entry carries, once the snapshot says that name is a file
+      // of that content.
+      if (Status st = repo_.CheckHardlinkTarget(what_.snapshot.tree, SnapshotPath(rel), e); !st.ok()) {
+        Error(rel, st);
+        continue;
+      }
       RestoreFile(dirfd.get(), rel, e, e.name);
     }
   }

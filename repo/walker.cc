@@ -266,6 +266,7 @@ void TreeStreamer::Build(Node* dir) {
       errors_->Add(SourcePath(&c), c.error.message());
       continue;
     }
+    if (!c.warning.empty()) errors_->Add(SourcePath(&c), c.warning);
     if (FileLike(c.entry.type)) {
       files_++;
       bytes_ += c.entry.size;

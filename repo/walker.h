@@ -71,7 +71,8 @@ struct Node {
   // A regular file with more than one link: its first name publishes here
   // what it read; a later name (kHardlink) takes it from here.
   std::shared_ptr<LinkInfo> link;
-  Status error;                // set when the file could not be read
+  Status error;                // set when the file could not be read (it is left out)
+  std::string warning;         // set when it was saved but changed while read (exit 3)
   uint64_t dev = 0, ino = 0;
   int64_t ctime_ns = 0;
   int fd = -1;                 // a source that is already open (stdin, a command's output)

@@ -19,10 +19,21 @@
 //                            write on any watched file fails with ENOSPC
 //                            (a disk that fills up); other calls fail ENOSPC
 //                     kill: the process sends itself SIGKILL before the call
+//                     grow, shrink, touch, delete: the file behind a read
+//                            call changes before the read runs (64 KiB
+//                            appended; cut to half its size; its first
+//                            byte rewritten, which moves its mtime; its
+//                            name removed), and the read goes on: a source
+//                            that changes while backup reads it. Only
+//                            reads are counted in these modes; with
+//                            FAULTFS_EVERY=K the file changes again every
+//                            Kth read after the Nth, at most 16 times (so
+//                            a growing file still ends).
 //   FAULTFS_STICKY  1: every counted call from the Nth on fails (a device
 //                   that stays broken); with enospc, only the calls that
 //                   take space (write, sync, rename, open, mkdir): a disk
 //                   that stays full
+//   FAULTFS_EVERY   K: with a change mode, the Nth call and every Kth after it
 //   FAULTFS_COUNT   file the number of counted calls is written to at exit
 //   FAULTFS_TRACE   file every counted call is appended to (class, path)
 //
@@ -59,7 +70,7 @@ enum {
   kRemove = 1 << 6,
   kMkdir = 1 << 7,
 };
-enum { kModeEio, kModeEnospc, kModeShort, kModeKill };
+enum { kModeEio, kModeEnospc, kModeShort, kModeKill, kModeGrow, kModeShrink, kModeTouch, kModeDelete };
 
 #define kMaxFd 65536
 #define kMaxPaths 8
@@ -72,6 +83,7 @@ static unsigned g_ops = 0xff;
 static long g_at;
 static int g_mode = kModeEio;
 static int g_sticky;
+static long g_every;
 static const char* g_count_file;
 static const char* g_trace_file;
 static atomic_long g_count;
@@ -197,9 +209,16 @@ static void Init(void) {
     if (strcmp(mode, "enospc") == 0) g_mode = kModeEnospc;
     else if (strcmp(mode, "short") == 0) g_mode = kModeShort;
     else if (strcmp(mode, "kill") == 0) g_mode = kModeKill;
+    else if (strcmp(mode, "grow") == 0) g_mode = kModeGrow;
+    else if (strcmp(mode, "shrink") == 0) g_mode = kModeShrink;
+    else if (strcmp(mode, "touch") == 0) g_mode = kModeTouch;
+    else if (strcmp(mode, "delete") == 0) g_mode = kModeDelete;
   }
+  if (g_mode >= kModeGrow) g_ops = kRead;
   const char* sticky = getenv("FAULTFS_STICKY");
   g_sticky = sticky != NULL && strcmp(sticky, "1") == 0;
+  const char* every = getenv("FAULTFS_EVERY");
+  g_every = every != NULL ? atol(every) : 0;
   g_count_file = getenv("FAULTFS_COUNT");
   g_trace_file = getenv("FAULTFS_TRACE");
   g_ready = 1;
@@ -275,11 +294,13 @@ static int Fault(unsigned op, const char* what) {
   // A full disk refuses what takes space and still reads; a broken device
   // refuses everything.
   int sticky = g_sticky && n > g_at && (g_mode != kModeEnospc || (op & (kWrite | kOpen | kMkdir | kRename | kSync)));
+  if (g_every > 0 && n > g_at && (n - g_at) % g_every == 0 && (n - g_at) / g_every < 16) sticky = 1;
   if (n == g_at || sticky) {
     if (g_mode == kModeKill) {
       kill(getpid(), SIGKILL);
       for (;;) pause();
     }
+    if (g_mode >= kModeGrow) return -g_mode;  // a change, made by the read hook
     if (g_mode == kModeEio) return EIO;
     if (g_mode == kModeShort && (op & kWrite) && n == g_at) return -1;  // the caller writes half
     return ENOSPC;
@@ -306,7 +327,7 @@ static char* FdName(int fd, char* buf, size_t size) {
 static int OpenCommon(int dirfd, const char* path, int flags, mode_t mode, int at, int large) {
   Ensure();
   int watched = PathWatched(dirfd, path);
-  if (watched) {
+  if (watched && g_mode < kModeGrow) {
     unsigned op = (flags & O_CREAT) ? kOpen : ((flags & O_ACCMODE) != O_RDONLY ? kOpen : kRead);
     int e = Fault(op, path);
     if (e > 0) {
@@ -521,11 +542,44 @@ int fdatasync(int fd) {
 
 // ---- reading -------------------------------------------------------------
 
+// Changes the file open as `fd` the way `mode` says (see the top).
+static void Change(int fd, int mode) {
+  char proc[64], path[PATH_MAX];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  if (mode == kModeDelete) {
+    ssize_t n = readlink(proc, path, sizeof path - 1);
+    if (n > 0) {
+      path[n] = '\0';
+      real_unlink(path);
+    }
+    return;
+  }
+  int w = real_open(proc, O_WRONLY | O_CLOEXEC, 0);
+  if (w < 0) return;
+  struct stat st;
+  if (fstat(w, &st) == 0) {
+    if (mode == kModeGrow) {
+      static char more[65536];
+      memset(more, 'G', sizeof more);
+      (void)!real_pwrite(w, more, sizeof more, st.st_size);
+    } else if (mode == kModeShrink) {
+      (void)!real_ftruncate(w, st.st_size / 2);
+    } else if (mode == kModeTouch && st.st_size > 0) {
+      (void)!real_pwrite(w, "T", 1, 0);
+    }
+  }
+  real_close(w);
+}
+
 static int ReadFault(int fd) {
   Ensure();
   if (!FdWatched(fd)) return 0;
   char name[32];
   int e = Fault(kRead, FdName(fd, name, sizeof name));
+  if (e <= -kModeGrow) {
+    Change(fd, -e);
+    return 0;
+  }
   return e != 0 ? (e > 0 ? e : EIO) : 0;
 }
 

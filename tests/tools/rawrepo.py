@@ -52,15 +52,21 @@ class Writer:
         self.repo = repo
         self.blobs = []  # (id, type, data)
 
-    def add(self, btype, data):
-        bid = sha(data)
+    def add(self, btype, data, claimed_id=None):
+        """Adds a blob; `claimed_id` files it under an id that is not its hash
+        (a lie for damage tests)."""
+        bid = claimed_id or sha(data)
         self.blobs.append((bid, btype, data))
         return bid
 
-    def tree(self, entries, sort=True):
+    def tree(self, entries, sort=True, count=None, claimed_id=None):
+        """The id of a tree of `entries`. For damage tests: `count` writes
+        another entry count than there are entries, `claimed_id` files the
+        tree under that id; an entry's "type_code" writes that type byte,
+        "chunks" (hex ids) its chunk list instead of one chunk of "data"."""
         items = []
         for e in entries:
-            t = TYPES[e["type"]]
+            t = e.get("type_code", TYPES.get(e["type"]))
             name = name_bytes(e["name"])
             body = bytearray()
             body += lbytes(name) + bytes([t]) + varint(e.get("mode", 0o644 if t != 2 else 0o755))
@@ -70,7 +76,10 @@ class Writer:
             size = e.get("size", len(data)) if t in (1, 4) else 0  # "size": a lie, for damage tests
             body += varint(size)
             if t in (1, 4):
-                chunks = [self.add(1, data)] if data else []
+                if "chunks" in e:
+                    chunks = [bytes.fromhex(c) for c in e["chunks"]]
+                else:
+                    chunks = [self.add(1, data)] if data else []
                 body += varint(len(chunks)) + b"".join(chunks)
                 if t == 4:
                     body += lbytes(e["target"].encode())
@@ -83,8 +92,8 @@ class Writer:
             items.append((name, bytes(body)))
         if sort:
             items.sort()
-        blob = bytes([1]) + varint(len(items)) + b"".join(b for _, b in items)
-        return self.add(2, blob)
+        blob = bytes([1]) + varint(len(items) if count is None else count) + b"".join(b for _, b in items)
+        return self.add(2, blob, claimed_id)
 
     def pack(self):
         data, entries, off = bytearray(), [], 0
@@ -102,14 +111,18 @@ class Writer:
         index = frame(1, index)
         open(os.path.join(self.repo, "index", sha(index).hex()), "wb").write(index)
 
-    def snapshot(self, tree_id, branch, message="raw"):
-        snap = {"v": 1, "tree": tree_id.hex(), "parents": [], "time_ns": time.time_ns(), "host": "raw",
+    def snapshot(self, tree_id, branch, message="raw", parents=(), file_id=None):
+        """Writes a snapshot of `tree_id` (bytes, or a hex string for a lie)
+        with `parents` (hex ids) and points `branch` at it; `file_id` (hex)
+        files it under a name that is not its hash (a lie)."""
+        tree_hex = tree_id if isinstance(tree_id, str) else tree_id.hex()
+        snap = {"v": 1, "tree": tree_hex, "parents": list(parents), "time_ns": time.time_ns(), "host": "raw",
                 "user": "raw", "paths": ["/raw"], "kind": "full", "branch": branch, "message": message,
                 "stats": {k: 0 for k in ("files", "dirs", "bytes", "new_chunks", "new_trees",
                                          "added_raw_bytes", "added_bytes", "duration_ms")},
                 "errors": []}
         f = frame(2, json.dumps(snap, sort_keys=True, separators=(",", ":")).encode())
-        sid = sha(f)
+        sid = bytes.fromhex(file_id) if file_id else sha(f)
         open(os.path.join(self.repo, "snapshots", sid.hex()), "wb").write(f)
         open(os.path.join(self.repo, "refs", "branches", branch), "w").write(sid.hex() + "\n")
         return sid.hex()
