@@ -388,6 +388,13 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
   std::unique_ptr<objstore::BackendLock> session;
   if (!opts.dry_run) {
     CAIRN_ASSIGN_OR_RETURN(session, repo->BeginSession("backup"));
+    // A backup killed before its index file leaves packs no index names;
+    // take them in, so that this one does not store their blobs again.
+    CAIRN_ASSIGN_OR_RETURN(Repository::Adopted adopted, repo->AdoptPacksOfDeadBackups());
+    if (adopted.packs && opts.on_warning) {
+      opts.on_warning("took in " + std::to_string(adopted.packs) + " pack(s) of " + std::to_string(adopted.blobs) +
+                      " blobs (" + std::to_string(adopted.bytes) + " bytes) that a killed backup had written");
+    }
   }
 
   // Walk, read and store the files; each folder's tree is stored as soon

@@ -908,6 +908,60 @@ Result<ObjectId> Repository::SaveSnapshot(const Snapshot& s) {
   return id;
 }
 
+Result<Repository::Adopted> Repository::AdoptPacksOfDeadBackups() {
+  Adopted out;
+  CAIRN_ASSIGN_OR_RETURN(auto sessions, objstore::ListSessions(backend_.get(), RefLockOptions().stale_after));
+  std::vector<std::string> dead;
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  for (const auto& ses : sessions) {
+    if (ses.name.find("session-backup-") == std::string::npos) continue;
+    if (!ses.dead.empty()) {
+      dead.push_back(ses.name);
+    } else if (ses.holder.pid != ::getpid() || ses.holder.host != host) {
+      return out;  // another backup is running: its packs may not be indexed yet
+    }
+  }
+  if (dead.empty()) return out;
+  std::set<ObjectId> indexed;
+  CAIRN_RETURN_IF_ERROR(
+      index_->ForEachBlob([&](const ObjectId&, const index::BlobLocation& loc) { indexed.insert(loc.pack_id); }));
+  std::vector<std::string> names;
+  CAIRN_RETURN_IF_ERROR(backend_->List("data/", [&](const std::string& n, uint64_t) { names.push_back(n); }));
+  std::vector<objstore::PackRecord> records;
+  for (const auto& n : names) {
+    auto id = ObjectId::FromHex(Basename(n));
+    if (!id.ok() || objstore::PackName(*id) != n || indexed.count(*id) || PackCondemned(*id)) continue;
+    auto data = backend_->Get(n);
+    if (!data.ok()) {
+      if (data.status().IsNotFound()) continue;  // removed meanwhile
+      return data.status();
+    }
+    auto verified = codec_->VerifyPack(*data, *id, n);
+    if (!verified.errors.empty()) continue;  // not trusted: prune removes it
+    objstore::PackRecord rec;
+    rec.pack_id = *id;
+    rec.pack_size = data->size();
+    rec.entries = std::move(verified.entries);
+    out.packs++;
+    out.blobs += rec.entries.size();
+    out.bytes += rec.pack_size;
+    records.push_back(std::move(rec));
+  }
+  if (!records.empty()) {
+    // The index file is durable before the sessions that told of the packs go.
+    std::string file = codec_->EncodeFile(objstore::FileType::kIndex, objstore::EncodeIndexPayload(records), true);
+    std::string name = codec_->FileId(file).ToHex();
+    CAIRN_RETURN_IF_ERROR(backend_->Put("index/" + name, file));
+    CAIRN_RETURN_IF_ERROR(index_->AddPacks(name, records));
+  }
+  for (const auto& d : dead) {
+    Status st = backend_->Remove(d);
+    if (!st.ok() && !st.IsNotFound()) return st;
+  }
+  return out;
+}
+
 Status Repository::RebuildIndexFromPacks(std::vector<std::string>* problems, size_t* packs,
                                          size_t* blobs) {
   std::vector<std::string> names;

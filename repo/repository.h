@@ -238,6 +238,19 @@ class Repository {
   // adds it to the catalog. Returns its id.
   Result<ObjectId> SaveSnapshot(const Snapshot& s);
 
+  // What a backup killed before its index file was written left behind:
+  // packs in data/ that no index file names. When a backup session of a
+  // dead process is found and no other backup is running, every such pack
+  // (not condemned by a pending prune plan) is read whole and verified, and
+  // one new index file names the good ones, so the backup that follows
+  // deduplicates against them instead of storing their blobs again; then
+  // the dead backup sessions are removed. Damaged packs are left for prune.
+  struct Adopted {
+    size_t packs = 0, blobs = 0;
+    uint64_t bytes = 0;
+  };
+  Result<Adopted> AdoptPacksOfDeadBackups();
+
   // Rebuilds the local index from the packs alone: every pack is read whole
   // and verified against its name, its header parsed and every blob opened
   // and verified against its id; then one new index file covering the

@@ -110,6 +110,38 @@ expect_exit 0 $CAIRN -r left --json check
 assert_eq "$(json_get "j['temporaries']")" "0" "leftover temporary files after prune"
 [ -z "$(ls -A left/tmp)" ] || fail "prune left staged packs: $(ls -A left/tmp)"; ok
 
+# --- 7b: a backup run again after a kill takes in the packs the killed one
+# stored (no index file named them yet) instead of storing them again. The
+# kill falls at the rename of the index file into place (the fault layer,
+# the call found by a traced run on a copy): after every data pack went in.
+[ -n "${FAULTFS:-}" ] && [ -f "$FAULTFS" ] || fail "FAULTFS must name the faultfs library (tests/fault/faultfs.c)"
+preload=(env LD_PRELOAD="$FAULTFS")
+if ldd "$CAIRN" 2>/dev/null | grep -q libasan; then
+  preload+=(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+fi
+expect_exit 0 $CAIRN init orphans --encryption none
+mkdir src40
+python3 -c "
+import os
+for i in range(40): open('src40/f%d' % i, 'wb').write(os.urandom(1 << 20))"
+cp -a orphans orphans.traced
+expect_exit 0 "${preload[@]}" FAULTFS_PATHS="$WORK/orphans.traced" FAULTFS_OPS=rename FAULTFS_TRACE="$WORK/renames" \
+  $CAIRN -r orphans.traced backup -q src40
+at=$(grep -n "/index/" "$WORK/renames" | head -1 | cut -d: -f1)
+[ -n "$at" ] || fail "the traced backup renamed no index file into place: $(cat "$WORK/renames")"; ok
+expect_exit 137 "${preload[@]}" FAULTFS_PATHS="$WORK/orphans" FAULTFS_OPS=rename FAULTFS_AT=$at FAULTFS_MODE=kill \
+  $CAIRN -r orphans backup -q src40
+[ -z "$(ls orphans/index)" ] || fail "the killed backup wrote an index file: the kill fell too late"; ok
+orphan_packs=$(find orphans/data -type f -name '[0-9a-f]*' | wc -l)
+[ "$orphan_packs" -ge 2 ] || fail "the killed backup left $orphan_packs packs"; ok
+expect_exit 0 $CAIRN -r orphans --json backup src40
+grep -q "took in $orphan_packs pack(s)" "$WORK/.err" || fail "no word of the packs taken in: $(err)"; ok
+stored=$(du -sb orphans/data | cut -f1)
+[ "$stored" -lt $((48 << 20)) ] || fail "40 MiB stored as $stored bytes after a killed backup and a retry"; ok
+expect_exit 0 $CAIRN -r orphans check --read-data
+expect_exit 0 $CAIRN -r orphans restore latest --target orphans-out
+$TREECMP src40 orphans-out || fail "the retried backup does not restore"; ok
+
 # --- 8: backup --sqlite of what is not an SQLite database ---
 expect_exit 0 $CAIRN init db --encryption none
 export CAIRN_REPO=$WORK/db
