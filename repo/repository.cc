@@ -187,7 +187,7 @@ Status Repository::Refresh() {
   return SyncIndex();
 }
 
-void Repository::Message(const std::string& msg) {
+void Repository::Message(const std::string& msg) const {
   std::lock_guard<std::mutex> l(message_mu_);
   if (on_message_) {
     on_message_(msg);
@@ -308,10 +308,59 @@ Result<Snapshot> Repository::DecodeSnapshotFile(std::string_view file, const Obj
   return objstore::DecodeSnapshotPayload(*payload, name);
 }
 
+bool Repository::ReloadBlobTable() const {
+  std::lock_guard<std::mutex> l(reload_mu_);
+  if (reloaded_) return true;  // done once already (perhaps by another thread)
+  reloaded_ = true;
+  std::vector<std::string> names;
+  if (!backend_->List("index/", [&](const std::string& n, uint64_t) { names.push_back(Basename(n)); }).ok()) {
+    return false;
+  }
+  std::vector<std::pair<std::string, std::vector<objstore::PackRecord>>> all;
+  for (const auto& name : names) {
+    auto id = ObjectId::FromHex(name);
+    if (!id.ok()) continue;
+    auto data = backend_->Get("index/" + name);
+    if (!data.ok()) continue;
+    auto packs = DecodeIndexFile(*data, *id, "index/" + name);
+    if (packs.ok()) all.emplace_back(name, std::move(packs).value());
+  }
+  return index_->ReplaceBlobs(all).ok();
+}
+
+Result<std::optional<index::BlobLocation>> Repository::LookupAgain(
+    const ObjectId& id, const std::optional<index::BlobLocation>& had) const {
+  if (!ReloadBlobTable()) return had;
+  CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> now, index_->Lookup(id));
+  const bool moved = now.has_value() != had.has_value() ||
+                     (now && (now->pack_id != had->pack_id || now->entry.offset != had->entry.offset ||
+                              now->entry.stored_length != had->entry.stored_length ||
+                              now->entry.raw_length != had->entry.raw_length || now->entry.type != had->entry.type ||
+                              now->entry.flags != had->entry.flags));
+  if (moved) {
+    Message("the local index named a wrong place for object " + id.ShortHex() +
+            "; its blob table was rebuilt from the repository's index files");
+  }
+  return now;
+}
+
 Result<std::string> Repository::ReadBlob(const ObjectId& id) const {
   CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> loc, index_->Lookup(id));
-  if (!loc) return Status::NotFound("object " + id.ShortHex() + " is not in the repository");
-  return ReadBlob(*loc);
+  if (!loc) {
+    CAIRN_ASSIGN_OR_RETURN(loc, LookupAgain(id, loc));
+    if (!loc) return Status::NotFound("object " + id.ShortHex() + " is not in the repository");
+  }
+  auto data = ReadBlob(*loc);
+  if (data.ok() || !data.status().IsCorruption()) return data;
+  auto again = LookupAgain(id, loc);
+  if (!again.ok() || !*again) return data;
+  const index::BlobLocation& now = **again;
+  if (now.pack_id == loc->pack_id && now.entry.offset == loc->entry.offset &&
+      now.entry.stored_length == loc->entry.stored_length && now.entry.flags == loc->entry.flags &&
+      now.entry.raw_length == loc->entry.raw_length) {
+    return data;  // the index files say the same: the repository is damaged
+  }
+  return ReadBlob(now);
 }
 
 Result<std::string> Repository::ReadBlob(const index::BlobLocation& loc) const {
@@ -332,11 +381,14 @@ Result<Tree> Repository::ReadTree(const ObjectId& id) const {
   // Trees are read where a snapshot or another tree names them: one that is
   // missing, or is file content, means the naming object is damaged.
   CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> loc, index_->Lookup(id));
+  if (!loc || loc->entry.type != objstore::BlobType::kTree) {
+    CAIRN_ASSIGN_OR_RETURN(loc, LookupAgain(id, loc));
+  }
   if (!loc) return Status::Corruption("tree " + id.ShortHex() + " is missing from the repository");
   if (loc->entry.type != objstore::BlobType::kTree) {
     return Status::Corruption("object " + id.ShortHex() + " is named as a tree but holds file content");
   }
-  CAIRN_ASSIGN_OR_RETURN(std::string blob, ReadBlob(*loc));
+  CAIRN_ASSIGN_OR_RETURN(std::string blob, ReadBlob(id));
   return objstore::DecodeTree(blob, id);
 }
 

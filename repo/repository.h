@@ -271,7 +271,7 @@ class Repository {
   Result<RefValue> DecodeRef(std::string_view data, const std::string& file, std::string* name) const;
   // Opens a snapshot file: verified against *id unless id is null.
   Result<Snapshot> DecodeSnapshotFile(std::string_view file, const ObjectId* id, const std::string& name) const;
-  void Message(const std::string& msg);
+  void Message(const std::string& msg) const;
   // The ids that have a trash record (loaded on first use, dropped by
   // Refresh and by changes through this object).
   Result<std::set<ObjectId>> TrashIds() const;
@@ -301,9 +301,19 @@ class Repository {
   mutable std::mutex condemned_mu_;  // condemned_packs_
   std::unordered_set<ObjectId, ObjectIdHash> condemned_packs_;
   mutable std::mutex trash_mu_;  // trash_ids_
+  // The local index is derived data: when a blob read through it fails
+  // (no such blob, a wrong place, bytes that do not verify), its blob
+  // table is rebuilt once from the repository's index files and the read
+  // tried again, so a damaged cache is never reported as a damaged
+  // repository. reload_mu_ guards reloaded_.
+  bool ReloadBlobTable() const;
+  Result<std::optional<index::BlobLocation>> LookupAgain(const ObjectId& id,
+                                                         const std::optional<index::BlobLocation>& had) const;
+  mutable std::mutex reload_mu_;
+  mutable bool reloaded_ = false;
   mutable std::optional<std::set<ObjectId>> trash_ids_;
-  std::mutex message_mu_;  // warnings_, calls of on_message_
-  std::vector<std::string> warnings_;
+  mutable std::mutex message_mu_;  // warnings_, calls of on_message_
+  mutable std::vector<std::string> warnings_;
   std::set<ObjectId> damaged_snapshots_;
   std::function<void(const std::string&)> on_message_;
   std::chrono::milliseconds lock_wait_{std::chrono::seconds(60)};
