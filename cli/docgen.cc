@@ -27,11 +27,12 @@ const std::vector<ExitCodeDoc>& ExitCodeDocs() {
        "of 4 or more hex digits is refused because it could be read as an id), path with `..`, a repository "
        "location whose store is not supported yet (`s3:…`), a `--sqlite` file that is not an SQLite database"},
       {kExitPartial,
-       "backup saved, but some source paths could not be read; they are listed on stderr and in the snapshot's "
-       "`errors`"},
+       "backup saved, but some source paths could not be read, or a file changed while it was read twice (saved "
+       "as the second read found it); they are listed on stderr and in the snapshot's `errors`"},
       {kExitDamaged,
-       "damage found: `check` found errors, data needed by `restore`/`cat`/`log` is damaged or missing, the "
-       "audit log does not verify, or a plan file is damaged or was edited"},
+       "damage found: `check` found errors, data needed by `restore`/`cat`/`log`/`ls` is damaged or missing (a "
+       "tree that is missing or is not a tree, a branch or tag naming a snapshot file that is gone), the audit log "
+       "does not verify, or a plan file is damaged or was edited"},
       {kExitNotFound,
        "not found: unknown revision, path not in the snapshot, source path (or `--sqlite` database) that does not "
        "exist, `log` of a branch that does not exist or has no snapshots"},

@@ -25,7 +25,9 @@ constexpr size_t kLocationSize = 50;
 Status FromLmdb(int rc, std::string_view what) {
   std::string msg = "index: " + std::string(what) + ": " + mdb_strerror(rc);
   if (rc == MDB_CORRUPTED || rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_PAGE_NOTFOUND) {
-    return Status::Corruption(msg);
+    // The cache, not the repository: say which, and how to mend it.
+    return Status::Corruption("the local index is damaged (" + std::string(what) + ": " + mdb_strerror(rc) +
+                              "); the repository is not: run 'cairn repair index' to rebuild it");
   }
   return Status::IOError(msg);
 }

@@ -29,8 +29,17 @@ class Checker {
       : repo_(repo), be_(repo->backend()), opts_(opts), rep_(*rep) {}
 
   Status Run() {
-    CAIRN_RETURN_IF_ERROR(be_->List("data/", [&](const std::string& n, uint64_t size) { pack_files_[n] = size; }));
+    // Listed in the opposite order of a backup's writes (packs, index file,
+    // snapshot): whatever a listed snapshot needs was written before it,
+    // so it is in the listings that follow. Listed the other way, a backup
+    // beside the check could show a snapshot whose index file came after
+    // the index listing (a tree "missing" that is not).
+    CAIRN_RETURN_IF_ERROR(
+        be_->List("snapshots/", [&](const std::string& n, uint64_t) { snapshot_names_.push_back(n); }));
     CAIRN_RETURN_IF_ERROR(IndexFiles());
+    CAIRN_RETURN_IF_ERROR(be_->List("data/", [&](const std::string& n, uint64_t size) { pack_files_[n] = size; }));
+    for (auto& [file, rec] : read_index_) AddIndexed(file, std::move(rec));
+    read_index_.clear();
     PackHeaders();
     CAIRN_RETURN_IF_ERROR(Snapshots());
     Refs();
@@ -89,7 +98,7 @@ class Checker {
         rep_.errors.push_back(packs.status().message());
         continue;
       }
-      for (auto& p : *packs) AddIndexed(n, std::move(p));
+      for (auto& p : *packs) read_index_.emplace_back(n, std::move(p));
     }
     return Status::OK();
   }
@@ -155,8 +164,7 @@ class Checker {
 
   // 3. Snapshots and the trees they reach.
   Status Snapshots() {
-    std::vector<std::string> names;
-    CAIRN_RETURN_IF_ERROR(be_->List("snapshots/", [&](const std::string& n, uint64_t) { names.push_back(n); }));
+    const std::vector<std::string>& names = snapshot_names_;
     std::set<ObjectId> present;  // damaged ones too: they are reported as such
     for (const auto& n : names) {
       rep_.snapshots++;
@@ -362,6 +370,8 @@ class Checker {
   const CheckOptions& opts_;
   CheckReport& rep_;
   std::map<std::string, uint64_t> pack_files_;
+  std::vector<std::string> snapshot_names_;  // listed first (Run)
+  std::vector<std::pair<std::string, objstore::PackRecord>> read_index_;  // index files read, before data/ is listed
   std::unordered_map<ObjectId, index::BlobLocation, ObjectIdHash> blobs_;
   std::map<std::string, std::vector<objstore::PackEntry>> indexed_;  // pack name -> entries
   std::set<std::string> bad_packs_;
