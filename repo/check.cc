@@ -173,8 +173,14 @@ class Checker {
         rep_.warnings.push_back("'" + n + "' is not named like a snapshot; ignored");
         continue;
       }
-      present.insert(*id);
       auto snap = repo_->ReadSnapshot(*id);
+      if (!snap.ok() && snap.status().IsNotFound()) {
+        // Listed, then gone: a forget or delete beside this check moved it
+        // to the trash (read below) — not damage.
+        rep_.snapshots--;
+        continue;
+      }
+      present.insert(*id);
       if (!snap.ok()) {
         rep_.errors.push_back(snap.status().message());
         continue;
@@ -201,7 +207,7 @@ class Checker {
     // a snapshot file lost from the middle of a history.
     for (const auto& [id, parents] : parents_) {
       for (const auto& p : parents) {
-        if (present.count(p) == 0 && trashed.count(p) == 0) {
+        if (present.count(p) == 0 && trashed.count(p) == 0 && !ExistsNow(p)) {
           rep_.errors.push_back("snapshot " + id.ShortHex() + " names parent " + p.ShortHex() +
                                 ", which is missing (neither in snapshots/ nor in the trash)");
         }
@@ -271,6 +277,15 @@ class Checker {
     }
   }
 
+  // Whether snapshot `id` has a file or a trash record now: a writer beside
+  // this check may have made it after the listing (a ref moved on to it)
+  // or moved it to the trash after the trash was read. Only what is
+  // missing now is damage.
+  bool ExistsNow(const ObjectId& id) {
+    if (be_->Stat(objstore::SnapshotName(id)).ok()) return true;
+    return be_->Stat(TrashName(id)).ok();
+  }
+
   // 4. Refs point at intact snapshots; snapshots no ref reaches are named.
   void Refs() {
     std::vector<ObjectId> todo;
@@ -281,7 +296,7 @@ class Checker {
         continue;
       }
       for (const auto& [name, id] : *refs) {
-        if (parents_.count(id) == 0) {
+        if (parents_.count(id) == 0 && !ExistsNow(id)) {
           rep_.errors.push_back(std::string(kind) + "/" + name + " points to snapshot " + id.ShortHex() +
                                 ", which is missing or damaged");
         }
