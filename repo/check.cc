@@ -181,6 +181,7 @@ class Checker {
         continue;
       }
       present.insert(*id);
+      listed_.insert(*id);
       if (!snap.ok()) {
         rep_.errors.push_back(snap.status().message());
         continue;
@@ -296,7 +297,9 @@ class Checker {
         continue;
       }
       for (const auto& [name, id] : *refs) {
-        if (parents_.count(id) == 0 && !ExistsNow(id)) {
+        // Not read: listed but damaged, or not there (unless a backup beside
+        // this check wrote it after the listing).
+        if (parents_.count(id) == 0 && (listed_.count(id) != 0 || !ExistsNow(id))) {
           rep_.errors.push_back(std::string(kind) + "/" + name + " points to snapshot " + id.ShortHex() +
                                 ", which is missing or damaged");
         }
@@ -386,6 +389,7 @@ class Checker {
   CheckReport& rep_;
   std::map<std::string, uint64_t> pack_files_;
   std::vector<std::string> snapshot_names_;  // listed first (Run)
+  std::set<ObjectId> listed_;                // of those, the ones still there when read
   std::vector<std::pair<std::string, objstore::PackRecord>> read_index_;  // index files read, before data/ is listed
   std::unordered_map<ObjectId, index::BlobLocation, ObjectIdHash> blobs_;
   std::map<std::string, std::vector<objstore::PackEntry>> indexed_;  // pack name -> entries
