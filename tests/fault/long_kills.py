@@ -36,6 +36,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.environ["TESTS"], "e2e"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sweep  # noqa: E402
 import treecmp  # noqa: E402
 
 CAIRN = os.environ["CAIRN"]
@@ -45,22 +47,14 @@ SEED = int(os.environ.get("SEED", str(int(time.time()))))
 rnd = random.Random(SEED)
 
 
-class World:
+class World(sweep.World):
+    """sweep.py's world, plus what the rounds remember."""
+
     def __init__(self, root):
-        self.root = root
-        self.env = dict(os.environ)
-        for k in ("CAIRN_PASSWORD", "CAIRN_PASSWORD_FILE", "CAIRN_PASSWORD_COMMAND", "LD_PRELOAD"):
-            self.env.pop(k, None)
-        self.env["CAIRN_REPO"] = os.path.join(root, "repo")
-        self.env["CAIRN_CACHE_DIR"] = os.path.join(root, "cache")
-        self.env["CAIRN_KEY_FILE"] = os.path.join(root, "key")
-        self.env["HOME"] = root
+        super().__init__(root)
         self.saved = {}  # snapshot id -> folder holding its source as it was
         self.forgotten = set()
         self.n = 0
-
-    def path(self, *p):
-        return os.path.join(self.root, *p)
 
 
 def start(w, args, env=None, faults=None):
@@ -302,34 +296,26 @@ def main():
             killed_run(w, st, "prune", args, watch, env)
             after_kill(w, st, "prune", before)
             rerun(w, st, "prune", args, env)
-        elif op == "tag":
+        elif op in ("tag", "branch"):
+            # A new name each round; a name the killed run already made is
+            # "exists" when run again, which is what a user would see.
+            def ref_args(n):
+                snap = rnd.choice([s for s in w.saved if s not in w.forgotten])
+                if op == "tag":
+                    return ["-q", "tag", "-m", "round %d" % rnd_i, "t%d" % n, snap]
+                return ["-q", "branch", "br%d" % n, snap]
             w.n += 1
-            snap = rnd.choice([s for s in w.saved if s not in w.forgotten] or [None])
-            args = ["-q", "tag", "-m", "round %d" % rnd_i, "t%d" % w.n, snap]
-            if "tag" not in calls:
-                whole(w, "tag", args, faults_watch=watch)
+            args = ref_args(w.n)
+            if op not in calls:
+                whole(w, op, args, faults_watch=watch)
                 w.n += 1
-                args[-2] = "t%d" % w.n
-            killed_run(w, st, "tag", args, watch)
-            after_kill(w, st, "tag", before)
+                args = ref_args(w.n)
+            killed_run(w, st, op, args, watch)
+            after_kill(w, st, op, before)
             rc, out, err = run(w, args)
             if rc != 0 and "exists" not in err:
                 st.reruns_failed += 1
-                st.problem(f"tag run again after a kill exited {rc}: {err.strip()[-200:]}")
-        elif op == "branch":
-            w.n += 1
-            snap = rnd.choice([s for s in w.saved if s not in w.forgotten])
-            args = ["-q", "branch", "br%d" % w.n, snap]
-            if "branch" not in calls:
-                whole(w, "branch", args, faults_watch=watch)
-                w.n += 1
-                args[-2] = "br%d" % w.n
-            killed_run(w, st, "branch", args, watch)
-            after_kill(w, st, "branch", before)
-            rc, out, err = run(w, args)
-            if rc != 0 and "exists" not in err:
-                st.reruns_failed += 1
-                st.problem(f"branch run again after a kill exited {rc}: {err.strip()[-200:]}")
+                st.problem(f"{op} run again after a kill exited {rc}: {err.strip()[-200:]}")
         if rnd_i % 25 == 0 or rnd_i == KILLS:
             verify_all(w, st)
             print(f"round {rnd_i}: {st.kills} kills ({st.landed} landed), {len(w.saved)} snapshots made, "
