@@ -22,6 +22,7 @@
 #include "cli/context.h"
 #include "cli/docgen.h"
 #include "cli/usage.h"
+#include "index/index.h"
 #include "objstore/config.h"
 #include "objstore/core/system.h"
 #include "repo/audit.h"
@@ -370,6 +371,8 @@ int Emit(Context& ctx, const std::string& text, const std::string& path) {
 }  // namespace
 
 int Run(int argc, char** argv) {
+  // Damage inside the local index's LMDB pages: a named error, not SIGBUS.
+  index::Index::ExitOnMapFault(kExitDamaged);
   Global g;
   Context ctx(&g);
   CLI::App app{"cairn: a content-addressed versioning and backup store"};

@@ -3,6 +3,7 @@
 #include "index/index.h"
 
 #include <lmdb.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <unistd.h>
 
 #include "objstore/core/bytes.h"
 
@@ -219,16 +221,111 @@ bool DecodeChildren(std::string_view v, TreeChildren* c) {
 
 }  // namespace
 
+namespace {
+
+// A page whose pointers LMDB follows outside the file (damage inside its
+// B-tree, which LMDB does not checksum) raises SIGBUS or SIGSEGV in the
+// middle of a read. The local index is derived data, so such a fault inside
+// a mapped index ends the command with a one-line error naming the file,
+// removes the file (the next command builds a new one from the index files)
+// and exits with the code the CLI chose (Index::ExitOnMapFault). Faults
+// anywhere else go to the handler that was there before, or kill as usual.
+struct MapRange {
+  std::atomic<uintptr_t> begin{0}, end{0};
+  char path[4096];
+};
+MapRange g_maps[8];
+std::mutex g_maps_mu;  // registering and unregistering, never in the handler
+std::atomic<int> g_fault_exit{-1};
+struct sigaction g_old_bus, g_old_segv;
+
+void WriteAll(const char* s) {
+  size_t n = std::strlen(s);
+  while (n > 0) {
+    ssize_t w = ::write(2, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void OnMapFault(int sig, siginfo_t* si, void* ctx) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(si->si_addr);
+  for (auto& m : g_maps) {
+    uintptr_t b = m.begin.load(std::memory_order_acquire);
+    if (b != 0 && a >= b && a < m.end.load(std::memory_order_relaxed)) {
+      WriteAll("cairn: the local index is damaged ('");
+      WriteAll(m.path);
+      WriteAll("' has a page that points outside the file); the repository is not: the file was removed, run the "
+               "command again to rebuild it\n");
+      ::unlink(m.path);
+      char lock[sizeof(m.path) + 8];
+      std::strcpy(lock, m.path);
+      std::strcat(lock, "-lock");
+      ::unlink(lock);
+      ::_exit(g_fault_exit.load());
+    }
+  }
+  const struct sigaction& old = sig == SIGBUS ? g_old_bus : g_old_segv;
+  if ((old.sa_flags & SA_SIGINFO) != 0 && old.sa_sigaction != nullptr) {
+    old.sa_sigaction(sig, si, ctx);
+    return;
+  }
+  if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN && old.sa_handler != nullptr) {
+    old.sa_handler(sig);
+    return;
+  }
+  // Default: the faulting instruction runs again and kills; a signal sent
+  // by kill() is sent again.
+  ::signal(sig, SIG_DFL);
+  if (si->si_code <= 0) ::raise(sig);
+}
+
+void RegisterMap(const std::string& path, void* map, size_t size) {
+  if (map == nullptr || path.size() >= sizeof(g_maps[0].path)) return;
+  std::lock_guard<std::mutex> l(g_maps_mu);
+  for (auto& m : g_maps) {
+    if (m.begin.load() != 0) continue;
+    std::memcpy(m.path, path.c_str(), path.size() + 1);
+    m.end.store(reinterpret_cast<uintptr_t>(map) + size);
+    m.begin.store(reinterpret_cast<uintptr_t>(map), std::memory_order_release);
+    return;
+  }
+}
+
+void UnregisterMap(void* map) {
+  if (map == nullptr) return;
+  std::lock_guard<std::mutex> l(g_maps_mu);
+  for (auto& m : g_maps) {
+    if (m.begin.load() == reinterpret_cast<uintptr_t>(map)) m.begin.store(0);
+  }
+}
+
+void* FindMapping(int fd, size_t size);
+
+}  // namespace
+
+void Index::ExitOnMapFault(int exit_code) {
+  if (g_fault_exit.exchange(exit_code) >= 0) return;
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof(sa));
+  sa.sa_sigaction = OnMapFault;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGBUS, &sa, &g_old_bus);
+  ::sigaction(SIGSEGV, &sa, &g_old_segv);
+}
+
 struct Index::Impl {
   std::string path;
   MDB_env* env = nullptr;
   MDB_dbi blobs = 0, files = 0, snaps = 0, meta = 0, filecache = 0;
   MDB_dbi refs = 0, children = 0, roots = 0;
   MDB_dbi dups = 0, packs = 0, suspects = 0;
-  std::once_flag map_once;
-  void* map = nullptr;  // where LMDB mapped the file (ReleaseMappedPages)
+  void* map = nullptr;  // where LMDB mapped the file (ReleaseMappedPages, the fault handler)
   std::atomic<uint64_t> lookups{0};
   ~Impl() {
+    UnregisterMap(map);
     if (env != nullptr) mdb_env_close(env);
   }
 };
@@ -247,6 +344,14 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path) {
   CAIRN_RETURN_IF_ERROR(CheckLmdbFile(path));
   rc = mdb_env_open(impl->env, path.c_str(), MDB_NOSUBDIR | MDB_NOTLS, 0644);
   if (rc != 0) return FromLmdb(rc, "cannot open '" + path + "'");
+  {
+    mdb_filehandle_t fd;
+    MDB_envinfo env;
+    if (mdb_env_get_fd(impl->env, &fd) == 0 && mdb_env_info(impl->env, &env) == 0) {
+      impl->map = FindMapping(fd, env.me_mapsize);
+      RegisterMap(path, impl->map, env.me_mapsize);
+    }
+  }
   {
     // LMDB marks this process as a reader, on its first read transaction,
     // by locking the byte at its process id in the lock file: a process
@@ -298,7 +403,9 @@ Result<std::optional<BlobLocation>> Index::Lookup(const ObjectId& id) const {
   if (rc != 0) return FromLmdb(rc, "cannot look up blob");
   BlobLocation loc;
   if (!DecodeLocation(id, View(v), &loc)) {
-    return Status::Corruption("index: damaged location record; run 'cairn repair index'");
+    return Status::Corruption(
+        "the local index is damaged (a location record that does not decode); the repository is not: run 'cairn "
+        "repair index' to rebuild it");
   }
   return std::optional<BlobLocation>(loc);
 }
@@ -610,13 +717,6 @@ void Index::Looked() const {
 }
 
 void Index::ReleaseMappedPages() const {
-  std::call_once(impl_->map_once, [&] {
-    mdb_filehandle_t fd;
-    MDB_envinfo env;
-    if (mdb_env_get_fd(impl_->env, &fd) == 0 && mdb_env_info(impl_->env, &env) == 0) {
-      impl_->map = FindMapping(fd, env.me_mapsize);
-    }
-  });
   MDB_envinfo info;
   MDB_stat st;
   if (impl_->map == nullptr || mdb_env_info(impl_->env, &info) != 0 || mdb_env_stat(impl_->env, &st) != 0) return;
@@ -768,7 +868,9 @@ class LmdbRefReader : public RefReader {
     if (rc != 0) return FromLmdb(rc, "cannot look up blob");
     BlobLocation loc;
     if (!DecodeLocation(id, View(v), &loc)) {
-      return Status::Corruption("index: damaged location record; run 'cairn repair index'");
+      return Status::Corruption(
+        "the local index is damaged (a location record that does not decode); the repository is not: run 'cairn "
+        "repair index' to rebuild it");
     }
     return std::optional<BlobLocation>(loc);
   }
@@ -1024,7 +1126,9 @@ Result<std::vector<BlobLocation>> Index::Copies(const ObjectId& id) const {
   if (rc != 0) return FromLmdb(rc, "cannot look up blob");
   BlobLocation loc;
   if (!DecodeLocation(id, View(v), &loc)) {
-    return Status::Corruption("index: damaged location record; run 'cairn repair index'");
+    return Status::Corruption(
+        "the local index is damaged (a location record that does not decode); the repository is not: run 'cairn "
+        "repair index' to rebuild it");
   }
   out.push_back(loc);
   CAIRN_RETURN_IF_ERROR(ScanPrefix(txn.get(), impl_->dups, id.view(), [&](std::string_view, std::string_view value) {

@@ -107,6 +107,11 @@ class Index {
   // the file exists but is not a usable LMDB of this version; the caller may
   // then delete it and open again.
   static Result<std::unique_ptr<Index>> Open(const std::string& path);
+  // From now on a SIGBUS or SIGSEGV inside the mapping of an open index
+  // (damage in LMDB's pages that sends a read outside the file) prints a
+  // one-line error naming the file, removes it, and exits with exit_code.
+  // Other faults go to the handler installed before, or kill as usual.
+  static void ExitOnMapFault(int exit_code);
   ~Index();
   Index(const Index&) = delete;
   Index& operator=(const Index&) = delete;

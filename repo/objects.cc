@@ -15,7 +15,7 @@ Result<Object> FindObject(const Repository& r, const std::string& spec) {
     if (t.entry.type == EntryType::kDir) {
       o.type = "tree";
       o.id = t.entry.subtree;
-      CAIRN_ASSIGN_OR_RETURN(auto loc, r.index()->Lookup(*o.id));
+      CAIRN_ASSIGN_OR_RETURN(auto loc, r.Locate(*o.id));
       o.size = loc ? loc->entry.raw_length : 0;
     } else {
       o.type = (t.entry.type == EntryType::kHardlink) ? "file" : objstore::EntryTypeName(t.entry.type);
@@ -48,7 +48,7 @@ Result<Object> FindObject(const Repository& r, const std::string& spec) {
     return o;
   }
   if (!snap.status().IsNotFound()) return snap.status();
-  CAIRN_ASSIGN_OR_RETURN(auto loc, r.index()->Lookup(*o.id));
+  CAIRN_ASSIGN_OR_RETURN(auto loc, r.Locate(*o.id));
   if (!loc) return Status::NotFound("no object " + spec);
   o.type = loc->entry.type == objstore::BlobType::kTree ? "tree" : "chunk";
   o.size = loc->entry.raw_length;

@@ -175,8 +175,17 @@ Result<std::unique_ptr<Repository>> Repository::OpenImpl(
     if (!index.ok()) return index.status();
   }
   repo->index_ = std::move(index).value();
+  repo->cache_file_ = cache;
   CAIRN_RETURN_IF_ERROR(repo->SyncIndex());
   return repo;
+}
+
+Status Repository::RecreateLocalIndex() {
+  index_.reset();
+  ::unlink(cache_file_.c_str());
+  ::unlink((cache_file_ + "-lock").c_str());
+  CAIRN_ASSIGN_OR_RETURN(index_, index::Index::Open(cache_file_));
+  return SyncIndex();
 }
 
 Status Repository::Refresh() {
@@ -331,7 +340,7 @@ bool Repository::ReloadBlobTable() const {
 Result<std::optional<index::BlobLocation>> Repository::LookupAgain(
     const ObjectId& id, const std::optional<index::BlobLocation>& had) const {
   if (!ReloadBlobTable()) return had;
-  CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> now, index_->Lookup(id));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> now, Locate(id));
   const bool moved = now.has_value() != had.has_value() ||
                      (now && (now->pack_id != had->pack_id || now->entry.offset != had->entry.offset ||
                               now->entry.stored_length != had->entry.stored_length ||
@@ -344,14 +353,29 @@ Result<std::optional<index::BlobLocation>> Repository::LookupAgain(
   return now;
 }
 
+Result<std::optional<index::BlobLocation>> Repository::Locate(const ObjectId& id) const {
+  auto loc = index_->Lookup(id);
+  if (loc.ok() || !loc.status().IsCorruption()) return loc;
+  if (!ReloadBlobTable()) return loc;
+  auto again = index_->Lookup(id);
+  if (again.ok()) {
+    Message("the local index held a damaged record for object " + id.ShortHex() +
+            "; its blob table was rebuilt from the repository's index files");
+  }
+  return again;
+}
+
 Result<std::string> Repository::ReadBlob(const ObjectId& id) const {
-  CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> loc, index_->Lookup(id));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> loc, Locate(id));
   if (!loc) {
     CAIRN_ASSIGN_OR_RETURN(loc, LookupAgain(id, loc));
     if (!loc) return Status::NotFound("object " + id.ShortHex() + " is not in the repository");
   }
   auto data = ReadBlob(*loc);
-  if (data.ok() || !data.status().IsCorruption()) return data;
+  // Any failure, not only damage: a flipped offset in the local index can
+  // make the read itself fail (EINVAL for an offset past what off_t holds).
+  // The blob table is rebuilt at most once per process.
+  if (data.ok()) return data;
   auto again = LookupAgain(id, loc);
   if (!again.ok() || !*again) return data;
   const index::BlobLocation& now = **again;
@@ -380,7 +404,7 @@ Result<std::string> Repository::ReadBlob(const index::BlobLocation& loc) const {
 Result<Tree> Repository::ReadTree(const ObjectId& id) const {
   // Trees are read where a snapshot or another tree names them: one that is
   // missing, or is file content, means the naming object is damaged.
-  CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> loc, index_->Lookup(id));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> loc, Locate(id));
   if (!loc || loc->entry.type != objstore::BlobType::kTree) {
     CAIRN_ASSIGN_OR_RETURN(loc, LookupAgain(id, loc));
   }
@@ -1061,7 +1085,16 @@ Status Repository::RebuildIndexFromPacks(std::vector<std::string>* problems, siz
   for (const auto& o : old) {
     if (Basename(o) != name) CAIRN_RETURN_IF_ERROR(backend_->Remove(o));
   }
-  CAIRN_RETURN_IF_ERROR(index_->ClearBlobs());
+  Status cleared = index_->ClearBlobs();
+  if (cleared.code() == Code::kCorruption) {
+    // LMDB's own pages are damaged (dropping a table walks them): the local
+    // index is made anew and fills from the index files (the new one alone
+    // now); its file-change cache goes too, so the next backup reads every
+    // file once more (and stores nothing new).
+    Message("the local index '" + cache_file_ + "' was damaged inside LMDB's pages; made a new one");
+    return RecreateLocalIndex();
+  }
+  CAIRN_RETURN_IF_ERROR(cleared);
   return index_->AddPacks(name, records);
 }
 

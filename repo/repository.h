@@ -115,6 +115,12 @@ class Repository {
 
   // --- Reading (every read is verified against the id) ---
 
+  // Where blob `id` lives, per the local index. A record the local index
+  // cannot decode (damage in the cache, not the repository) makes the
+  // blob table be rebuilt from the index files once, and the lookup asked
+  // again.
+  Result<std::optional<index::BlobLocation>> Locate(const ObjectId& id) const;
+
   // Returns the plaintext of blob `id`. NotFound if the index does not know
   // it; Corruption if the stored bytes do not hash to `id` or do not
   // decompress; the message names the pack.
@@ -280,6 +286,9 @@ class Repository {
   Status SkipRemovedParents(Snapshot* s) const;
   Result<Snapshot> DecodeStoredSnapshot(std::string_view file, const ObjectId& id) const;
   objstore::LockOptions RefLockOptions();
+  // Throws the local index away and builds a new one from the index files:
+  // for damage inside LMDB's pages, which only shows when a page is read.
+  Status RecreateLocalIndex();
 
   std::string location_;
   objstore::RepoConfig config_;
@@ -287,6 +296,7 @@ class Repository {
   std::unique_ptr<objstore::RepoKeys> keys_;
   std::string key_slot_;
   std::string cache_dir_;
+  std::string cache_file_;  // the local index (LMDB) this process opened
   // A private local index for this process (removed with the repository,
   // after index_ closes): when the shared one is held by a process with the
   // same process id in another PID namespace.

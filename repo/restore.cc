@@ -703,7 +703,7 @@ class Restorer {
     uint64_t off = 0;
     for (const auto& id : e.chunks) {
       big->offsets.push_back(off);
-      auto loc = repo_.index()->Lookup(id);
+      auto loc = repo_.Locate(id);
       if (!loc.ok() || !*loc) {
         big->failed = true;
         big->error = loc.ok() ? Status::Corruption("chunk " + id.ShortHex() + " is missing") : loc.status();
@@ -850,7 +850,7 @@ class Restorer {
     uint64_t off = 0;
     std::string buf;
     for (const auto& id : e.chunks) {
-      CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> loc, repo_.index()->Lookup(id));
+      CAIRN_ASSIGN_OR_RETURN(std::optional<index::BlobLocation> loc, repo_.Locate(id));
       if (!loc) return Status::Corruption("chunk " + id.ShortHex() + " is missing");
       buf.resize(loc->entry.raw_length);
       ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
