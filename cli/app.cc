@@ -101,6 +101,10 @@ constexpr GlobalOption kGlobalOptions[] = {
     {"--quiet", false, false},   {"--key-file", true, false},  {"--password-file", true, false},
     {"--password-command", true, true},
 };
+// Options of commands whose values may hold a secret (a password command
+// may carry the password): the audit log hides them too.
+constexpr GlobalOption kSecretCommandOptions[] = {{"--to-password-command", true, true}};
+
 // Options of the approval step: not part of what a plan does.
 constexpr GlobalOption kApprovalOptions[] = {{"--plan-out", true, false}, {"-y", false, false}, {"--yes", false, false}};
 
@@ -161,6 +165,13 @@ std::vector<std::string> Context::AuditArgs() const {
     }
     bool inline_value = false;
     const GlobalOption* o = Match(a[i], /*approval=*/false, &inline_value);
+    for (const auto& c : kSecretCommandOptions) {
+      const std::string n = c.name;
+      if (o == nullptr && (a[i] == n || a[i].rfind(n + "=", 0) == 0)) {
+        o = &c;
+        inline_value = a[i] != n;
+      }
+    }
     if (o != nullptr && o->secret) {
       out.push_back(std::string(o->name) + "=(hidden)");
       if (!inline_value) i++;
@@ -203,10 +214,14 @@ void Context::FinishAudit(int exit_code) {
 
 Result<repo::AuditRecord> Context::AppendAuditNow(const std::string& result, const nlohmann::json& exit_code) {
   if (open_ == nullptr) return Status::InvalidArgument("no repository is open");
-  repo::Repository& r = *open_;
-  std::string op = audit_.operation.empty() ? g_->command : audit_.operation;
+  return AppendAuditTo(*open_, result, exit_code, audit_);
+}
+
+Result<repo::AuditRecord> Context::AppendAuditTo(repo::Repository& r, const std::string& result,
+                                                 const nlohmann::json& exit_code, const AuditInfo& a) {
+  std::string op = a.operation.empty() ? g_->command : a.operation;
   const repo::OperationInfo* info = repo::FindOperation(op);
-  const repo::Risk risk = audit_.risk ? *audit_.risk : info != nullptr ? info->risk : repo::Risk::kMedium;
+  const repo::Risk risk = a.risk ? *a.risk : info != nullptr ? info->risk : repo::Risk::kMedium;
   nlohmann::json e{{"time_ns", started_ns_},
                    {"host", HostName()},
                    {"user", repo::AccountName()},
@@ -214,15 +229,15 @@ Result<repo::AuditRecord> Context::AppendAuditNow(const std::string& result, con
                    {"operation", op},
                    {"args", AuditArgs()},
                    {"risk", repo::RiskName(risk)},
-                   {"approval", audit_.approval.is_null() ? nlohmann::json{{"how", "none"}} : audit_.approval},
+                   {"approval", a.approval.is_null() ? nlohmann::json{{"how", "none"}} : a.approval},
                    {"result", result},
                    {"exit_code", exit_code},
-                   {"snapshots", audit_.snapshots},
-                   {"bytes", audit_.bytes},
+                   {"snapshots", a.snapshots},
+                   {"bytes", a.bytes},
                    {"duration_ms", static_cast<int64_t>(Seconds(t0_) * 1000)}};
-  if (!audit_.affected.is_null()) e["affected"] = audit_.affected;
-  if (!audit_.error.empty()) e["error"] = audit_.error;
-  if (!audit_.plan_written.empty()) e["plan"] = audit_.plan_written;
+  if (!a.affected.is_null()) e["affected"] = a.affected;
+  if (!a.error.empty()) e["error"] = a.error;
+  if (!a.plan_written.empty()) e["plan"] = a.plan_written;
   return repo::AppendAudit(&r, std::move(e));
 }
 

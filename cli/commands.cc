@@ -22,6 +22,7 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx, Action* action) {
   RegisterLifecycle(app, ctx, action);
   RegisterKey(app, ctx, action);
   RegisterDestroy(app, ctx, action);
+  RegisterCopy(app, ctx, action);
 }
 
 void RegisterGraphCommands(CLI::App& app, Context& ctx, Action* action) {

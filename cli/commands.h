@@ -35,6 +35,7 @@ void RegisterLifecycle(CLI::App& app, Context& ctx, Action* action);   // cmd_li
 void RegisterTag(CLI::App& app, Context& ctx, Action* action);         // cmd_refs.cc
 void RegisterBranch(CLI::App& app, Context& ctx, Action* action);      // cmd_refs.cc
 void RegisterDiff(CLI::App& app, Context& ctx, Action* action);        // cmd_diff.cc
+void RegisterCopy(CLI::App& app, Context& ctx, Action* action);        // cmd_copy.cc
 void RegisterRevParse(CLI::App& app, Context& ctx, Action* action);    // cmd_plumbing.cc
 void RegisterHashObject(CLI::App& app, Context& ctx, Action* action);  // cmd_plumbing.cc
 

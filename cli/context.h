@@ -98,6 +98,10 @@ class Context {
   // Appends this command's entry now, with `result` ("started": destroy,
   // whose log goes with the repository, records itself before it begins).
   Result<repo::AuditRecord> AppendAuditNow(const std::string& result, const nlohmann::json& exit_code);
+  // The same entry, as `audit` describes it, in another repository's log
+  // (copy records itself in the target too).
+  Result<repo::AuditRecord> AppendAuditTo(repo::Repository& r, const std::string& result,
+                                          const nlohmann::json& exit_code, const AuditInfo& audit);
   // When the command started (set by Run before its action).
   void MarkStarted();
 

@@ -23,8 +23,8 @@ using objstore::crypto::Wipe;
 // A password longer than this is not one (a wrong file given).
 constexpr size_t kMaxPassword = 4096;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
+std::string Env(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
   return v != nullptr ? std::string(v) : std::string();
 }
 
@@ -112,32 +112,36 @@ Result<SecretBytes> FromTerminal(bool confirm, const std::string& what) {
 
 std::string KeyFileFromFlagOrEnv(const KeyFlags& f) {
   if (!f.key_file.empty()) return f.key_file;
-  return Env("CAIRN_KEY_FILE");
+  return Env(f.env_prefix + "KEY_FILE");
 }
 
 Result<SecretBytes> GetPassword(const KeyFlags& f, bool confirm, const std::string& what) {
-  if (!f.password_file.empty()) return FromFile(f.password_file, "--password-file");
-  if (!f.password_command.empty()) return FromCommand(f.password_command, "--password-command");
-  if (!Env("CAIRN_PASSWORD_FILE").empty()) return FromFile(Env("CAIRN_PASSWORD_FILE"), "CAIRN_PASSWORD_FILE");
-  if (!Env("CAIRN_PASSWORD_COMMAND").empty()) {
-    return FromCommand(Env("CAIRN_PASSWORD_COMMAND"), "CAIRN_PASSWORD_COMMAND");
+  const std::string& e = f.env_prefix;
+  if (!f.password_file.empty()) return FromFile(f.password_file, f.flag_prefix + "password-file");
+  if (!f.password_command.empty()) return FromCommand(f.password_command, f.flag_prefix + "password-command");
+  if (!Env(e + "PASSWORD_FILE").empty()) return FromFile(Env(e + "PASSWORD_FILE"), e + "PASSWORD_FILE");
+  if (!Env(e + "PASSWORD_COMMAND").empty()) {
+    return FromCommand(Env(e + "PASSWORD_COMMAND"), e + "PASSWORD_COMMAND");
   }
-  if (const char* p = std::getenv("CAIRN_PASSWORD"); p != nullptr) return SecretBytes(p, std::strlen(p));
+  if (const char* p = std::getenv((e + "PASSWORD").c_str()); p != nullptr) return SecretBytes(p, std::strlen(p));
   if (HaveTerminal()) return FromTerminal(confirm, what);
-  return Status::InvalidArgument(
-      "the repository is encrypted and no password was given; use --password-file, --password-command, "
-      "CAIRN_PASSWORD(_FILE|_COMMAND) or --key-file (there is no terminal to ask on)");
+  return Status::InvalidArgument(std::string("the repository") + " is encrypted and no password was given; use " + f.flag_prefix + "password-file, " +
+                                 f.flag_prefix + "password-command, " + e + "PASSWORD(_FILE|_COMMAND) or " +
+                                 f.flag_prefix + "key-file (there is no terminal to ask on)");
 }
 
 bool PasswordAvailable(const KeyFlags& f) {
-  return !f.password_file.empty() || !f.password_command.empty() || !Env("CAIRN_PASSWORD_FILE").empty() ||
-         !Env("CAIRN_PASSWORD_COMMAND").empty() || std::getenv("CAIRN_PASSWORD") != nullptr || HaveTerminal();
+  const std::string& e = f.env_prefix;
+  return !f.password_file.empty() || !f.password_command.empty() || !Env(e + "PASSWORD_FILE").empty() ||
+         !Env(e + "PASSWORD_COMMAND").empty() || std::getenv((e + "PASSWORD").c_str()) != nullptr || HaveTerminal();
 }
 
 repo::KeyAccess MakeKeyAccess(const KeyFlags& f) {
   repo::KeyAccess a;
   a.key_file = KeyFileFromFlagOrEnv(f);
-  a.password = [f] { return GetPassword(f, false, "password"); };
+  a.flag_prefix = f.flag_prefix;
+  const std::string what = f.flag_prefix == "--" ? "password" : "password of the target repository";
+  a.password = [f, what] { return GetPassword(f, false, what); };
   return a;
 }
 

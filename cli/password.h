@@ -21,6 +21,11 @@ struct KeyFlags {
   std::string key_file;
   std::string password_file;
   std::string password_command;
+  // How this set's environment variables and flags are spelled: "CAIRN_"
+  // and "--" for the repository of -r; "CAIRN_TO_" and "--to-" for the
+  // target of copy (whose keys never come from the source's variables).
+  std::string env_prefix = "CAIRN_";
+  std::string flag_prefix = "--";
 };
 
 // The key file to use ("" for none): the flag, else $CAIRN_KEY_FILE.

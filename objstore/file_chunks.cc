@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace cairn::objstore {
 
@@ -54,6 +55,41 @@ Status ChunkFd(int fd, const ChunkerParams& params, const IdHasher& hasher, std:
   }
   if (scan > start) return cut_at(scan);
   return Status::OK();
+}
+
+ChunkStream::ChunkStream(const ChunkerParams& params, const IdHasher& hasher, Emit emit)
+    : chunker_(params), hasher_(hasher), emit_(std::move(emit)) {}
+
+Status ChunkStream::Feed(std::string_view data) {
+  bytes_ += data.size();
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  size_t pos = 0;
+  while (pos < data.size()) {
+    bool cut;
+    size_t n = chunker_.Next(p + pos, data.size() - pos, &cut);
+    if (!cut) {
+      tail_.append(data.data() + pos, n);
+      return Status::OK();
+    }
+    std::string_view chunk(data.data() + pos, n);
+    if (!tail_.empty()) {
+      tail_.append(chunk);
+      chunk = tail_;
+    }
+    Status st = emit_(chunk, hasher_.Id(chunk));
+    tail_.clear();
+    CAIRN_RETURN_IF_ERROR(st);
+    pos += n;
+  }
+  return Status::OK();
+}
+
+Status ChunkStream::Finish() {
+  if (tail_.empty()) return Status::OK();
+  Status st = emit_(tail_, hasher_.Id(tail_));
+  tail_.clear();
+  chunker_.Reset();
+  return st;
 }
 
 ObjectId FileContentId(const std::vector<ObjectId>& chunks) {

@@ -25,6 +25,29 @@ Status ChunkFd(int fd, const ChunkerParams& params, const IdHasher& hasher, std:
                const std::function<Status(std::string_view chunk, const ObjectId& id)>& emit,
                bool* read_error);
 
+// Cuts content that arrives in pieces (the chunks of another repository,
+// when copy re-chunks) into this chunker's chunks, exactly as ChunkFd would
+// cut the whole: emit(chunk, id) per chunk, in order. Only the unfinished
+// chunk is buffered (at most params.max_size bytes).
+class ChunkStream {
+ public:
+  using Emit = std::function<Status(std::string_view chunk, const ObjectId& id)>;
+  ChunkStream(const ChunkerParams& params, const IdHasher& hasher, Emit emit);
+  // The next piece of content. A failure of `emit` is returned as is.
+  Status Feed(std::string_view data);
+  // Ends the content: emits the last, unfinished chunk.
+  Status Finish();
+  // Bytes fed so far.
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  Chunker chunker_;
+  const IdHasher& hasher_;
+  Emit emit_;
+  std::string tail_;  // the unfinished chunk's bytes, when it spans pieces
+  uint64_t bytes_ = 0;
+};
+
 // The content id of a file: SHA-256 of the concatenation of its chunk ids
 // (which the repository's IdHasher made, keyed or not).
 // Two files have the same content id exactly when they have the same

@@ -64,6 +64,7 @@ json SnapshotToJson(const Snapshot& s) {
     j["root"] = {{"mode", s.root->mode}, {"uid", s.root->uid},     {"gid", s.root->gid},
                  {"user", s.root->user}, {"group", s.root->group}, {"mtime_ns", s.root->mtime_ns}};
   }
+  if (s.copied_from) j["copied_from"] = s.copied_from->ToHex();
   return j;
 }
 
@@ -136,6 +137,11 @@ Result<Snapshot> SnapshotFromJson(const json& j, const std::string& name) {
       m.group = r.at("group").get<std::string>();
       m.mtime_ns = JsonInt<int64_t>(r.at("mtime_ns"));
       s.root = m;
+    }
+    if (j.contains("copied_from")) {
+      auto from = ObjectId::FromHex(j.at("copied_from").get<std::string>());
+      if (!from.ok()) return bad("field 'copied_from' is not an object id");
+      s.copied_from = *from;
     }
     for (const auto& e : j.at("errors")) {
       s.errors.push_back({e.at("path").get<std::string>(), e.at("error").get<std::string>()});

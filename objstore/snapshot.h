@@ -60,7 +60,17 @@ struct Snapshot {
   std::vector<std::string> excludes;  // the exclusion rules the backup used
   std::string source = "files";       // files | stdin | command | sqlite
   std::optional<RootMeta> root;       // single-folder backups only
+  // `cairn copy`: the snapshot this one is a copy of, as first made (its
+  // id in the repository it was backed up into). Absent for originals and
+  // for copies that kept their id.
+  std::optional<ObjectId> copied_from;
 };
+
+// The snapshot that `s` (stored under `id`) is a copy of or is: two
+// snapshots with the same origin hold the same backup.
+inline ObjectId SnapshotOrigin(const ObjectId& id, const Snapshot& s) {
+  return s.copied_from ? *s.copied_from : id;
+}
 
 // The payload of a snapshot file: canonical JSON (ObjectCodec::EncodeFile
 // frames it).

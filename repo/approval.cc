@@ -63,6 +63,7 @@ const std::vector<OperationInfo>& Operations() {
       {"forget dry-run", Risk::kLow, false, "show what forget would remove"},
       {"delete dry-run", Risk::kLow, false, "show what delete would remove"},
       {"prune dry-run", Risk::kLow, false, "show what prune would delete"},
+      {"copy dry-run", Risk::kLow, false, "show what copy would add to another repository"},
       // medium: adds, or writes into a new place
       {"init", Risk::kMedium, true, "create a repository"},
       {"backup", Risk::kMedium, true, "add a snapshot"},
@@ -76,6 +77,7 @@ const std::vector<OperationInfo>& Operations() {
       {"policy clear", Risk::kMedium, true, "remove retention rules"},
       {"repair index", Risk::kMedium, true, "rebuild the index from the packs"},
       {"approve", Risk::kMedium, true, "approve a plan"},
+      {"copy", Risk::kMedium, true, "copy snapshots into another repository (recorded in both)"},
       {"run", Risk::kMedium, true, "snapshot folders, run a command, roll them back if it fails"},
       // high: replaces or removes
       {"restore over", Risk::kHigh, true, "restore over existing files (after a safety snapshot)"},

@@ -51,6 +51,16 @@ void BlobWriter::Fail(const Status& st) {
   cv_space_.notify_all();
 }
 
+Result<bool> BlobWriter::Has(const ObjectId& id) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!error_.ok()) return error_;
+    if (pending_.count(id) != 0) return true;
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto loc, repo_->index()->Lookup(id));
+  return loc.has_value() && !repo_->Condemned(id) && !(force_ && force_(id));
+}
+
 Result<bool> BlobWriter::Add(BlobType type, const ObjectId& id, std::string_view data, Placement placement) {
   std::unique_lock<std::mutex> l(mu_);
   if (!error_.ok()) return error_;

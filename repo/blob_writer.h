@@ -61,6 +61,11 @@ class BlobWriter {
   Result<bool> Add(BlobType type, const ObjectId& id, std::string_view data,
                    Placement placement = Placement::kQueue);
 
+  // True if Add(id) would store nothing: this session stores it, or the
+  // repository has it and no pending prune condemned it. For callers that
+  // would have to read or compute the blob's bytes first (copy).
+  Result<bool> Has(const ObjectId& id);
+
   // Writes the partly filled packs and the index file. Returns the first
   // failure of the session, if any.
   Status Flush();

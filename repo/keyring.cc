@@ -149,8 +149,8 @@ Result<Unlocked> Unlock(objstore::Backend* be, const objstore::RepoConfig& confi
                                 "repository's");
     }
     return none(kind == SlotKind::kKeyFile
-                    ? "repository '" + where + "' has no key-file slot; give its password instead of --key-file"
-                    : "repository '" + where + "' has no password slot; open it with --key-file");
+                    ? "repository '" + where + "' has no key-file slot; give its password instead of " + access.flag_prefix + "key-file"
+                    : "repository '" + where + "' has no password slot; open it with " + access.flag_prefix + "key-file");
   }
   SecretBytes secret;
   if (kind == SlotKind::kKeyFile) {
@@ -158,8 +158,8 @@ Result<Unlocked> Unlock(objstore::Backend* be, const objstore::RepoConfig& confi
   } else {
     if (!access.password) {
       return Status::InvalidArgument("repository '" + where +
-                                     "' is encrypted; give its password (--password-file, CAIRN_PASSWORD, ...) or "
-                                     "--key-file");
+                                     "' is encrypted; give its password (" + access.flag_prefix + "password-file, ...) or " +
+                                     access.flag_prefix + "key-file");
     }
     CAIRN_ASSIGN_OR_RETURN(secret, access.password());
   }

@@ -27,6 +27,9 @@ class Repository;
 struct KeyAccess {
   std::string key_file;  // path of a key file (cairn key generate)
   std::function<Result<objstore::crypto::SecretBytes>()> password;
+  // How the flags that give keys are spelled in messages ("--to-" for
+  // copy's target).
+  std::string flag_prefix = "--";
 };
 
 // A key to add: a password (with its Argon2id cost) or a key file's secret.

@@ -991,7 +991,10 @@ Result<Repository::Adopted> Repository::AdoptPacksOfDeadBackups() {
   char host[256] = {};
   ::gethostname(host, sizeof(host) - 1);
   for (const auto& ses : sessions) {
-    if (ses.name.find("session-backup-") == std::string::npos) continue;
+    // Copy writes packs the way backup does (repo/copy.cc).
+    if (ses.name.find("session-backup-") == std::string::npos && ses.name.find("session-copy-") == std::string::npos) {
+      continue;
+    }
     if (!ses.dead.empty()) {
       dead.push_back(ses.name);
     } else if (ses.holder.pid != ::getpid() || ses.holder.host != host) {

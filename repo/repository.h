@@ -244,9 +244,9 @@ class Repository {
   // adds it to the catalog. Returns its id.
   Result<ObjectId> SaveSnapshot(const Snapshot& s);
 
-  // What a backup killed before its index file was written left behind:
-  // packs in data/ that no index file names. When a backup session of a
-  // dead process is found and no other backup is running, every such pack
+  // What a backup (or copy) killed before its index file was written left
+  // behind: packs in data/ that no index file names. When a backup or copy
+  // session of a dead process is found and no other is running, every such pack
   // (not condemned by a pending prune plan) is read whole and verified, and
   // one new index file names the good ones, so the backup that follows
   // deduplicates against them instead of storing their blobs again; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """sweep.py: every fault point of cairn's operations, one at a time.
 
-For each operation (backup, restore, forget, prune, tag, key add) it first
+For each operation (backup, restore, forget, prune, tag, key add, copy) it first
 counts the I/O calls the operation makes on the repository, the local cache
 and (for restore) the target, under the faultfs layer (tests/fault/faultfs.c,
 loaded with LD_PRELOAD). Then, for every N from 1 to that count and for each
@@ -278,7 +278,45 @@ class KeyAdd:
         return rc == 0 or "already" in err
 
 
-OPERATIONS = [Backup(), Restore(), Forget(), Prune(), Tag(), KeyAdd()]
+class Copy:
+    """copy into a second (encrypted, other key) repository: the target is
+    watched too; both repositories must check, and the target must hold
+    every snapshot, the branch and the tag once the copy is run again."""
+    name = "copy"
+
+    def prepare(self, w):
+        self.ids = base(w, [1, 2])
+        must(["-q", "tag", "-m", "release one", "v1", self.ids[0]], w.root, w.env, "tag")
+        must(["key", "generate", w.path("key2")], w.root, w.env, "key generate")
+        must(["-r", w.path("dst"), "--key-file", w.path("key2"), "init", "-q"], w.root, w.env, "init the target")
+        self.cmd = ["-q", "copy", "--to", w.path("dst"), "--to-key-file", w.path("key2")]
+
+    def target(self, w):
+        t = World(w.root)
+        t.env = dict(w.env)
+        t.env["CAIRN_REPO"] = w.path("dst")
+        t.env["CAIRN_KEY_FILE"] = w.path("key2")
+        return t
+
+    def watched(self, w):
+        return [w.path("repo"), w.path("cache"), w.path("dst")]
+
+    def expected(self, w):
+        return {self.ids[0]: w.path("saved1"), self.ids[1]: w.path("saved2")}
+
+    def checks(self, w):
+        return [(["check"], self.target(w).env)]
+
+    def done(self, w, first):
+        t = self.target(w)
+        n = len(snapshot_ids(t))
+        if n != 2:
+            raise Failure(f"copy exited 0 and the target has {n} snapshots, not 2")
+        restore_exact(t, "main", w.path("saved2"), "the copied branch")
+        restore_exact(t, "v1", w.path("saved1"), "the copied tag")
+
+
+OPERATIONS = [Backup(), Restore(), Forget(), Prune(), Tag(), KeyAdd(), Copy()]
 MODES = {
     "eio": {"FAULTFS_MODE": "eio"},
     "enospc": {"FAULTFS_MODE": "enospc", "FAULTFS_STICKY": "1"},
@@ -359,6 +397,10 @@ def sweep(op, work, modes, stride, max_points):
                 rc2, out2, err2 = run(["check"], w.root, w.env)
                 if rc2 != 0:
                     raise Failure(f"check after the fault exited {rc2}: {err2.strip()[-400:]}")
+                for args, env in getattr(op, "checks", lambda w: [])(w):
+                    rc2, out2, err2 = run(args, w.root, env)
+                    if rc2 != 0:
+                        raise Failure(f"'{' '.join(args)}' after the fault exited {rc2}: {err2.strip()[-400:]}")
                 for rev, src in op.expected(w).items():
                     restore_exact(w, rev, src, "an earlier snapshot")
                 rc3, out3, err3 = run(rerun, w.root, w.env)
