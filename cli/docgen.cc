@@ -38,12 +38,13 @@ const std::vector<ExitCodeDoc>& ExitCodeDocs() {
        "exist, `log` of a branch that does not exist or has no snapshots"},
       {kExitExists,
        "refused to overwrite: `init` over a repository or a non-empty folder, `restore` into a non-empty target "
-       "without `--force`, creating a tag or branch that exists"},
+       "without `--force`, creating a tag or branch that exists, `copy` of a branch or tag that points elsewhere in "
+       "the target (the snapshots were copied; the ref was left as it is)"},
       {kExitNotApproved,
        "not approved: an operation whose risk level needs approval under the repository's approval policy "
        "(#risk-levels-and-approvals) was refused at the prompt, had no terminal and no `--yes`, or `--yes` may "
        "not approve its level; or a plan has no approval, lacks a second person's, or no longer holds"},
-      {kExitNoRepo, "no repository at the given path"},
+      {kExitNoRepo, "no repository at the given path (or at `copy --to`)"},
       {kExitWrongKey,
        "wrong key: the password or key file opens no key slot of the encrypted repository (nothing was read or "
        "written)"},
