@@ -26,7 +26,29 @@ struct InitOptions {
   std::string encryption = "xchacha20-poly1305";
   uint64_t kdf_ops = objstore::crypto::kDefaultOps;
   uint64_t kdf_memory_mib = objstore::crypto::kDefaultMem >> 20;
+  std::string chunker_from;  // a repository whose chunker the new one takes
 };
+
+// The chunker of the unencrypted repository at `where` (--chunker-from),
+// read from its config alone.
+Result<objstore::ChunkerParams> ChunkerOf(const std::string& where) {
+  CAIRN_ASSIGN_OR_RETURN(repo::Location loc, repo::ParseLocation(where));
+  auto backend = repo::MakeBackend(loc);
+  auto data = backend->Get("config");
+  if (!data.ok()) {
+    if (data.status().IsNotFound()) {
+      return Status::NotFound("no repository at '" + where + "' (--chunker-from)");
+    }
+    return data.status().WithContext("--chunker-from '" + where + "'");
+  }
+  auto cfg = objstore::DecodeConfig(*data);
+  if (!cfg.ok()) return cfg.status().WithContext("--chunker-from '" + where + "'");
+  if (cfg->encrypted()) {
+    return Status::InvalidArgument("--chunker-from: '" + where +
+                                   "' is encrypted; its chunker comes from its keys and cannot be shared");
+  }
+  return cfg->chunker;
+}
 
 int RunInit(Context& ctx, const InitOptions& o) {
   auto where = repo::RepositoryFromFlagOrEnv(o.path.empty() ? ctx.g().repo : o.path);
@@ -37,6 +59,16 @@ int RunInit(Context& ctx, const InitOptions& o) {
   if (o.avg_chunk != 0) {
     auto params = objstore::ChunkerParamsForAverage(o.avg_chunk, cfg.chunker);
     if (!params.ok()) return ctx.Fail(params.status());
+    cfg.chunker = *params;
+  }
+  if (!o.chunker_from.empty()) {
+    if (o.avg_chunk != 0) return ctx.Fail(Status::InvalidArgument("give --avg-chunk or --chunker-from, not both"));
+    if (o.encryption != "none") {
+      return ctx.Fail(Status::InvalidArgument(
+          "--chunker-from needs --encryption none: an encrypted repository's chunker comes from its own keys"));
+    }
+    auto params = ChunkerOf(o.chunker_from);
+    if (!params.ok()) return ctx.Fail(params.status(), params.status().IsNotFound() ? kExitNoRepo : -1);
     cfg.chunker = *params;
   }
   if (o.encryption != "none" && o.encryption != objstore::kEncryptionSuite) {
@@ -100,6 +132,9 @@ void RegisterInit(CLI::App& app, Context& ctx, Action* action) {
   c_init->add_option("PATH", init->path, "where to create it (default: -r or $CAIRN_REPO)");
   c_init->add_option("--compression-level", init->level, "zstd level 0-19 (0: store raw)")->check(CLI::Range(0, 19));
   c_init->add_option("--avg-chunk", init->avg_chunk, "average chunk size in bytes (power of two)");
+  c_init->add_option("--chunker-from", init->chunker_from,
+                     "take the chunker (sizes and seed) of this unencrypted repository, so that copy between "
+                     "them keeps every id");
   c_init->add_option("--encryption", init->encryption,
                      "xchacha20-poly1305 (the default) or none (only on storage that is already encrypted)");
   c_init->add_option("--kdf-ops", init->kdf_ops, "Argon2id passes for the password (2-10, default 3)")

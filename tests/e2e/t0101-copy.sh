@@ -121,6 +121,28 @@ expect_exit 0 $CAIRN -r enc --key-file key2 --json copy --to src-repo --to-key-f
 assert_eq "$(json_get "j['copied']")" "0" "copied back: nothing new"
 assert_eq "$(tree_hash src-repo)" "$before" "copied back: the source unchanged"
 
+# --- the same chunker (init --chunker-from): every id kept, nothing cut again ---
+expect_exit 0 $CAIRN init kept --encryption none --chunker-from plain
+expect_exit 0 $CAIRN -r plain --json copy --to kept
+assert_eq "$(json_get "j['rechunked']")" "False" "the same chunker: not cut again"
+assert_eq "$(json_get "all(s['source'] == s['target'] for s in j['snapshots'])") $(json_get "j['copied']")" "True 5" \
+  "the same naming: every snapshot keeps its id"
+assert_eq "$(json_get "j['files_rechunked']")" "0" "no file cut again"
+expect_exit 0 $CAIRN -r kept check --read-data
+restores_as -r kept -- dev saved3
+restores_as -r kept -- main saved5
+expect_exit 0 $CAIRN -r plain --json stats
+plain_chunks=$(json_get "j['chunks']")
+expect_exit 0 $CAIRN -r kept --json stats
+assert_eq "$(json_get "j['chunks']")" "$plain_chunks" "the same chunks"
+expect_exit 2 $CAIRN init kept2 --chunker-from enc
+expect_one_line_error "--encryption none"
+expect_exit 2 $CAIRN init kept2 --encryption none --chunker-from enc
+expect_one_line_error "is encrypted"
+expect_exit 10 $CAIRN init kept2 --encryption none --chunker-from nowhere
+expect_one_line_error "nowhere"
+[ ! -e kept2 ] || fail "a refused init created kept2"; ok
+
 # --- refs that differ in the target are left alone ---
 expect_exit 0 $CAIRN init other
 expect_exit 0 $CAIRN -r other backup saved1 -m "unrelated"
