@@ -3,10 +3,14 @@
 #include "cli/cmd_common.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "cli/output.h"
+#include "objstore/core/system.h"
 #include "repo/file_reader.h"
+#include "repo/retention.h"
+#include "repo/timespec.h"
 
 namespace cairn::cli {
 
@@ -16,6 +20,22 @@ using repo::Repository;
 
 double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+Result<int64_t> Now() {
+  int64_t real = NowNs();
+  const char* fake = std::getenv("CAIRN_NOW");
+  if (fake == nullptr || *fake == '\0') return real;
+  auto t = repo::ParseTime(fake, real);
+  if (!t.ok()) return t.status().WithContext("CAIRN_NOW");
+  return *t;
+}
+
+Result<int64_t> DurationNs(const std::string& text, const char* option, int64_t now, bool zero_ok) {
+  if (zero_ok && (text == "0" || text == "0h" || text == "0d")) return int64_t{0};
+  auto d = repo::ParseDuration(text);
+  if (!d.ok()) return d.status().WithContext(option);
+  return now - repo::SubtractDuration(now, *d);
 }
 
 uint64_t OldSize(const diff::Change& c) { return c.old_entry ? c.old_entry->size : 0; }

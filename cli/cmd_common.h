@@ -27,6 +27,13 @@ class RepoTreeReader : public diff::TreeReader {
   const repo::Repository& r_;
 };
 
+// The clock: CAIRN_NOW (test-only, any ParseTime form) or the real one.
+Result<int64_t> Now();
+
+// A duration option as ns before `now` (calendar units from now); `option`
+// names it in errors. "0" (or 0h, 0d) is 0 when `zero_ok`, else refused.
+Result<int64_t> DurationNs(const std::string& text, const char* option, int64_t now, bool zero_ok);
+
 // The sizes of the two sides of a change (0 where there is none).
 uint64_t OldSize(const diff::Change& c);
 uint64_t NewSize(const diff::Change& c);

@@ -22,24 +22,6 @@ namespace {
 using nlohmann::json;
 using repo::Repository;
 
-// The clock: CAIRN_NOW (test-only, any ParseTime form) or the real one.
-Result<int64_t> Now() {
-  int64_t real = NowNs();
-  const char* fake = std::getenv("CAIRN_NOW");
-  if (fake == nullptr || *fake == '\0') return real;
-  auto t = repo::ParseTime(fake, real);
-  if (!t.ok()) return t.status().WithContext("CAIRN_NOW");
-  return *t;
-}
-
-// A duration option as ns before `now` (calendar units from now).
-Result<int64_t> DurationNs(const std::string& text, const char* option, int64_t now, bool zero_ok) {
-  if (zero_ok && (text == "0" || text == "0h" || text == "0d")) return int64_t{0};
-  auto d = repo::ParseDuration(text);
-  if (!d.ok()) return d.status().WithContext(option);
-  return now - repo::SubtractDuration(now, *d);
-}
-
 struct RuleFlags {
   int last = 0, hourly = 0, daily = 0, weekly = 0, monthly = 0, yearly = 0, min_count = 0;
   std::string within, older_than;

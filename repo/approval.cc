@@ -64,6 +64,7 @@ const std::vector<OperationInfo>& Operations() {
       {"delete dry-run", Risk::kLow, false, "show what delete would remove"},
       {"prune dry-run", Risk::kLow, false, "show what prune would delete"},
       {"copy dry-run", Risk::kLow, false, "show what copy would add to another repository"},
+      {"archive dry-run", Risk::kLow, false, "show what archive would move to another repository"},
       // medium: adds, or writes into a new place
       {"init", Risk::kMedium, true, "create a repository"},
       {"backup", Risk::kMedium, true, "add a snapshot"},
@@ -84,6 +85,7 @@ const std::vector<OperationInfo>& Operations() {
       {"rollback", Risk::kHigh, true, "return a folder to its safety snapshot"},
       {"forget", Risk::kHigh, true, "remove snapshots by retention rules (to the trash)"},
       {"delete", Risk::kHigh, true, "remove named snapshots (to the trash)"},
+      {"archive", Risk::kHigh, true, "copy old snapshots to another repository, verify them, remove them here (to the trash)"},
       {"prune", Risk::kHigh, true, "delete data no kept snapshot needs"},
       {"tag move", Risk::kHigh, true, "move a tag or change its message"},
       {"tag delete", Risk::kHigh, true, "delete a tag"},

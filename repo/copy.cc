@@ -226,6 +226,9 @@ Result<CopyResult> CopySnapshots(const Repository& src, Repository* dst, const C
   // from the ones asked for, stopping at snapshots the target has.
   std::map<ObjectId, Snapshot> snaps;
   std::vector<ObjectId> order;
+  // Parents removed from the source that the target has: their id there and
+  // their root tree.
+  std::map<ObjectId, std::pair<ObjectId, ObjectId>> removed_parents;
   {
     std::set<ObjectId> seen;
     std::vector<std::pair<ObjectId, bool>> stack;  // id, parents pushed
@@ -245,8 +248,34 @@ Result<CopyResult> CopySnapshots(const Repository& src, Repository* dst, const C
       stack.back().second = true;
       const bool in_target = have.count(objstore::SnapshotOrigin(id, s)) != 0;
       if (!in_target) {
+        // Parents removed here (forget, archive) that the target has: the
+        // copy keeps them as parents, so an archive's history stays whole.
+        CAIRN_ASSIGN_OR_RETURN(Snapshot stored, src.ReadStoredSnapshot(id));
+        if (stored.parents != s.parents) {
+          std::set<ObjectId> live(s.parents.begin(), s.parents.end());
+          std::map<ObjectId, std::pair<ObjectId, ObjectId>> found;  // removed parent -> target id, its tree
+          bool all = true;
+          for (const auto& p : stored.parents) {
+            if (live.count(p)) continue;
+            auto rec = src.ReadTrash(p);
+            if (!rec.ok() || !*rec) {
+              all = false;
+              break;
+            }
+            auto t = have.find(objstore::SnapshotOrigin(p, (*rec)->snapshot));
+            if (t == have.end()) {
+              all = false;
+              break;
+            }
+            found[p] = {t->second, (*rec)->snapshot.tree};
+          }
+          if (all) {
+            s.parents = stored.parents;
+            for (const auto& [p, t] : found) removed_parents.emplace(p, t);
+          }
+        }
         for (auto p = s.parents.rbegin(); p != s.parents.rend(); ++p) {
-          if (!seen.count(*p)) stack.emplace_back(*p, false);
+          if (!seen.count(*p) && !removed_parents.count(*p)) stack.emplace_back(*p, false);
         }
       }
       snaps.emplace(id, std::move(s));
@@ -280,6 +309,14 @@ Result<CopyResult> CopySnapshots(const Repository& src, Repository* dst, const C
     t.parents.clear();
     ObjectId base_src, base_dst;
     for (const auto& p : s.parents) {
+      if (auto r = removed_parents.find(p); r != removed_parents.end()) {
+        t.parents.push_back(r->second.first);
+        if (base_src.IsZero()) {
+          base_src = r->second.second;
+          base_dst = dst_tree(r->second.first);
+        }
+        continue;
+      }
       auto ps = snaps.find(p);
       auto mapped = ps == snaps.end() ? have.end() : have.find(objstore::SnapshotOrigin(p, ps->second));
       if (mapped == have.end()) {

@@ -171,7 +171,7 @@ Result<size_t> ApplyForget(Repository* repo, const ForgetPlan& plan, const std::
   op.action = reason + " of " + std::to_string(plan.remove.size()) + " snapshot(s)";
   op.details = "they go to the trash ('cairn trash'; 'cairn undelete ID' brings one back until it is purged)";
   op.risk = Risk::kHigh;
-  op.kind = reason.rfind("delete", 0) == 0 ? "delete" : "forget";
+  op.kind = reason.rfind("delete", 0) == 0 ? "delete" : reason.rfind("archive", 0) == 0 ? "archive" : "forget";
   // Removing every snapshot a branch has (forget --force) is critical.
   std::vector<std::string> emptied;
   for (const auto& g : op.kind == "forget" ? plan.groups : std::vector<ForgetGroup>{}) {

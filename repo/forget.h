@@ -56,7 +56,8 @@ Result<ForgetPlan> PlanForget(Repository* repo, const ForgetRequest& req);
 // (the message says which ref to move or delete first).
 Result<ForgetPlan> PlanDelete(Repository* repo, const std::vector<std::string>& revisions);
 
-// Asks `approver` (risk high), then moves the plan's snapshots to the trash
+// Asks `approver` (risk high; the operation is "delete" or "archive" when
+// `reason` starts with that word, else "forget"), then moves the plan's snapshots to the trash
 // for `trash_for` (0: until the next prune). Returns how many were moved.
 Result<size_t> ApplyForget(Repository* repo, const ForgetPlan& plan, const std::string& reason, int64_t now_ns,
                            int64_t trash_for_ns, Approver* approver);
