@@ -30,9 +30,6 @@
 
 namespace cairn::cli {
 
-namespace {
-constexpr const char* kVersion = "0.1.0";
-}
 
 ApplyState* Context::applying = nullptr;
 
@@ -103,7 +100,8 @@ constexpr GlobalOption kGlobalOptions[] = {
 };
 // Options of commands whose values may hold a secret (a password command
 // may carry the password): the audit log hides them too.
-constexpr GlobalOption kSecretCommandOptions[] = {{"--to-password-command", true, true}};
+constexpr GlobalOption kSecretCommandOptions[] = {{"--to-password-command", true, true},
+                                                   {"--bundle-password-command", true, true}};
 
 // Options of the approval step: not part of what a plan does.
 constexpr GlobalOption kApprovalOptions[] = {{"--plan-out", true, false}, {"-y", false, false}, {"--yes", false, false}};

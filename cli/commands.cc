@@ -23,6 +23,7 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx, Action* action) {
   RegisterKey(app, ctx, action);
   RegisterDestroy(app, ctx, action);
   RegisterCopy(app, ctx, action);
+  RegisterBundle(app, ctx, action);
 }
 
 void RegisterGraphCommands(CLI::App& app, Context& ctx, Action* action) {

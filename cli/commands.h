@@ -35,7 +35,8 @@ void RegisterLifecycle(CLI::App& app, Context& ctx, Action* action);   // cmd_li
 void RegisterTag(CLI::App& app, Context& ctx, Action* action);         // cmd_refs.cc
 void RegisterBranch(CLI::App& app, Context& ctx, Action* action);      // cmd_refs.cc
 void RegisterDiff(CLI::App& app, Context& ctx, Action* action);        // cmd_diff.cc
-void RegisterCopy(CLI::App& app, Context& ctx, Action* action);        // cmd_copy.cc
+void RegisterCopy(CLI::App& app, Context& ctx, Action* action);        // cmd_copy.cc: copy, archive
+void RegisterBundle(CLI::App& app, Context& ctx, Action* action);      // cmd_bundle.cc
 void RegisterRevParse(CLI::App& app, Context& ctx, Action* action);    // cmd_plumbing.cc
 void RegisterHashObject(CLI::App& app, Context& ctx, Action* action);  // cmd_plumbing.cc
 

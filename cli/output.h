@@ -21,6 +21,9 @@
 
 namespace cairn::cli {
 
+// cairn's version (`--version`, the man page, bundle manifests).
+inline constexpr const char* kVersion = "0.1.0";
+
 // Exit codes; docs/cli.md#exit-codes lists them for users.
 enum ExitCode : int {
   kExitOk = 0,

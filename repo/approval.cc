@@ -65,6 +65,7 @@ const std::vector<OperationInfo>& Operations() {
       {"prune dry-run", Risk::kLow, false, "show what prune would delete"},
       {"copy dry-run", Risk::kLow, false, "show what copy would add to another repository"},
       {"archive dry-run", Risk::kLow, false, "show what archive would move to another repository"},
+      {"bundle import dry-run", Risk::kLow, false, "check a bundle against the repository"},
       // medium: adds, or writes into a new place
       {"init", Risk::kMedium, true, "create a repository"},
       {"backup", Risk::kMedium, true, "add a snapshot"},
@@ -79,6 +80,7 @@ const std::vector<OperationInfo>& Operations() {
       {"repair index", Risk::kMedium, true, "rebuild the index from the packs"},
       {"approve", Risk::kMedium, true, "approve a plan"},
       {"copy", Risk::kMedium, true, "copy snapshots into another repository (recorded in both)"},
+      {"bundle import", Risk::kMedium, true, "take a bundle's snapshots and refs in"},
       {"run", Risk::kMedium, true, "snapshot folders, run a command, roll them back if it fails"},
       // high: replaces or removes
       {"restore over", Risk::kHigh, true, "restore over existing files (after a safety snapshot)"},
@@ -90,6 +92,7 @@ const std::vector<OperationInfo>& Operations() {
       {"tag move", Risk::kHigh, true, "move a tag or change its message"},
       {"tag delete", Risk::kHigh, true, "delete a tag"},
       {"branch reset", Risk::kHigh, true, "move a branch"},
+      {"bundle import force", Risk::kHigh, true, "move refs to a bundle's snapshots"},
       {"branch delete", Risk::kHigh, true, "delete a branch"},
       {"key remove", Risk::kHigh, true, "remove a key slot"},
       {"approval-policy set", Risk::kHigh, true, "change the approval policy"},

@@ -30,7 +30,7 @@ const TreeEntry* Find(const Tree& t, const std::string& name) {
 // that the stack does not grow with folder depth.
 class TreeCopier {
  public:
-  TreeCopier(const Repository& src, Repository* dst, BlobWriter* writer, bool rechunk, CopyResult* res,
+  TreeCopier(const CopySource& src, Repository* dst, BlobWriter* writer, bool rechunk, CopyResult* res,
              std::atomic<uint64_t>* progress)
       : src_(src), dst_(dst), writer_(writer), rechunk_(rechunk), res_(res), progress_(progress) {}
 
@@ -173,7 +173,7 @@ class TreeCopier {
     if (progress_ != nullptr) progress_->fetch_add(n, std::memory_order_relaxed);
   }
 
-  const Repository& src_;
+  const CopySource& src_;
   Repository* dst_;
   BlobWriter* writer_;
   const bool rechunk_;
@@ -183,11 +183,35 @@ class TreeCopier {
   std::unordered_map<ObjectId, ObjectId, ObjectIdHash> done_;
 };
 
+// A repository as a copy source.
+class RepoSource : public CopySource {
+ public:
+  explicit RepoSource(const Repository& r) : r_(r) {}
+  Result<Tree> ReadTree(const ObjectId& id) const override { return r_.ReadTree(id); }
+  Result<std::string> ReadBlob(const ObjectId& id) const override { return r_.ReadBlob(id); }
+
+ private:
+  const Repository& r_;
+};
+
 bool SameChunker(const objstore::ChunkerParams& a, const objstore::ChunkerParams& b) {
   return a.min_size == b.min_size && a.avg_size == b.avg_size && a.max_size == b.max_size && a.seed == b.seed;
 }
 
 }  // namespace
+
+struct TreeConverter::Impl {
+  TreeCopier copier;
+};
+
+TreeConverter::TreeConverter(const CopySource& src, Repository* dst, BlobWriter* writer, bool rechunk,
+                             CopyResult* counters, std::atomic<uint64_t>* progress)
+    : impl_(new Impl{TreeCopier(src, dst, writer, rechunk, counters, progress)}) {}
+TreeConverter::~TreeConverter() = default;
+
+Result<ObjectId> TreeConverter::Convert(const ObjectId& root, const ObjectId& base_src, const ObjectId& base_dst) {
+  return impl_->copier.Copy(root, base_src, base_dst);
+}
 
 bool SameContentNaming(const Repository& a, const Repository& b) {
   // Keyed hashers agree only under the same key: compare what they make.
@@ -284,7 +308,8 @@ Result<CopyResult> CopySnapshots(const Repository& src, Repository* dst, const C
 
   std::optional<BlobWriter> writer;
   if (!o.dry_run) writer.emplace(dst, o.threads);
-  TreeCopier copier(src, dst, o.dry_run ? nullptr : &*writer, res.rechunked, &res, o.bytes_done);
+  RepoSource source(src);
+  TreeCopier copier(source, dst, o.dry_run ? nullptr : &*writer, res.rechunked, &res, o.bytes_done);
   std::map<ObjectId, ObjectId> dst_trees;  // target snapshot id -> its root tree
   auto dst_tree = [&](const ObjectId& id) -> ObjectId {
     if (auto it = dst_trees.find(id); it != dst_trees.end()) return it->second;

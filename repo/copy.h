@@ -52,6 +52,35 @@ struct CopyResult {
   BlobWriter::Stats written;
 };
 
+// Where a conversion reads trees and chunks from: a repository, or a
+// bundle.
+class CopySource {
+ public:
+  virtual ~CopySource() = default;
+  virtual Result<Tree> ReadTree(const ObjectId& id) const = 0;
+  virtual Result<std::string> ReadBlob(const ObjectId& id) const = 0;
+};
+
+// Converts trees, one snapshot's after another, from a source's naming to
+// the target's, storing what the target lacks through `writer`. `rechunk`:
+// cut every file again with the target's chunker (else chunks keep their
+// ids). Iterative: the stack does not grow with folder depth.
+class TreeConverter {
+ public:
+  TreeConverter(const CopySource& src, Repository* dst, BlobWriter* writer, bool rechunk, CopyResult* counters,
+                std::atomic<uint64_t>* progress);
+  ~TreeConverter();
+  // The target's id of source tree `root`. `base_src`/`base_dst`: the root
+  // trees of a snapshot the target already has, in the source's naming and
+  // in the target (zero when there is none): files unchanged since it are
+  // not cut again.
+  Result<ObjectId> Convert(const ObjectId& root, const ObjectId& base_src, const ObjectId& base_dst);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // True if `a` and `b` name content with the same ids and cut it the same
 // way: blobs and trees can move between them unchanged.
 bool SameContentNaming(const Repository& a, const Repository& b);
