@@ -81,6 +81,7 @@ const std::vector<OperationInfo>& Operations() {
       {"approve", Risk::kMedium, true, "approve a plan"},
       {"copy", Risk::kMedium, true, "copy snapshots into another repository (recorded in both)"},
       {"bundle import", Risk::kMedium, true, "take a bundle's snapshots and refs in"},
+      {"bundle create", Risk::kMedium, true, "write snapshots' content out into a bundle file"},
       {"run", Risk::kMedium, true, "snapshot folders, run a command, roll them back if it fails"},
       // high: replaces or removes
       {"restore over", Risk::kHigh, true, "restore over existing files (after a safety snapshot)"},

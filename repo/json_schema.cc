@@ -9,6 +9,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr size_t kMaxPatternInput = 1024;
+
 std::string TypeOf(const json& v) {
   if (v.is_null()) return "null";
   if (v.is_boolean()) return "boolean";
@@ -82,7 +84,12 @@ class Validator {
         Error(path, "expected at most " + std::to_string(m->get<size_t>()) + " characters");
       }
       if (auto p = schema.find("pattern"); p != schema.end()) {
-        if (!std::regex_search(s, std::regex(p->get<std::string>(), std::regex::ECMAScript))) {
+        // std::regex recurses per character: a pattern is tried only on
+        // strings of a length patterns are for.
+        if (s.size() > kMaxPatternInput) {
+          Error(path, "expected a string matching " + p->get<std::string>() + ", got one of " +
+                          std::to_string(s.size()) + " characters");
+        } else if (!std::regex_search(s, std::regex(p->get<std::string>(), std::regex::ECMAScript))) {
           Error(path, "expected a string matching " + p->get<std::string>() + ", got " + Short(v));
         }
       }

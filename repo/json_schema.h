@@ -3,7 +3,8 @@
 // A validator for the part of JSON Schema (draft 2020-12) that cairn's
 // published schemas use: type, const, enum, properties, required,
 // additionalProperties (true/false), items, minItems, pattern, minLength,
-// maxLength, minimum, maximum, $defs and local $ref ("#/$defs/NAME").
+// maxLength, minimum, maximum, $defs and local $ref ("#/$defs/NAME"). A
+// string longer than 1,024 characters never matches a pattern.
 // No library in Debian does this for C++; the schema cairn enforces is the
 // very document it publishes (docs/bundle-manifest.schema.json).
 

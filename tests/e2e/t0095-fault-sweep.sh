@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The fault sweep (tests/fault/sweep.py): backup, restore, forget, prune,
-# tag, key add and copy, each run once per fault point with the Nth I/O call on
+# tag, key add, copy and bundle import, each run once per fault point with the Nth I/O call on
 # the repository, the cache or the restore target failing (EIO; a full disk
 # from then on; a short write then ENOSPC) or ending the process (SIGKILL),
 # then check, restores of every earlier snapshot and the operation run
@@ -41,7 +41,7 @@ python3 - "$WORK/figures.json" "${FAULT_MAX_POINTS:-$points}" <<'PYEOF' || fail 
 import json, sys
 f = json.load(open(sys.argv[1]))
 want = int(sys.argv[2])
-assert set(f) == {"backup", "restore", "forget", "prune", "tag", "key-add", "copy"}, f.keys()
+assert set(f) == {"backup", "restore", "forget", "prune", "tag", "key-add", "copy", "bundle-import"}, f.keys()
 for op, v in f.items():
     assert set(v["modes"]) == {"eio", "enospc", "short", "kill"}, (op, v["modes"].keys())
     for mode, s in v["modes"].items():

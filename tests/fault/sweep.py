@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """sweep.py: every fault point of cairn's operations, one at a time.
 
-For each operation (backup, restore, forget, prune, tag, key add, copy) it first
+For each operation (backup, restore, forget, prune, tag, key add, copy,
+bundle import) it first
 counts the I/O calls the operation makes on the repository, the local cache
 and (for restore) the target, under the faultfs layer (tests/fault/faultfs.c,
 loaded with LD_PRELOAD). Then, for every N from 1 to that count and for each
@@ -316,7 +317,27 @@ class Copy:
         restore_exact(t, "v1", w.path("saved1"), "the copied tag")
 
 
-OPERATIONS = [Backup(), Restore(), Forget(), Prune(), Tag(), KeyAdd(), Copy()]
+class BundleImport(Copy):
+    """bundle import into a second repository: the bundle is made once; the
+    import's every I/O call on the target (and the caches) fails in turn."""
+    name = "bundle-import"
+
+    def prepare(self, w):
+        self.ids = base(w, [1, 2])
+        must(["-q", "tag", "-m", "release one", "v1", self.ids[0]], w.root, w.env, "tag")
+        must(["key", "generate", w.path("key2")], w.root, w.env, "key generate")
+        must(["key", "generate", w.path("bkey")], w.root, w.env, "key generate")
+        must(["-q", "bundle", "create", w.path("all.bundle"), "--all", "--bundle-key-file", w.path("bkey")],
+             w.root, w.env, "bundle create")
+        must(["-r", w.path("dst"), "--key-file", w.path("key2"), "init", "-q"], w.root, w.env, "init the target")
+        self.cmd = ["-q", "-r", w.path("dst"), "--key-file", w.path("key2"), "bundle", "import",
+                    w.path("all.bundle"), "--bundle-key-file", w.path("bkey")]
+
+    def watched(self, w):
+        return [w.path("dst"), w.path("cache")]
+
+
+OPERATIONS = [Backup(), Restore(), Forget(), Prune(), Tag(), KeyAdd(), Copy(), BundleImport()]
 MODES = {
     "eio": {"FAULTFS_MODE": "eio"},
     "enospc": {"FAULTFS_MODE": "enospc", "FAULTFS_STICKY": "1"},

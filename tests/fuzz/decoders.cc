@@ -39,10 +39,13 @@
 #include "objstore/keys.h"
 #include "objstore/pack.h"
 #include "objstore/snapshot.h"
+#include "objstore/snapshot_json.h"
 #include "objstore/tree.h"
 #include "repo/approval.h"
 #include "repo/audit.h"
 #include "repo/backup.h"
+#include "repo/bundle.h"
+#include "repo/json_schema.h"
 #include "repo/check.h"
 #include "repo/exclude.h"
 #include "repo/location.h"
@@ -290,6 +293,30 @@ void TrashRecord(std::string_view in) {
 
 void PrunePlan(std::string_view in) { (void)repo::DecodePrunePlan(SealedCodec(), in, "prune/fuzz"); }
 
+// A bundle manifest's text: parsed, validated against the published schema
+// (repo/json_schema's validator: regexes and $refs on hostile strings),
+// then, when valid, decoded as Bundle::Open does (snapshots, paths).
+void BundleManifest(std::string_view in) {
+  auto m = nlohmann::json::parse(in, nullptr, false);
+  if (m.is_discarded()) return;
+  static const nlohmann::json schema = nlohmann::json::parse(repo::BundleManifestSchema());
+  auto errors = repo::ValidateJson(schema, m, 5);
+  if (!errors.empty()) {
+    for (const auto& e : errors) {
+      if (e.empty()) Fail("an empty schema error");
+    }
+    return;
+  }
+  for (const auto& e : m["snapshots"]) (void)objstore::SnapshotFromJson(e["snapshot"], "fuzz");
+  for (const auto& r : m["requires"]["objects"]) {
+    auto p = repo::DecodeManifestPath(r["path"].get<std::string>());
+    if (p.ok()) {
+      auto again = repo::DecodeManifestPath(repo::EncodeManifestPath(*p));
+      if (!again.ok() || *again != *p) Fail("a manifest path does not round-trip");
+    }
+  }
+}
+
 void Policy(std::string_view in) {
   auto p = repo::DecodePolicy(in, "policy");
   // What decodes encodes to a document that decodes to the same policy.
@@ -378,6 +405,7 @@ const Target kTargets[] = {
     {"blob", Blob},
     {"sealed_pack_header", SealedPackHeader},
     {"pack_file", PackFile},
+    {"bundle_manifest", BundleManifest},
 };
 
 }  // namespace
