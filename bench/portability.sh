@@ -8,6 +8,7 @@
 #   restic  init --repository-version 2, backup v1, backup v2
 #   git     commit v1, commit v2 (GIT_DIR outside the tree, so the backups
 #           above never see it); a second copy of that git dir is `git gc`ed
+# (git add --force: the tree's .gitignore files would otherwise leave files out.)
 # Then every pass times, each step on its own:
 #   cairn-copy            cairn -r SRC copy --to DST --to-key-file K2 (DST a fresh encrypted repository)
 #   cairn-bundle-create   cairn -r SRC bundle create FILE --all --bundle-key-file K3
@@ -112,13 +113,17 @@ restic -q -r "$REPOS/restic-src" init --repository-version 2 >/dev/null
 warm "$DATA/src"; step "$S" cairn setup-backup-v1 "repo_size $REPOS/cairn-src" $C backup "$DATA/src"
 warm "$DATA/src"; step "$S" restic setup-backup-v1 "repo_size $REPOS/restic-src" restic -r "$REPOS/restic-src" backup --host bench "$DATA/src"
 warm "$DATA/src"; step "$S" git setup-commit-v1 "repo_size $GIT_DIR" sh -c \
-  'git add -A && GIT_AUTHOR_DATE=@1800000000 GIT_COMMITTER_DATE=@1800000000 git commit -q -m src-v1'
+  'git add -A --force && GIT_AUTHOR_DATE=@1800000000 GIT_COMMITTER_DATE=@1800000000 git commit -q -m src-v1'
 set_src src-v2
 warm "$DATA/src"; step "$S" cairn setup-backup-v2 "repo_size $REPOS/cairn-src" $C backup "$DATA/src"
 warm "$DATA/src"; step "$S" restic setup-backup-v2 "repo_size $REPOS/restic-src" restic -r "$REPOS/restic-src" backup --host bench "$DATA/src"
 warm "$DATA/src"; step "$S" git setup-commit-v2 "repo_size $GIT_DIR" sh -c \
-  'git add -A && GIT_AUTHOR_DATE=@1900000000 GIT_COMMITTER_DATE=@1900000000 git commit -q -m src-v2'
-[ -z "$(git status --porcelain | head -1)" ] || { echo "git work tree not clean after commit v2" >&2; exit 1; }
+  'git add -A --force && GIT_AUTHOR_DATE=@1900000000 GIT_COMMITTER_DATE=@1900000000 git commit -q -m src-v2'
+# --force: the Debian tarball's .gitignore ignores `/*` (and the kernel's ignores .* and *.bin):
+# git must hold every file the other tools back up. Check that it does.
+n_tree=$(find "$DATA/src" -type f -o -type l | wc -l); n_git=$(git ls-files | wc -l)
+[ "$n_tree" = "$n_git" ] || { echo "git holds $n_git paths, the tree $n_tree" >&2; exit 1; }
+echo "  git holds all $n_git files and symlinks of src-v2 ($(find "$DATA/src" -type d -empty | wc -l) empty folders, which git does not store)"
 unset GIT_WORK_TREE
 cp -a "$REPOS/git-src.git" "$REPOS/git-packed.git"
 step "$S" git setup-gc "repo_size $REPOS/git-packed.git" git --git-dir="$REPOS/git-packed.git" gc -q

@@ -517,6 +517,10 @@ Result<std::string> Bundle::ReadObject(const ObjectId& id) const {
   auto it = objects_.find(id);
   if (it == objects_.end()) return Status::NotFound("object " + id.ToHex().substr(0, 12) + " is not in the bundle");
   CAIRN_ASSIGN_OR_RETURN(std::string plain, OpenRecord(it->second));
+  if (static_cast<uint8_t>(plain[0]) != it->second.type) {
+    return Status::Corruption("bundle '" + path_ + "': record " + std::to_string(it->second.index) + " is not the " +
+                              (it->second.type == kRecTree ? "tree" : "chunk") + " the manifest says");
+  }
   std::string data;
   if (plain[1] == 1) {
     CAIRN_ASSIGN_OR_RETURN(data, objstore::DecompressBounded(std::string_view(plain).substr(2), it->second.size));
@@ -645,11 +649,6 @@ Result<std::unique_ptr<Bundle>> Bundle::Open(const std::string& path,
     if (!b->objects_.emplace(*id, w).second) {
       return Status::Corruption(bad + ": objects[" + std::to_string(i) + "] lists object " + id->ToHex().substr(0, 12) +
                                 " twice");
-    }
-    CAIRN_ASSIGN_OR_RETURN(std::string plain, b->OpenRecord(w));
-    if (static_cast<uint8_t>(plain[0]) != w.type) {
-      return Status::Corruption(bad + ": objects[" + std::to_string(i) + "] is not the " +
-                                objs[i]["type"].get<std::string>() + " the manifest says");
     }
     auto data = b->ReadObject(*id);
     if (!data.ok()) return data.status().WithContext("objects[" + std::to_string(i) + "]");
