@@ -30,13 +30,16 @@ ROOT=$(cd "$HERE/.." && pwd)
 SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
 B=${BENCH_DIR:-/tmp/cairn-bench}
 CORPUS=$B/corpus
-PASSES=${1:-3}
+PASSES=${1:-3}            # `bench/portability.sh --summary`: only print the medians of the last run
 W=$B/port                      # work area: data, repositories, caches, bundles
 DATA=$W/data; REPOS=$W/repos; CACHE=$W/cache; OUT=$W/out
 RESULTS=$B/results-portability
 # cairn: a copy of the build, so that a rebuild in build/ cannot change it mid-run.
-CAIRN=${CAIRN:-/tmp/cairn-portbench}
-[ -x "$CAIRN" ] || cp "$ROOT/build/cairn" "$CAIRN"
+# (CAIRN=BINARY names another; otherwise build/cairn is copied afresh.)
+if [ -z "${CAIRN:-}" ]; then
+  CAIRN=/tmp/cairn-portbench
+  cp "$ROOT/build/cairn" "$CAIRN"
+fi
 
 need=()
 for p in restic git time rsync xz-utils openssl linux-source-6.1 python3; do
@@ -90,12 +93,54 @@ trim_caches() {
   done
 }
 
+summary() { # medians over the passes, as markdown
+python3 - "$RESULTS" <<'EOF'
+import glob, os, statistics, sys
+root = sys.argv[1]
+rows = {}
+for f in sorted(glob.glob(os.path.join(root, "pass-*", "port.tsv"))):
+    for line in open(f):
+        p = line.rstrip("\n").split("\t")
+        rows.setdefault(p[1], []).append(dict(wall=float(p[2]), cpu=float(p[3]) + float(p[4]),
+            rss=int(p[5]) / 1024, rc=int(p[6]), bytes=int(p[7]), load=float(p[8]), other=float(p[9])))
+med = lambda xs: statistics.median(xs)
+def agg(step):
+    r = rows.get(step, [])
+    if not r: return None
+    return dict(wall=med([x["wall"] for x in r]), cpu=med([x["cpu"] for x in r]), rss=med([x["rss"] for x in r]),
+                bytes=med([x["bytes"] for x in r]), rcs=[x["rc"] for x in r], n=len(r),
+                walls=[x["wall"] for x in r], loads=[x["load"] for x in r], others=[x["other"] for x in r])
+pairs = [("copy", "cairn-copy", "restic-copy"),
+         ("bundle create (git: loose objects)", "cairn-bundle-create", "git-bundle-loose"),
+         ("bundle create (git: after gc)", "cairn-bundle-create", "git-bundle-packed"),
+         ("bundle import", "cairn-bundle-import", None)]
+print("| step | cairn median s | peer median s | ratio | peak RSS MiB cairn/peer | bytes cairn/peer | CPU s (user+sys) cairn/peer |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for name, c, p in pairs:
+    a, b = agg(c), agg(p) if p else None
+    if not a: continue
+    if b:
+        print(f"| {name} | {a['wall']:.2f} | {b['wall']:.2f} ({p}) | {a['wall']/b['wall']:.2f} | "
+              f"{a['rss']:.0f} / {b['rss']:.0f} | {a['bytes']/1e6:.1f} MB / {b['bytes']/1e6:.1f} MB | {a['cpu']:.1f} / {b['cpu']:.1f} |")
+    else:
+        print(f"| {name} | {a['wall']:.2f} | — | — | {a['rss']:.0f} / — | {a['bytes']/1e6:.1f} MB / — | {a['cpu']:.1f} / — |")
+print()
+for step in sorted(rows):
+    a = agg(step)
+    print(f"- {step}: wall {', '.join('%.2f' % w for w in a['walls'])} s; cpu median {a['cpu']:.2f} s; "
+          f"rss median {a['rss']:.0f} MiB; bytes {int(a['bytes'])}; rc {a['rcs']}; "
+          f"load1 at start {a['loads']}; other_cpu {a['others']}")
+EOF
+}
+if [ "$PASSES" = --summary ]; then summary; exit 0; fi
+[[ "$PASSES" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [PASSES|--summary]" >&2; exit 2; }
+
 # ---- setup (untimed for the results; timed rows go to setup.tsv) ----
 rm -rf "$W" "$RESULTS"
 mkdir -p "$DATA/src" "$REPOS" "$CACHE/cairn" "$CACHE/restic" "$OUT" "$RESULTS"
 RAW=$RESULTS/setup-raw; mkdir -p "$RAW"
 S=$RESULTS/setup.tsv; : > "$S"
-echo "== setup ($(date -u +%FT%TZ), cairn $(git -C "$ROOT" rev-parse --short HEAD), $($CAIRN --version 2>&1 | head -1), $(restic version | cut -d' ' -f1-2), $(git --version))"
+echo "== setup ($(date -u +%FT%TZ), HEAD $(git -C "$ROOT" rev-parse --short HEAD), $CAIRN sha256 $(sha256sum "$CAIRN" | cut -c1-12) of $(stat -c %y "$CAIRN" | cut -c1-19), $($CAIRN --version 2>&1 | head -1), $(restic version | cut -d' ' -f1-2), $(git --version))"
 
 export CAIRN_CACHE_DIR=$CACHE/cairn CAIRN_KEY_FILE=$W/K
 for k in K K2 K3 K4; do "$CAIRN" key generate "$W/$k" >/dev/null; done
@@ -180,41 +225,4 @@ for pass in $(seq 1 "$PASSES"); do
 done
 rm -rf "$REPOS/cairn-dst" "$REPOS/cairn-new" "$REPOS/restic-dst" "$OUT"/*; trim_caches
 
-# ---- summary: medians over the passes ----
-python3 - "$RESULTS" <<'EOF' | tee "$RESULTS/summary.md"
-import glob, os, statistics, sys
-root = sys.argv[1]
-rows = {}
-for f in sorted(glob.glob(os.path.join(root, "pass-*", "port.tsv"))):
-    for line in open(f):
-        p = line.rstrip("\n").split("\t")
-        rows.setdefault(p[1], []).append(dict(wall=float(p[2]), cpu=float(p[3]) + float(p[4]),
-            rss=int(p[5]) / 1024, rc=int(p[6]), bytes=int(p[7]), load=float(p[8]), other=float(p[9])))
-med = lambda xs: statistics.median(xs)
-def agg(step):
-    r = rows.get(step, [])
-    if not r: return None
-    return dict(wall=med([x["wall"] for x in r]), cpu=med([x["cpu"] for x in r]), rss=med([x["rss"] for x in r]),
-                bytes=med([x["bytes"] for x in r]), rcs=[x["rc"] for x in r], n=len(r),
-                walls=[x["wall"] for x in r], loads=[x["load"] for x in r], others=[x["other"] for x in r])
-pairs = [("copy", "cairn-copy", "restic-copy"),
-         ("bundle create (git: loose objects)", "cairn-bundle-create", "git-bundle-loose"),
-         ("bundle create (git: after gc)", "cairn-bundle-create", "git-bundle-packed"),
-         ("bundle import", "cairn-bundle-import", None)]
-print("| step | cairn median s | peer median s | ratio | peak RSS MiB cairn/peer | bytes cairn/peer |")
-print("|---|---:|---:|---:|---:|---:|")
-for name, c, p in pairs:
-    a, b = agg(c), agg(p) if p else None
-    if not a: continue
-    if b:
-        print(f"| {name} | {a['wall']:.2f} | {b['wall']:.2f} ({p}) | {a['wall']/b['wall']:.2f} | "
-              f"{a['rss']:.0f} / {b['rss']:.0f} | {a['bytes']/1e6:.1f} MB / {b['bytes']/1e6:.1f} MB |")
-    else:
-        print(f"| {name} | {a['wall']:.2f} | — | — | {a['rss']:.0f} / — | {a['bytes']/1e6:.1f} MB / — |")
-print()
-for step in sorted(rows):
-    a = agg(step)
-    print(f"- {step}: wall {', '.join('%.2f' % w for w in a['walls'])} s; cpu median {a['cpu']:.2f} s; "
-          f"rss median {a['rss']:.0f} MiB; bytes {int(a['bytes'])}; rc {a['rcs']}; "
-          f"load1 at start {a['loads']}; other_cpu {a['others']}")
-EOF
+summary | tee "$RESULTS/summary.md"
