@@ -115,5 +115,27 @@ sys.exit(bad)
 EOF
 }
 
+# restores_as REPO-ARGS... -- REV SAVED: the snapshot REV of the repository
+# the arguments open restores to the folder SAVED exactly.
+restores_as() {
+  local args=() ; while [ "$1" != "--" ]; do args+=("$1"); shift; done; shift
+  rm -rf out; expect_exit 0 $CAIRN "${args[@]}" restore "$1" --target out
+  $TREECMP "$2" out || fail "$1 restored from ${args[*]} differs from $2"; ok
+}
+
+# history_text REPO-ARGS...: every snapshot's message, time, branch, host and
+# its parents' messages, one line each in time order (ids left out, so a
+# copied or imported history compares equal to its source).
+history_text() {
+  $CAIRN "$@" --json log --all >"$WORK/.graph" || fail "log --all failed"
+  python3 - "$WORK/.graph" <<'EOF'
+import json, sys
+snaps = json.load(open(sys.argv[1]))
+by_id = {s["id"]: s for s in snaps}
+for s in sorted(snaps, key=lambda s: (s["time_ns"], s["message"])):
+    print(s["message"], s["time_ns"], s["branch"], s["host"], [by_id[p]["message"] for p in s["parents"]])
+EOF
+}
+
 finish() { echo "$(basename "$0"): $checks checks passed"; }
 set -e

@@ -34,24 +34,7 @@ expect_exit 0 $CAIRN --json backup src -m "third"
 s4=$(json_get "j['snapshot']")
 cp -a src saved4
 
-# restores_as REPO-ARGS... -- REV SAVED: the snapshot restores to SAVED exactly.
-restores_as() {
-  local args=() ; while [ "$1" != "--" ]; do args+=("$1"); shift; done; shift
-  rm -rf out; expect_exit 0 $CAIRN "${args[@]}" restore "$1" --target out
-  $TREECMP "$2" out || fail "$1 restored from ${args[*]} differs from $2"; ok
-}
-# graph REPO-ARGS...: each snapshot's message, time, parents' messages, as text.
-graph() {
-  $CAIRN "$@" --json log --all >"$WORK/.graph" || fail "log --all failed"
-  python3 - "$WORK/.graph" <<'EOF'
-import json, sys
-snaps = json.load(open(sys.argv[1]))
-by_id = {s["id"]: s for s in snaps}
-for s in sorted(snaps, key=lambda s: (s["time_ns"], s["message"])):
-    print(s["message"], s["time_ns"], s["branch"], s["host"], [by_id[p]["message"] for p in s["parents"]])
-EOF
-}
-graph >graph.src
+history_text >graph.src
 
 # --- into an unencrypted repository with smaller chunks: cut again ---
 expect_exit 0 $CAIRN init plain --encryption none --avg-chunk 16384
@@ -66,7 +49,7 @@ assert_eq "$(json_get "j['rechunked']")" "True" "other chunker parameters: conte
 assert_eq "$(json_get "sorted(r['ref'] + ' ' + r['result'] for r in j['refs'])")" \
   "['branches/dev created', 'branches/main created', 'tags/v1 created']" "refs copied"
 expect_exit 0 $CAIRN -r plain check --read-data
-graph -r plain >graph.plain
+history_text -r plain >graph.plain
 diff graph.src graph.plain || fail "the copied history differs (messages, times, branches, parents)"; ok
 restores_as -r plain -- v1 saved1
 restores_as -r plain -- main~1 saved2

@@ -29,22 +29,7 @@ s4=$(json_get "j['snapshot']"); cp -a src saved4
 
 $CAIRN key generate bkey >/dev/null
 B=(--bundle-key-file "$WORK/bkey")
-restores_as() {
-  local args=() ; while [ "$1" != "--" ]; do args+=("$1"); shift; done; shift
-  rm -rf out; expect_exit 0 $CAIRN "${args[@]}" restore "$1" --target out
-  $TREECMP "$2" out || fail "$1 restored from ${args[*]} differs from $2"; ok
-}
-graph() {
-  $CAIRN "$@" --json log --all >"$WORK/.graph" || fail "log --all failed"
-  python3 - "$WORK/.graph" <<'EOF'
-import json, sys
-snaps = json.load(open(sys.argv[1]))
-by_id = {s["id"]: s for s in snaps}
-for s in sorted(snaps, key=lambda s: (s["time_ns"], s["message"])):
-    print(s["message"], s["time_ns"], s["branch"], s["host"], [by_id[p]["message"] for p in s["parents"]])
-EOF
-}
-graph >graph.src
+history_text >graph.src
 
 # --- the whole history, into repositories of other keys and chunkers ---
 expect_exit 0 $CAIRN --json bundle create all.bundle --all "${B[@]}"
@@ -75,7 +60,7 @@ expect_exit 0 $CAIRN -r enc --key-file k2 init
 expect_exit 0 $CAIRN -r enc --key-file k2 --json bundle import all.bundle "${B[@]}"
 assert_eq "$(json_get "j['imported']")" "4" "imported into an encrypted repository of another key"
 expect_exit 0 $CAIRN -r enc --key-file k2 check --read-data
-graph -r enc --key-file k2 >graph.enc
+history_text -r enc --key-file k2 >graph.enc
 diff graph.src graph.enc || fail "the imported history differs"; ok
 restores_as -r enc --key-file k2 -- v1 saved1
 restores_as -r enc --key-file k2 -- main~1 saved2
