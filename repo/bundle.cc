@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <utility>
@@ -777,8 +778,24 @@ class BundleSource : public CopySource {
     return data;
   }
 
-  // The entry at r.path in the target's copy of r.snapshot.
+  // The entry at r.path in the target's copy of r.snapshot. The last one
+  // found is kept: a file's chunks come one after another.
   Result<TreeEntry> Locate(const Bundle::Required& r) const {
+    if (last_ && last_snapshot_ == r.snapshot && last_path_ == r.path) {
+      if (last_->size < r.offset + r.size) {
+        return Status::NotFound("the target's copy of snapshot " + r.snapshot.ToHex().substr(0, 12) +
+                                " has no file '" + r.path + "' holding required chunk " + r.id.ToHex().substr(0, 12));
+      }
+      return *last_;
+    }
+    CAIRN_ASSIGN_OR_RETURN(TreeEntry e, Find(r));
+    last_ = e;
+    last_snapshot_ = r.snapshot;
+    last_path_ = r.path;
+    return e;
+  }
+
+  Result<TreeEntry> Find(const Bundle::Required& r) const {
     auto t = have_.find(r.snapshot);
     if (t == have_.end()) return Status::NotFound("the target lacks required snapshot " + r.snapshot.ToHex().substr(0, 12));
     CAIRN_ASSIGN_OR_RETURN(Snapshot s, dst_.ReadSnapshot(t->second));
@@ -831,6 +848,9 @@ class BundleSource : public CopySource {
   const Repository& dst_;
   const std::map<ObjectId, ObjectId>& have_;
   uint64_t* req_bytes_;
+  mutable std::optional<TreeEntry> last_;
+  mutable ObjectId last_snapshot_;
+  mutable std::string last_path_;
 };
 
 // True if `ancestor` (a target id) is `id` or one of its ancestors in `r`.
