@@ -72,35 +72,11 @@ int RunCreate(Context& ctx, CreateCmd& o) {
   CAIRN_OPEN_OR_FAIL(ctx, r);
   repo::BundleCreateOptions opts;
   opts.cairn_version = kVersion;
-  auto add_ref = [&](const char* kind, const std::string& name, const ObjectId& id) -> Status {
-    CAIRN_ASSIGN_OR_RETURN(auto v, r.ReadRefValue(std::string(kind) + "/" + name));
-    (kind[0] == 't' ? opts.tags : opts.branches).push_back({name, id, v ? v->annotation : std::string()});
-    return Status::OK();
-  };
-  if (o.all) {
-    auto all = r.ListSnapshots();
-    if (!all.ok()) return ctx.Fail(all.status());
-    for (const auto& [id, s] : *all) opts.snapshots.push_back(id);
-    for (const char* kind : {"branches", "tags"}) {
-      auto list = r.ListRefs(kind);
-      if (!list.ok()) return ctx.Fail(list.status());
-      for (const auto& [name, id] : *list) {
-        if (Status st = add_ref(kind, name, id); !st.ok()) return ctx.Fail(st);
-      }
-    }
-  }
-  for (const auto& rev : o.revs) {
-    auto id = r.ResolveRevision(rev);
-    if (!id.ok()) return ctx.Fail(id.status());
-    opts.snapshots.push_back(*id);
-    if (!repo::ValidRefName(rev)) continue;
-    for (const char* kind : {"branches", "tags"}) {
-      auto at = r.ReadRef(std::string(kind) + "/" + rev);
-      if (!at.ok()) return ctx.Fail(at.status());
-      if (*at && **at == *id) {
-        if (Status st = add_ref(kind, rev, *id); !st.ok()) return ctx.Fail(st);
-      }
-    }
+  auto sel = SelectRevisions(r, o.revs, o.all);
+  if (!sel.ok()) return ctx.Fail(sel.status());
+  opts.snapshots = sel->snapshots;
+  for (const auto& x : sel->refs) {
+    (x.kind == "tags" ? opts.tags : opts.branches).push_back({x.name, x.snapshot, x.annotation});
   }
   for (const auto& rev : o.since) {
     auto id = r.ResolveRevision(rev);

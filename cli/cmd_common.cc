@@ -38,6 +38,39 @@ Result<int64_t> DurationNs(const std::string& text, const char* option, int64_t 
   return now - repo::SubtractDuration(now, *d);
 }
 
+Result<RevisionSelection> SelectRevisions(const Repository& r, const std::vector<std::string>& revs, bool all) {
+  RevisionSelection sel;
+  auto add_ref = [&](const char* kind, const std::string& name, const ObjectId& id) -> Status {
+    for (const auto& x : sel.refs) {
+      if (x.kind == kind && x.name == name) return Status::OK();  // named twice
+    }
+    CAIRN_ASSIGN_OR_RETURN(auto v, r.ReadRefValue(std::string(kind) + "/" + name));
+    sel.refs.push_back({kind, name, id, v ? v->annotation : std::string()});
+    return Status::OK();
+  };
+  if (all) {
+    CAIRN_ASSIGN_OR_RETURN(auto snaps, r.ListSnapshots());
+    for (const auto& [id, s] : snaps) sel.snapshots.push_back(id);
+    for (const char* kind : {"branches", "tags"}) {
+      CAIRN_ASSIGN_OR_RETURN(auto list, r.ListRefs(kind));
+      for (const auto& [name, id] : list) {
+        CAIRN_RETURN_IF_ERROR(add_ref(kind, name, id));
+        sel.snapshots.push_back(id);
+      }
+    }
+  }
+  for (const auto& rev : revs) {
+    CAIRN_ASSIGN_OR_RETURN(ObjectId id, r.ResolveRevision(rev));
+    sel.snapshots.push_back(id);
+    if (!repo::ValidRefName(rev)) continue;
+    for (const char* kind : {"branches", "tags"}) {
+      CAIRN_ASSIGN_OR_RETURN(auto at, r.ReadRef(std::string(kind) + "/" + rev));
+      if (at && *at == id) CAIRN_RETURN_IF_ERROR(add_ref(kind, rev, id));
+    }
+  }
+  return sel;
+}
+
 uint64_t OldSize(const diff::Change& c) { return c.old_entry ? c.old_entry->size : 0; }
 uint64_t NewSize(const diff::Change& c) { return c.new_entry ? c.new_entry->size : 0; }
 

@@ -34,6 +34,22 @@ Result<int64_t> Now();
 // names it in errors. "0" (or 0h, 0d) is 0 when `zero_ok`, else refused.
 Result<int64_t> DurationNs(const std::string& text, const char* option, int64_t now, bool zero_ok);
 
+// What copy and bundle create carry: the snapshots REV... name and the
+// branches and tags among those names (a name that is a branch or tag
+// pointing at the snapshot it resolves to), or with `all` every snapshot,
+// branch and tag.
+struct RevisionSelection {
+  struct Ref {
+    std::string kind;  // "branches" | "tags"
+    std::string name;
+    ObjectId snapshot;
+    std::string annotation;  // as the ref stores it
+  };
+  std::vector<ObjectId> snapshots;
+  std::vector<Ref> refs;
+};
+Result<RevisionSelection> SelectRevisions(const repo::Repository& r, const std::vector<std::string>& revs, bool all);
+
 // The sizes of the two sides of a change (0 where there is none).
 uint64_t OldSize(const diff::Change& c);
 uint64_t NewSize(const diff::Change& c);

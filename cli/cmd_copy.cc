@@ -11,6 +11,7 @@
 #include "repo/archive.h"
 #include "repo/copy.h"
 #include "repo/forget.h"
+#include "repo/history.h"
 #include "repo/location.h"
 
 namespace cairn::cli {
@@ -28,21 +29,6 @@ struct CopyCmd {
 };
 
 std::string Short(const ObjectId& id) { return id.ToHex().substr(0, 12); }
-
-// True if `ancestor` is `id` or reachable from it through parents in `r`.
-Result<bool> IsAncestor(const Repository& r, const ObjectId& ancestor, const ObjectId& id) {
-  std::set<ObjectId> seen;
-  std::vector<ObjectId> todo{id};
-  while (!todo.empty()) {
-    ObjectId cur = todo.back();
-    todo.pop_back();
-    if (cur == ancestor) return true;
-    if (!seen.insert(cur).second) continue;
-    CAIRN_ASSIGN_OR_RETURN(objstore::Snapshot s, r.ReadSnapshot(cur));
-    for (const auto& p : s.parents) todo.push_back(p);
-  }
-  return false;
-}
 
 // The target of copy or archive (`--to`), unlocked with its own keys;
 // NotFound when there is no repository there.
@@ -107,7 +93,7 @@ Status ApplyRefs(Repository& dst, const std::vector<RefToCopy>& refs, const std:
     } else {
       bool forward = false;
       if (r.ref.rfind("branches/", 0) == 0) {
-        CAIRN_ASSIGN_OR_RETURN(forward, IsAncestor(dst, cur->id, out.target));
+        CAIRN_ASSIGN_OR_RETURN(forward, repo::IsAncestor(dst, cur->id, {out.target}));
       }
       if (forward) {
         CAIRN_RETURN_IF_ERROR(dst.UpdateRef(r.ref, cur->id, out.target, cur->annotation));
@@ -152,41 +138,11 @@ int RunCopy(Context& ctx, CopyCmd& o) {
 
   // What to copy: the snapshots named (and the refs among the names), or
   // everything.
-  std::vector<ObjectId> ids;
+  auto sel = SelectRevisions(src, o.revs, o.revs.empty());
+  if (!sel.ok()) return ctx.Fail(sel.status());
+  const std::vector<ObjectId>& ids = sel->snapshots;
   std::vector<RefToCopy> refs;
-  auto add_ref = [&](const std::string& ref, const ObjectId& id) -> Status {
-    CAIRN_ASSIGN_OR_RETURN(auto v, src.ReadRefValue(ref));
-    refs.push_back({ref, id, v ? v->annotation : std::string()});
-    return Status::OK();
-  };
-  if (o.revs.empty()) {
-    auto all = src.ListSnapshots();
-    if (!all.ok()) return ctx.Fail(all.status());
-    for (const auto& [id, s] : *all) ids.push_back(id);
-    for (const char* kind : {"branches", "tags"}) {
-      auto list = src.ListRefs(kind);
-      if (!list.ok()) return ctx.Fail(list.status());
-      for (const auto& [name, id] : *list) {
-        if (Status st = add_ref(std::string(kind) + "/" + name, id); !st.ok()) return ctx.Fail(st);
-        ids.push_back(id);
-      }
-    }
-  } else {
-    for (const auto& rev : o.revs) {
-      auto id = src.ResolveRevision(rev);
-      if (!id.ok()) return ctx.Fail(id.status());
-      ids.push_back(*id);
-      if (!repo::ValidRefName(rev)) continue;
-      for (const char* kind : {"branches", "tags"}) {
-        const std::string ref = std::string(kind) + "/" + rev;
-        auto at = src.ReadRef(ref);
-        if (!at.ok()) return ctx.Fail(at.status());
-        if (*at && **at == *id) {
-          if (Status st = add_ref(ref, *id); !st.ok()) return ctx.Fail(st);
-        }
-      }
-    }
-  }
+  for (const auto& r : sel->refs) refs.push_back({r.kind + "/" + r.name, r.snapshot, r.annotation});
 
   auto opened = OpenTarget(ctx, o.to, o.to_keys);
   if (!opened.ok()) return ctx.Fail(opened.status(), opened.status().IsNotFound() ? kExitNoRepo : -1);

@@ -42,6 +42,9 @@ struct TreeEntry {
   uint64_t rdev = 0;                // devices
 };
 
+// True for the entry types that carry content (size and chunks).
+inline bool CarriesContent(EntryType t) { return t == EntryType::kFile || t == EntryType::kHardlink; }
+
 struct Tree {
   std::vector<TreeEntry> entries;  // sorted by name, bytewise, no duplicates
 };

@@ -47,8 +47,6 @@ Result<ArchivePlan> PlanArchive(const Repository& src, const ArchiveRequest& req
 
 namespace {
 
-bool IsContent(EntryType t) { return t == EntryType::kFile || t == EntryType::kHardlink; }
-
 class Verifier {
  public:
   Verifier(const Repository& src, const Repository& dst, VerifyReport* rep, std::atomic<uint64_t>* progress)
@@ -104,7 +102,7 @@ class Verifier {
         if (!SameMeta(x, y)) return Status::Corruption("'" + path + "' differs from the source's (name, type or metadata)");
         if (x.type == EntryType::kDir) {
           todo.push_back({x.subtree, y.subtree, path});
-        } else if (IsContent(x.type)) {
+        } else if (objstore::CarriesContent(x.type)) {
           CAIRN_RETURN_IF_ERROR(Content(x, y, path));
         }
       }

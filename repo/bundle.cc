@@ -18,6 +18,7 @@
 #include "objstore/core/system.h"
 #include "objstore/file_chunks.h"
 #include "objstore/snapshot_json.h"
+#include "repo/history.h"
 #include "repo/json_schema.h"
 
 namespace cairn::repo {
@@ -106,8 +107,6 @@ Status ReadAt(int fd, uint64_t off, size_t n, std::string* out, const std::strin
   }
   return Status::OK();
 }
-
-bool IsContent(EntryType t) { return t == EntryType::kFile || t == EntryType::kHardlink; }
 
 // The manifest's hash: SHA-256 of its canonical JSON without "hash".
 std::string ManifestHash(json m) {
@@ -319,7 +318,7 @@ class Creator {
         std::string path = f.path.empty() ? e.name : f.path + "/" + e.name;
         ObjectId sub = e.subtree;
         CAIRN_RETURN_IF_ERROR(push(sub, std::move(path)));
-      } else if (IsContent(e.type)) {
+      } else if (objstore::CarriesContent(e.type)) {
         for (auto& c : e.chunks) {
           CAIRN_ASSIGN_OR_RETURN(c, Chunk(c));
         }
@@ -725,7 +724,7 @@ Result<std::unique_ptr<Bundle>> Bundle::Open(const std::string& path,
           return Status::Corruption(bad + ": tree " + id.ToHex().substr(0, 12) + " names folder '" + e.name +
                                     "' whose tree is not in the bundle");
         }
-      } else if (IsContent(e.type)) {
+      } else if (objstore::CarriesContent(e.type)) {
         for (const auto& c : e.chunks) {
           auto o = b->objects_.find(c);
           if ((o == b->objects_.end() || o->second.type != kRecChunk) && !b->req_index_.count(c)) {
@@ -811,7 +810,7 @@ class BundleSource : public CopySource {
       }
       if (e == nullptr) break;
       if (slash == std::string::npos) {
-        if (!IsContent(e->type) || e->size < r.offset + r.size) break;
+        if (!objstore::CarriesContent(e->type) || e->size < r.offset + r.size) break;
         return *e;
       }
       if (e->type != EntryType::kDir) break;
@@ -853,21 +852,6 @@ class BundleSource : public CopySource {
   mutable std::string last_path_;
 };
 
-// True if `ancestor` (a target id) is `id` or one of its ancestors in `r`.
-Result<bool> ReachableIn(const Repository& r, const ObjectId& ancestor, const std::vector<ObjectId>& from) {
-  std::set<ObjectId> seen;
-  std::vector<ObjectId> todo = from;
-  while (!todo.empty()) {
-    ObjectId cur = todo.back();
-    todo.pop_back();
-    if (cur == ancestor) return true;
-    if (!seen.insert(cur).second) continue;
-    CAIRN_ASSIGN_OR_RETURN(Snapshot s, r.ReadSnapshot(cur));
-    for (const auto& p : s.parents) todo.push_back(p);
-  }
-  return false;
-}
-
 }  // namespace
 
 Result<ImportResult> ImportBundle(const Bundle& b, Repository* dst, const ImportOptions& o, Approver* approver) {
@@ -897,7 +881,7 @@ Result<ImportResult> ImportBundle(const Bundle& b, Repository* dst, const Import
   // The target ids the history of origin `o` reaches among what the target
   // has now, and the origins it reaches in the bundle.
   auto reaches = [&](const ObjectId& origin, const ObjectId& target_id) -> Result<bool> {
-    if (auto t = have.find(origin); t != have.end()) return ReachableIn(*dst, target_id, {t->second});
+    if (auto t = have.find(origin); t != have.end()) return IsAncestor(*dst, target_id, {t->second});
     std::vector<ObjectId> todo{origin}, starts;
     std::set<ObjectId> seen;
     while (!todo.empty()) {
@@ -910,7 +894,7 @@ Result<ImportResult> ImportBundle(const Bundle& b, Repository* dst, const Import
       }
       for (const auto& p : parents[cur]) todo.push_back(p);
     }
-    return ReachableIn(*dst, target_id, starts);
+    return IsAncestor(*dst, target_id, starts);
   };
   struct PlannedRef {
     std::string ref;

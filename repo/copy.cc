@@ -16,8 +16,6 @@ using objstore::EntryType;
 
 namespace {
 
-bool IsContent(EntryType t) { return t == EntryType::kFile || t == EntryType::kHardlink; }
-
 // The entry named `name` in sorted `t`, or null.
 const TreeEntry* Find(const Tree& t, const std::string& name) {
   auto it = std::lower_bound(t.entries.begin(), t.entries.end(), name,
@@ -76,7 +74,7 @@ class TreeCopier {
         }
         const ObjectId sub = e.subtree;
         CAIRN_RETURN_IF_ERROR(Push(&stack, sub, path, cbs, cbd));  // f is invalid from here
-      } else if (IsContent(e.type)) {
+      } else if (objstore::CarriesContent(e.type)) {
         CAIRN_ASSIGN_OR_RETURN(o.chunks, Content(e, bs, bd, path));
       }
     }
@@ -135,7 +133,7 @@ class TreeCopier {
     }
     // Unchanged since the base snapshot: its chunks in the target, if they
     // are all still there (and not condemned by a pending prune).
-    if (bs != nullptr && bd != nullptr && IsContent(bs->type) && IsContent(bd->type) && bs->chunks == e.chunks &&
+    if (bs != nullptr && bd != nullptr && objstore::CarriesContent(bs->type) && objstore::CarriesContent(bd->type) && bs->chunks == e.chunks &&
         bs->size == e.size && bd->size == e.size) {
       bool all = true;
       for (const auto& c : bd->chunks) {

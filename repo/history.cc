@@ -141,4 +141,18 @@ Result<std::vector<SnapshotListing>> ListAllSnapshots(const Repository& r, const
   return out;
 }
 
+Result<bool> IsAncestor(const Repository& r, const ObjectId& ancestor, const std::vector<ObjectId>& from) {
+  std::set<ObjectId> seen;
+  std::vector<ObjectId> todo = from;
+  while (!todo.empty()) {
+    ObjectId cur = todo.back();
+    todo.pop_back();
+    if (cur == ancestor) return true;
+    if (!seen.insert(cur).second) continue;
+    CAIRN_ASSIGN_OR_RETURN(Snapshot s, r.ReadSnapshot(cur));
+    for (const auto& p : s.parents) todo.push_back(p);
+  }
+  return false;
+}
+
 }  // namespace cairn::repo

@@ -48,6 +48,10 @@ Result<bool> TouchesPath(const Repository& r, const ObjectId& id, const Snapshot
 // The snapshots reachable from any branch or tag through their parents.
 Result<std::set<ObjectId>> ReachableSnapshots(const Repository& r);
 
+// True if `ancestor` is one of `from` or reachable from them through
+// parents (a fast-forward test: copy's and bundle import's refs).
+Result<bool> IsAncestor(const Repository& r, const ObjectId& ancestor, const std::vector<ObjectId>& from);
+
 struct SnapshotListing {
   ObjectId id;
   Snapshot snapshot;

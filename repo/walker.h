@@ -94,9 +94,7 @@ std::string FileCacheKey(const Node* n);
 inline int64_t Ns(const struct timespec& ts) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
-inline bool FileLike(objstore::EntryType t) {
-  return t == objstore::EntryType::kFile || t == objstore::EntryType::kHardlink;
-}
+inline bool FileLike(objstore::EntryType t) { return objstore::CarriesContent(t); }
 
 // Files found by the walk, handed to the workers while the walk goes on.
 // Bounded, so that the walk cannot run ahead of the reading and hold the
