@@ -33,8 +33,9 @@ int FinishRemnant(Context& ctx) {
   auto loc = repo::ParseLocation(*spec);
   if (!loc.ok()) return -1;
   auto backend = repo::MakeBackend(*loc);
+  if (!backend.ok()) return -1;
   uint64_t n = 0;
-  if (!repo::DestroyRemnant(backend.get(), &n).ok()) return -1;
+  if (!repo::DestroyRemnant(backend->get(), &n).ok()) return -1;
   if (ctx.g().json) {
     std::cout << Dump(json{{"destroyed", *spec}, {"remnant", true}, {"objects", n}}) << "\n";
   } else if (!ctx.g().quiet) {

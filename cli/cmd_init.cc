@@ -33,7 +33,7 @@ struct InitOptions {
 // read from its config alone.
 Result<objstore::ChunkerParams> ChunkerOf(const std::string& where) {
   CAIRN_ASSIGN_OR_RETURN(repo::Location loc, repo::ParseLocation(where));
-  auto backend = repo::MakeBackend(loc);
+  CAIRN_ASSIGN_OR_RETURN(auto backend, repo::MakeBackend(loc));
   auto data = backend->Get("config");
   if (!data.ok()) {
     if (data.status().IsNotFound()) {

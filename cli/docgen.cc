@@ -25,7 +25,8 @@ const std::vector<ExitCodeDoc>& ExitCodeDocs() {
        "usage error: unknown command or flag, missing argument (the message shows the command's form, e.g. `diff "
        "needs two revisions: cairn diff A B`), malformed or ambiguous revision, invalid name (a tag or branch name "
        "of 4 or more hex digits is refused because it could be read as an id), path with `..`, a repository "
-       "location whose store is not supported yet (`s3:…`), a `--sqlite` file that is not an SQLite database"},
+       "location whose store is not supported yet (`sftp:…`, `rest:…`) or a malformed `s3:` location, missing S3 "
+       "credentials, a `--sqlite` file that is not an SQLite database"},
       {kExitPartial,
        "backup saved, but some source paths could not be read, or a file changed while it was read twice (saved "
        "as the second read found it); they are listed on stderr and in the snapshot's `errors`"},
@@ -48,6 +49,9 @@ const std::vector<ExitCodeDoc>& ExitCodeDocs() {
       {kExitWrongKey,
        "wrong key: the password or key file opens no key slot of the encrypted repository (nothing was read or "
        "written)"},
+      {kExitAccessDenied,
+       "access denied by the storage: S3 refused the credentials (an unknown access key, a wrong secret; the "
+       "message names where they came from, never the secret) or denied the request by policy"},
   };
   return kDocs;
 }

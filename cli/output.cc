@@ -25,6 +25,7 @@ int ExitCodeFor(const Status& st) {
     case Code::kAlreadyExists: return kExitExists;
     case Code::kNotApproved: return kExitNotApproved;
     case Code::kWrongKey: return kExitWrongKey;
+    case Code::kAccessDenied: return kExitAccessDenied;
     default: return kExitFailure;
   }
 }

@@ -36,6 +36,7 @@ enum ExitCode : int {
   kExitNotApproved = 7,  // a destructive operation was not approved (no terminal and no --yes)
   kExitNoRepo = 10,    // no repository at the given path
   kExitWrongKey = 11,  // the password or key file opens no key slot
+  kExitAccessDenied = 12,  // the storage (S3) refused the credentials or the request
 };
 
 int ExitCodeFor(const Status& st);

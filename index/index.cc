@@ -626,6 +626,16 @@ Result<std::vector<std::pair<ObjectId, std::string>>> Index::Snapshots() const {
   return out;
 }
 
+Result<std::optional<std::string>> Index::SnapshotFile(const ObjectId& id) const {
+  Txn txn;
+  CAIRN_RETURN_IF_ERROR(txn.Begin(impl_->env, MDB_RDONLY));
+  MDB_val k = Val(id.view()), v;
+  int rc = mdb_get(txn.get(), impl_->snaps, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string>();
+  if (rc != 0) return FromLmdb(rc, "cannot look up snapshot");
+  return std::optional<std::string>(std::string(View(v)));
+}
+
 Result<std::vector<ObjectId>> Index::SnapshotsWithPrefix(std::string_view hex_prefix) const {
   CAIRN_ASSIGN_OR_RETURN(auto all, Snapshots());
   std::vector<ObjectId> out;

@@ -134,6 +134,8 @@ class Index {
   Status PutSnapshot(const ObjectId& id, std::string_view file);
   Status RemoveSnapshot(const ObjectId& id);
   Result<std::vector<std::pair<ObjectId, std::string>>> Snapshots() const;
+  // The file of one snapshot of the catalog; std::nullopt if it has none.
+  Result<std::optional<std::string>> SnapshotFile(const ObjectId& id) const;
   // Snapshot ids whose hex form starts with `hex_prefix`.
   Result<std::vector<ObjectId>> SnapshotsWithPrefix(std::string_view hex_prefix) const;
 

@@ -24,6 +24,8 @@ namespace cairn::objstore {
 class BackendLock {
  public:
   virtual ~BackendLock() = default;
+  // The lock object's name ("locks/NAME").
+  virtual std::string object() const = 0;
 };
 
 // Who holds a lock: written into the lock object, so that another process,
@@ -144,6 +146,11 @@ class Backend {
 
   // A human-readable location, for messages.
   virtual std::string Location() const = 0;
+
+  // True for a store reached over the network (S3), where each call is a
+  // request: the layers above then serve what they may from the local
+  // cache (the snapshot catalog) instead of reading it again.
+  virtual bool Remote() const { return false; }
 };
 
 // The local filesystem backend, rooted at `root` (made by Create()).
@@ -180,8 +187,10 @@ struct SessionInfo {
   LockHolder holder;
   std::string dead;    // why it is dead, "" if it may be alive
 };
-// Every session object in `backend` (a damaged one counts as dead).
-Result<std::vector<SessionInfo>> ListSessions(Backend* backend, std::chrono::milliseconds stale_after);
+// Every session object in `backend` (a damaged one counts as dead) but
+// `except` (the caller's own, which it need not read).
+Result<std::vector<SessionInfo>> ListSessions(Backend* backend, std::chrono::milliseconds stale_after,
+                                              std::string_view except = {});
 
 // Prefix of temporary file names; never a valid object name. Both kinds
 // of unfinished write carry the writer's process id next:

@@ -118,9 +118,12 @@ class ObjectLock : public BackendLock {
     cv_.notify_all();
     thread_.join();
     // Remove the object only while it is still ours (a holder that stalled
-    // for longer than stale_after may have been broken and replaced).
-    if (Ours()) (void)backend_->Remove(object_);
+    // for longer than stale_after may have been broken and replaced). A
+    // session's name is unique to its holder: nobody else ever writes it.
+    if (object_.rfind("locks/session-", 0) == 0 || Ours()) (void)backend_->Remove(object_);
   }
+
+  std::string object() const override { return object_; }
 
  private:
   bool Ours() {
@@ -197,10 +200,11 @@ Result<std::unique_ptr<BackendLock>> BeginSession(Backend* backend, std::string_
   return backend->Lock("session-" + std::string(kind) + "-" + RandomNonce(), options);
 }
 
-Result<std::vector<SessionInfo>> ListSessions(Backend* backend, std::chrono::milliseconds stale_after) {
+Result<std::vector<SessionInfo>> ListSessions(Backend* backend, std::chrono::milliseconds stale_after,
+                                              std::string_view except) {
   std::vector<std::string> names;
   CAIRN_RETURN_IF_ERROR(backend->List("locks/", [&](const std::string& name, uint64_t) {
-    if (name.rfind("locks/session-", 0) == 0) names.push_back(name);
+    if (name.rfind("locks/session-", 0) == 0 && name != except) names.push_back(name);
   }));
   LockHolder me = CurrentLockHolder();
   std::vector<SessionInfo> out;

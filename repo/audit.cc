@@ -191,9 +191,17 @@ Result<AuditRecord> AppendAudit(Repository* r, json entry) {
     if (st.ok()) {
       rec.entry = std::move(body);
       // The head moves forward only: a slower writer of an older entry
-      // leaves a newer head alone.
-      auto cur = ReadHead(*r);
-      if (cur.ok() && *cur && (*cur)->seq < rec.seq) CAIRN_RETURN_IF_ERROR(WriteHead(r, Head{rec.seq, rec.hash}));
+      // leaves a newer head alone. Written on the first try, the entry
+      // follows the head read above, so no newer head can exist unless a
+      // writer followed this very entry in the moments since; the head is
+      // then one behind, which `audit verify` notes and the next append
+      // corrects. Only after a lost race is the head read again.
+      bool newer = false;
+      if (tries > 0) {
+        auto cur = ReadHead(*r);
+        newer = !cur.ok() || !*cur || (*cur)->seq >= rec.seq;
+      }
+      if (!newer) CAIRN_RETURN_IF_ERROR(WriteHead(r, Head{rec.seq, rec.hash}));
       UpdateAuditAnchor(*r, rec.seq, rec.hash);
       return rec;
     }

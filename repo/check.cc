@@ -173,7 +173,7 @@ class Checker {
         rep_.warnings.push_back("'" + n + "' is not named like a snapshot; ignored");
         continue;
       }
-      auto snap = repo_->ReadSnapshot(*id);
+      auto snap = repo_->ReadSnapshot(*id, /*from_store=*/true);
       if (!snap.ok() && snap.status().IsNotFound()) {
         // Listed, then gone: a forget or delete beside this check moved it
         // to the trash (read below) — not damage.

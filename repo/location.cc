@@ -10,7 +10,7 @@ namespace {
 
 // Schemes of stores cairn has (or will have) backends for; a location that
 // starts with one of them followed by ':' is never a local path.
-constexpr std::string_view kRemoteSchemes[] = {"s3", "sftp", "rest", "b2", "gs", "azure", "swift", "rclone",
+constexpr std::string_view kRemoteSchemes[] = {"sftp", "rest", "b2", "gs", "azure", "swift", "rclone",
                                                "http", "https", "ftp", "webdav"};
 
 bool SchemeChar(char c) {
@@ -33,11 +33,16 @@ Result<Location> ParseLocation(std::string_view spec) {
       if (loc.path.empty()) return Status::InvalidArgument("'local:' needs a folder: local:PATH");
       return loc;
     }
+    if (word && scheme == "s3") {
+      CAIRN_ASSIGN_OR_RETURN(loc.s3, objstore::ParseS3Location(spec.substr(colon + 1)));
+      loc.kind = Location::Kind::kS3;
+      return loc;
+    }
     bool known = false;
     for (auto s : kRemoteSchemes) known = known || scheme == s;
     if (word && (known || spec.substr(colon + 1, 2) == "//")) {
       return Status::InvalidArgument("'" + std::string(spec) + "': " + std::string(scheme) +
-                                  " repositories are not supported yet; use a local folder (write './" +
+                                  " repositories are not supported yet; use a local folder or s3:… (write './" +
                                   std::string(spec) + "' for a folder of that name)");
     }
   }
@@ -52,9 +57,15 @@ Result<std::string> RepositoryFromFlagOrEnv(const std::string& flag) {
   return Status::InvalidArgument("no repository given; use -r PATH or set CAIRN_REPO");
 }
 
-std::unique_ptr<objstore::Backend> MakeBackend(const Location& loc) { return objstore::NewLocalBackend(loc.path); }
+Result<std::unique_ptr<objstore::Backend>> MakeBackend(const Location& loc) {
+  if (loc.kind == Location::Kind::kS3) {
+    CAIRN_ASSIGN_OR_RETURN(objstore::S3Options o, objstore::S3OptionsFromEnvironment(loc.s3));
+    return objstore::NewS3Backend(std::move(o));
+  }
+  return objstore::NewLocalBackend(loc.path);
+}
 
-std::string CacheDir(const Location& loc) { return loc.path + "/cache"; }
+std::string CacheDir(const Location& loc) { return loc.kind == Location::Kind::kS3 ? "" : loc.path + "/cache"; }
 
 Result<std::string> UserCacheDir(const ObjectId& repo_id) {
   auto env = [](const char* n) -> std::string {

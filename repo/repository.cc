@@ -66,15 +66,17 @@ Status Repository::Init(objstore::Backend* backend, const objstore::RepoConfig& 
 
 Status Repository::Init(const std::string& location, const objstore::RepoConfig& config, const NewKey* key) {
   CAIRN_ASSIGN_OR_RETURN(Location loc, ParseLocation(location));
-  return Init(MakeBackend(loc).get(), config, key);
+  CAIRN_ASSIGN_OR_RETURN(auto backend, MakeBackend(loc));
+  return Init(backend.get(), config, key);
 }
 
 Result<std::unique_ptr<Repository>> Repository::Open(const std::string& location, const KeyAccess& access) {
   CAIRN_ASSIGN_OR_RETURN(Location loc, ParseLocation(location));
+  CAIRN_ASSIGN_OR_RETURN(auto backend, MakeBackend(loc));
   return OpenImpl(
-      MakeBackend(loc),
+      std::move(backend),
       [&](const objstore::RepoConfig& c) -> Result<std::string> {
-        if (c.encrypted()) return UserCacheDir(c.repo_id);
+        if (c.encrypted() || loc.kind != Location::Kind::kLocal) return UserCacheDir(c.repo_id);
         // A repository this process cannot write to (a read-only mount, a
         // backup disk, another user's folder) keeps its local index in the
         // user's cache folder instead, so that every read works there.
@@ -223,7 +225,7 @@ Result<std::vector<objstore::PackRecord>> Repository::DecodeIndexFile(std::strin
   return objstore::DecodeIndexPayload(*payload, name);
 }
 
-Status Repository::SyncIndex() {
+Status Repository::SyncIndex(bool snapshots) {
   std::set<std::string> listed;
   CAIRN_RETURN_IF_ERROR(backend_->List("index/", [&](const std::string& name, uint64_t) {
     listed.insert(Basename(name));
@@ -269,6 +271,7 @@ Status Repository::SyncIndex() {
     }
   }
 
+  if (!snapshots) return Status::OK();
   std::set<std::string> snaps;
   CAIRN_RETURN_IF_ERROR(backend_->List("snapshots/", [&](const std::string& name, uint64_t) {
     snaps.insert(Basename(name));
@@ -447,8 +450,19 @@ Status Repository::CheckHardlinkTarget(const ObjectId& root, const std::string& 
   return Status::OK();
 }
 
-Result<Snapshot> Repository::ReadStoredSnapshot(const ObjectId& id) const {
+Result<Snapshot> Repository::ReadStoredSnapshot(const ObjectId& id, bool from_store) const {
   std::string name = objstore::SnapshotName(id);
+  // Of a remote repository, the catalog holds every snapshot file listed
+  // when this process last synced (SyncIndex), verified then: read without
+  // a request. A damaged catalog entry is never trusted: the file is read
+  // from the repository instead. `check` always reads the file itself.
+  if (!from_store && backend_->Remote()) {
+    auto cached = index_->SnapshotFile(id);
+    if (!cached.ok() || !*cached) return ReadStoredSnapshot(id, true);
+    auto s = DecodeSnapshotFile(**cached, &id, name);
+    if (s.ok()) return s;
+    return ReadStoredSnapshot(id, true);
+  }
   auto data = backend_->Get(name);
   if (!data.ok()) {
     if (!data.status().IsNotFound()) return data.status();
@@ -469,8 +483,8 @@ Result<Snapshot> Repository::ReadStoredSnapshot(const ObjectId& id) const {
   return DecodeSnapshotFile(*data, &id, name);
 }
 
-Result<Snapshot> Repository::ReadSnapshot(const ObjectId& id) const {
-  CAIRN_ASSIGN_OR_RETURN(Snapshot s, ReadStoredSnapshot(id));
+Result<Snapshot> Repository::ReadSnapshot(const ObjectId& id, bool from_store) const {
+  CAIRN_ASSIGN_OR_RETURN(Snapshot s, ReadStoredSnapshot(id, from_store));
   CAIRN_RETURN_IF_ERROR(SkipRemovedParents(&s));
   return s;
 }
@@ -500,7 +514,14 @@ Result<std::unique_ptr<objstore::BackendLock>> Repository::BeginSession(std::str
   condemned_.clear();
   for (const auto& p : plans) condemned_.insert(p.garbage.begin(), p.garbage.end());
   for (const auto& p : plans) AddCondemnedPacks(p.condemned_packs);
-  CAIRN_RETURN_IF_ERROR(Refresh());
+  own_session_ = session->object();
+  {
+    std::lock_guard<std::mutex> l(trash_mu_);
+    trash_ids_.reset();
+  }
+  // The blobs written since the open (another host's backup) and gone
+  // since (a prune); the snapshot catalog was synced at the open.
+  CAIRN_RETURN_IF_ERROR(SyncIndex(/*snapshots=*/false));
   return session;
 }
 
@@ -548,6 +569,14 @@ Result<bool> Repository::Removed(const ObjectId& id) const {
 
 Status Repository::SkipRemovedParents(Snapshot* s) const {
   if (s->parents.empty()) return Status::OK();
+  // A parent whose snapshot file was listed at the last sync is live (a
+  // trash record beside a live file is left from an unfinished forget):
+  // then the trash need not be listed.
+  bool all_listed = std::all_of(s->parents.begin(), s->parents.end(), [&](const ObjectId& p) {
+    auto f = index_->SnapshotFile(p);
+    return f.ok() && f->has_value();
+  });
+  if (all_listed) return Status::OK();
   CAIRN_ASSIGN_OR_RETURN(auto ids, TrashIds());
   bool any = std::any_of(s->parents.begin(), s->parents.end(), [&](const ObjectId& p) { return ids.count(p) != 0; });
   if (!any) return Status::OK();
@@ -986,7 +1015,8 @@ Result<ObjectId> Repository::SaveSnapshot(const Snapshot& s) {
 
 Result<Repository::Adopted> Repository::AdoptPacksOfDeadBackups() {
   Adopted out;
-  CAIRN_ASSIGN_OR_RETURN(auto sessions, objstore::ListSessions(backend_.get(), RefLockOptions().stale_after));
+  CAIRN_ASSIGN_OR_RETURN(auto sessions,
+                         objstore::ListSessions(backend_.get(), RefLockOptions().stale_after, own_session_));
   std::vector<std::string> dead;
   char host[256] = {};
   ::gethostname(host, sizeof(host) - 1);

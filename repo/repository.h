@@ -140,8 +140,10 @@ class Repository {
   // removed are replaced by their nearest kept ancestors (through the
   // trash records, see repo/trash.h), so every walk of the graph sees
   // only kept snapshots; ReadStoredSnapshot gives the parents as stored.
-  Result<Snapshot> ReadSnapshot(const ObjectId& id) const;
-  Result<Snapshot> ReadStoredSnapshot(const ObjectId& id) const;
+  // Of a remote repository both read the snapshot catalog of the local
+  // index (synced at the open) unless `from_store`, as `check` asks.
+  Result<Snapshot> ReadSnapshot(const ObjectId& id, bool from_store = false) const;
+  Result<Snapshot> ReadStoredSnapshot(const ObjectId& id, bool from_store = false) const;
   // ReadSnapshot of a parent that snapshot `child` names: a parent that is
   // missing is damage (Corruption, naming both), not an unknown revision.
   Result<Snapshot> ReadParentSnapshot(const ObjectId& child, const ObjectId& parent) const;
@@ -269,7 +271,9 @@ class Repository {
   static Result<std::unique_ptr<Repository>> OpenImpl(
       std::unique_ptr<objstore::Backend> backend,
       const std::function<Result<std::string>(const objstore::RepoConfig&)>& cache_dir, const KeyAccess& access);
-  Status SyncIndex();
+  // Brings the local index up to the index files listed now, and with
+  // `snapshots` the snapshot catalog up to the snapshot files listed now.
+  Status SyncIndex(bool snapshots = true);
   // The backend name of ref "branches/NAME": the same in an unencrypted
   // repository, "branches/<HMAC of the name>" in an encrypted one.
   std::string RefFile(const std::string& ref) const;
@@ -322,6 +326,7 @@ class Repository {
   mutable std::mutex reload_mu_;
   mutable bool reloaded_ = false;
   mutable std::optional<std::set<ObjectId>> trash_ids_;
+  std::string own_session_;  // "locks/session-…" of BeginSession, "" before
   mutable std::mutex message_mu_;  // warnings_, calls of on_message_
   mutable std::vector<std::string> warnings_;
   std::set<ObjectId> damaged_snapshots_;

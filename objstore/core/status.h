@@ -33,6 +33,7 @@ enum class Code {
   kNotApproved,  // a destructive operation was not approved
   kBusy,         // a lock is held by a live process (waited for, then given up)
   kWrongKey,     // the password or key file opens no key slot of the repository
+  kAccessDenied,  // the storage (S3) refused the credentials or the request
 };
 
 class [[nodiscard]] Status {
@@ -55,6 +56,7 @@ class [[nodiscard]] Status {
   static Status NotApproved(std::string msg) { return Status(Code::kNotApproved, std::move(msg)); }
   static Status Busy(std::string msg) { return Status(Code::kBusy, std::move(msg)); }
   static Status WrongKey(std::string msg) { return Status(Code::kWrongKey, std::move(msg)); }
+  static Status AccessDenied(std::string msg) { return Status(Code::kAccessDenied, std::move(msg)); }
 
   // Maps an errno value to a Status whose message is "`what`: strerror".
   // ENOENT becomes NotFound; everything else IOError.

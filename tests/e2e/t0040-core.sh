@@ -1,5 +1,5 @@
-# The core as a user meets it: repository locations (remote schemes refused,
-# never a local folder named "s3:…"), stale locks broken with a message,
+# The core as a user meets it: repository locations (remote schemes without
+# a backend refused, never a local folder named "s3:…"), stale locks broken with a message,
 # check --read-data-subset, check and repair that trust no pack, snapshots
 # no ref reaches, and paths with "..".
 source "$(dirname "$0")/lib.sh"
@@ -9,10 +9,14 @@ head -c 3000000 /dev/urandom > src/a/big.bin
 echo hello > src/a/hello.txt
 
 # --- locations ---
-expect_exit 2 $CAIRN -r s3:http://127.0.0.1:7480/bucket/prefix init
-expect_one_line_error "not supported yet"
-expect_exit 2 $CAIRN init s3:https://example.com/bucket
-expect_one_line_error "s3 repositories are not supported yet"
+# An s3: location without credentials is refused before any request; one of
+# a store cairn has no backend for is refused as such.
+expect_exit 2 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY HOME=$WORK $CAIRN -r s3:http://127.0.0.1:7480/bucket/prefix init
+expect_one_line_error "no S3 credentials"
+expect_exit 2 $CAIRN init s3:https://example.com/b
+expect_one_line_error "bucket name"
+expect_exit 2 $CAIRN init rest:https://example.com/bucket
+expect_one_line_error "rest repositories are not supported yet"
 [ -z "$(ls -A "$WORK" | grep -v -e '^src$' -e '^\.cache$' -e '^\.keyfile$' -e '^\.out$' -e '^\.err$')" ] || fail "a remote location left something on disk: $(ls -A)"; ok
 expect_exit 2 $CAIRN -r sftp:host:/backups log
 expect_one_line_error "not supported yet"

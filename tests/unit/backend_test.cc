@@ -5,6 +5,7 @@
 // the in-memory backend (Refresh picks up another writer's work).
 
 #include "objstore/backend.h"
+#include "objstore/s3.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -236,15 +237,14 @@ TEST_CASE("a held lock refreshes its heartbeat", "[objstore][lock]") {
   CHECK(later > first);
 }
 
-TEST_CASE("repository locations: local paths, and remote schemes refused", "[repo][location]") {
+TEST_CASE("repository locations: local paths, s3, and other remote schemes refused", "[repo][location]") {
   auto l = repo::ParseLocation("/backups/r");
   REQUIRE(l.ok());
   CHECK(l->path == "/backups/r");
   CHECK(repo::ParseLocation("local:/x")->path == "/x");
   CHECK(repo::ParseLocation("./s3:odd")->path == "./s3:odd");
   CHECK(repo::ParseLocation("name:with-colon")->path == "name:with-colon");  // no scheme of a store
-  for (const char* remote : {"s3:http://127.0.0.1:7480/b/p", "s3:https://h/b", "sftp:host:/p", "rest:http://h/",
-                             "https://h/x", "foo://bar"}) {
+  for (const char* remote : {"sftp:host:/p", "rest:http://h/", "https://h/x", "foo://bar"}) {
     INFO(remote);
     auto r = repo::ParseLocation(remote);
     REQUIRE_FALSE(r.ok());
@@ -252,6 +252,29 @@ TEST_CASE("repository locations: local paths, and remote schemes refused", "[rep
     CHECK(r.status().message().find("not supported yet") != std::string::npos);
   }
   CHECK(repo::ParseLocation("").status().code() == Code::kInvalidArgument);
+
+  auto s3 = repo::ParseLocation("s3:http://127.0.0.1:7480/bucket/a/b/");
+  REQUIRE(s3.ok());
+  CHECK(s3->kind == repo::Location::Kind::kS3);
+  CHECK_FALSE(s3->s3.https);
+  CHECK(s3->s3.host == "127.0.0.1:7480");
+  CHECK(s3->s3.bucket == "bucket");
+  CHECK(s3->s3.prefix == "a/b");
+  CHECK(s3->s3.Display() == "s3:http://127.0.0.1:7480/bucket/a/b");
+  auto aws = repo::ParseLocation("s3:s3.eu-west-1.amazonaws.com/my-bucket");
+  REQUIRE(aws.ok());
+  CHECK(aws->s3.https);
+  CHECK(aws->s3.prefix.empty());
+  for (const char* bad : {"s3:", "s3:http://", "s3:http://h", "s3:http://h/", "s3:ftp://h/bucket", "s3:http://h/Bucket",
+                          "s3:http://h/ab", "s3:http://h:0/bucket", "s3:http://h:70000/bucket", "s3:http://u:p@h/bucket",
+                          "s3:http://h/bucket//x", "s3:http://h/bucket/../x", "s3:http://h/bucket/./x",
+                          "s3:http://h w/bucket"}) {
+    INFO(bad);
+    auto r = repo::ParseLocation(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Code::kInvalidArgument);
+  }
+  CHECK(repo::ParseLocation("s3:http://u:secret@h/bucket").status().message().find("secret") == std::string::npos);
 
   testing::TempDir t;
   std::string spec = "s3:" + (t / "bucket");
@@ -454,4 +477,96 @@ TEST_CASE("a backup whose ref lock stays held fails with Busy, once, naming the 
 }
 
 }  // namespace
+namespace {
+// Sets (or with nullptr unsets) an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    if (old != nullptr) old_ = old;
+    had_ = old != nullptr;
+    if (value != nullptr) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (had_) {
+      ::setenv(name_, old_.c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::string old_;
+  bool had_ = false;
+};
+}  // namespace
+
+TEST_CASE("S3 settings: credentials, region and addressing from the environment", "[objstore][s3]") {
+  testing::TempDir t;
+  ScopedEnv home("HOME", t.path().c_str());
+  ScopedEnv files("AWS_SHARED_CREDENTIALS_FILE", nullptr), config("AWS_CONFIG_FILE", nullptr);
+  ScopedEnv region("AWS_DEFAULT_REGION", nullptr), region2("AWS_REGION", nullptr), profile("AWS_PROFILE", nullptr);
+  ScopedEnv token("AWS_SESSION_TOKEN", nullptr), addressing("CAIRN_S3_ADDRESSING", nullptr);
+  auto loc = objstore::ParseS3Location("http://127.0.0.1:7480/bucket/p");
+  REQUIRE(loc.ok());
+  {
+    ScopedEnv id("AWS_ACCESS_KEY_ID", nullptr), secret("AWS_SECRET_ACCESS_KEY", nullptr);
+    auto o = objstore::S3OptionsFromEnvironment(*loc);
+    REQUIRE_FALSE(o.ok());
+    CHECK(o.status().code() == Code::kInvalidArgument);
+    CHECK(o.status().message().find("AWS_ACCESS_KEY_ID") != std::string::npos);
+
+    fs::create_directories(t / ".aws");
+    std::ofstream(t / ".aws/credentials") << "[default]\naws_access_key_id = AK1\naws_secret_access_key = SK1\n"
+                                             "[other]\n aws_access_key_id=AK2 \naws_secret_access_key=SK2\n";
+    std::ofstream(t / ".aws/config") << "[default]\nregion = eu-central-1\n[profile other]\nregion = ap-south-1\n";
+    o = objstore::S3OptionsFromEnvironment(*loc);
+    REQUIRE(o.ok());
+    CHECK(o->credentials.access_key == "AK1");
+    CHECK(o->credentials.secret_key == "SK1");
+    CHECK(o->region == "eu-central-1");
+    CHECK(o->credentials.source.find("profile 'default'") != std::string::npos);
+    CHECK(o->credentials.source.find("SK1") == std::string::npos);
+    ScopedEnv p("AWS_PROFILE", "other");
+    o = objstore::S3OptionsFromEnvironment(*loc);
+    REQUIRE(o.ok());
+    CHECK(o->credentials.access_key == "AK2");
+    CHECK(o->region == "ap-south-1");
+  }
+  ScopedEnv id("AWS_ACCESS_KEY_ID", "AKENV"), secret("AWS_SECRET_ACCESS_KEY", nullptr);
+  auto half = objstore::S3OptionsFromEnvironment(*loc);
+  REQUIRE_FALSE(half.ok());
+  CHECK(half.status().message().find("AWS_SECRET_ACCESS_KEY is not set") != std::string::npos);
+  ScopedEnv secret2("AWS_SECRET_ACCESS_KEY", "SKENV"), r("AWS_DEFAULT_REGION", "us-west-2");
+  auto o = objstore::S3OptionsFromEnvironment(*loc);
+  REQUIRE(o.ok());
+  CHECK(o->credentials.access_key == "AKENV");  // the environment comes before the profile
+  CHECK(o->region == "us-west-2");
+  CHECK_FALSE(o->virtual_hosted);  // path-style away from AWS
+  auto aws = objstore::ParseS3Location("s3.us-west-2.amazonaws.com/bucket");
+  REQUIRE(aws.ok());
+  CHECK(objstore::S3OptionsFromEnvironment(*aws)->virtual_hosted);
+  {
+    ScopedEnv a("CAIRN_S3_ADDRESSING", "path");
+    CHECK_FALSE(objstore::S3OptionsFromEnvironment(*aws)->virtual_hosted);
+  }
+  {
+    ScopedEnv a("CAIRN_S3_ADDRESSING", "sideways");
+    CHECK(objstore::S3OptionsFromEnvironment(*loc).status().code() == Code::kInvalidArgument);
+  }
+  {
+    ScopedEnv a("CAIRN_S3_PART_SIZE", "1MiB");
+    CHECK(objstore::S3OptionsFromEnvironment(*loc).status().message().find("5MiB") != std::string::npos);
+  }
+  {
+    ScopedEnv a("AWS_DEFAULT_REGION", "eu west");
+    CHECK(objstore::S3OptionsFromEnvironment(*loc).status().code() == Code::kInvalidArgument);
+  }
+}
+
 }  // namespace cairn
