@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Backups into an S3 repository killed (SIGKILL) at moments ever later: a
+# killed backup records no snapshot, or one that restores exactly; after
+# every kill `check` passes and the next backup adopts what the killed one
+# uploaded; a prune at the end removes what no snapshot needs (and aborts
+# unfinished multipart uploads), and check --read-data passes.
+source "$(dirname "$0")/lib.sh"
+source "$TESTS/e2e/s3lib.sh"
+start_s3
+export CAIRN_REPO="s3:$S3_ENDPOINT/cairn-kills/r"
+# Parts of 5 MiB above 6 MiB: packs of 16 MiB go up in several requests,
+# so kills also land between the parts of a multipart upload.
+export CAIRN_S3_MULTIPART_THRESHOLD=6MiB CAIRN_S3_PART_SIZE=5MiB
+expect_exit 0 $CAIRN init "$CAIRN_REPO"
+python3 - <<'EOF'
+import os, random
+r = random.Random(11)
+for d in range(6):
+    os.makedirs(f"src/d{d}", exist_ok=True)
+    for i in range(10):
+        with open(f"src/d{d}/f{i}", "wb") as f:
+            f.write(os.urandom(r.randint(200000, 1500000)))
+EOF
+mkdir -p saved
+delays=($(python3 -c "import random; r = random.Random(); print(' '.join('%.3f' % (0.02 * 1.18 ** i * r.uniform(0.8, 1.2)) for i in range(1, 31)))"))
+kills=0 completed=0
+for round in $(seq 1 30); do
+  head -c 2500000 /dev/urandom > "src/d$((round % 6))/new-$round"
+  rm -rf "saved/round $round"; cp -a src "saved/round $round"
+  set +e
+  $CAIRN -q backup src -m "round $round" >/dev/null 2>"$WORK/.err" &
+  pid=$!
+  sleep "${delays[$((round - 1))]}"
+  kill -9 $pid 2>/dev/null && killed=1 || killed=0
+  wait $pid; rc=$?
+  set -e
+  if [ "$killed" = 1 ] && [ "$rc" = 137 ]; then
+    kills=$((kills + 1))
+    expect_exit 0 $CAIRN check
+    continue
+  fi
+  [ "$rc" = 0 ] || fail "a backup that was not killed exited $rc: $(err)"
+  completed=$((completed + 1))
+  [ $completed -ge 3 ] && break
+done
+echo "S3 backup: $kills kills, $completed completed" >&2
+[ "$kills" -ge 3 ] || fail "only $kills backups were killed midway"; ok
+expect_exit 0 $CAIRN -q backup src -m "final"
+cp -a src "saved/final"
+
+# Every snapshot recorded, killed or not, restores as its round's source.
+expect_exit 0 $CAIRN --json log
+python3 -c "
+import json
+for s in json.load(open('$WORK/.out')): print(s['id'], s['message'])" > "$WORK/snaps"
+while read -r id msg; do
+  restores_as -- "$id" "saved/$msg"
+done < "$WORK/snaps"
+# uploads: the number of unfinished multipart uploads on the server.
+uploads() {
+  python3 - <<'EOF'
+import os, subprocess
+auth = ["--aws-sigv4", "aws:amz:%s:s3" % os.environ["S3_REGION"], "--user",
+        "%s:%s" % (os.environ["S3_ACCESS_KEY"], os.environ["S3_SECRET_KEY"]),
+        "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
+out = subprocess.run(["curl", "-s"] + auth + [os.environ["S3_ENDPOINT"] + "/cairn-kills?prefix=r%2F&uploads="],
+                     capture_output=True, check=True).stdout.decode()
+print(out.count("<Upload>"))
+EOF
+}
+echo "unfinished multipart uploads the kills left: $(uploads)" >&2
+expect_exit 0 $CAIRN --json prune --yes --grace 0
+expect_exit 0 $CAIRN check --read-data
+restores_as -- latest saved/final
+assert_eq "$(uploads)" 0 "unfinished multipart uploads after the prune"
+finish
