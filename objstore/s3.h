@@ -54,7 +54,9 @@ struct S3Options {
   std::string region = "us-east-1";
   bool virtual_hosted = false;  // BUCKET.HOST/key instead of HOST/BUCKET/key
   std::string ca_file;          // extra CA bundle for https ("" = the system's)
-  // A request (with its retries) never runs longer than this.
+  // No retry of a request starts later than this after its first attempt
+  // (an attempt that is moving bytes is not cut off; one that stalls for
+  // stall_timeout is).
   std::chrono::milliseconds deadline{std::chrono::minutes(2)};
   int max_attempts = 8;
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};

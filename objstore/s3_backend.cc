@@ -635,7 +635,8 @@ class S3Backend : public Backend {
 
   // Performs `req` with retries; *out gets the final response, whatever its
   // status. An error only when no response came (or a retryable one kept
-  // coming) before the deadline: IOError saying what failed.
+  // coming) within the attempts, or when the next attempt would start
+  // after the deadline: IOError saying what failed.
   Status Do(const Request& req, Response* out, const char* kind = nullptr) {
     const auto start = std::chrono::steady_clock::now();
     const auto deadline = start + o_.deadline;
@@ -654,7 +655,7 @@ class S3Backend : public Backend {
       }
       *out = Response();
       out->attempts = attempt;
-      CURLcode rc = Perform(req, url, dig, deadline, out);
+      CURLcode rc = Perform(req, url, dig, out);
       if (rc == CURLE_OK && !RetryableStatus(*out)) return Status::OK();
       if (rc != CURLE_OK) {
         last = std::string(curl_easy_strerror(rc));
@@ -688,8 +689,10 @@ class S3Backend : public Backend {
     }
   }
 
-  CURLcode Perform(const Request& req, const std::string& url, const Digests& dig,
-                   std::chrono::steady_clock::time_point deadline, Response* out) {
+  // One attempt. A transfer that makes progress is never cut off (a pack on
+  // a slow uplink may take minutes); one that stalls is, by curl's
+  // low-speed rule. The deadline bounds the retries in Do().
+  CURLcode Perform(const Request& req, const std::string& url, const Digests& dig, Response* out) {
     CURL* h = TakeHandle();
     if (h == nullptr) return CURLE_OUT_OF_MEMORY;
     curl_easy_reset(h);
@@ -711,8 +714,6 @@ class S3Backend : public Backend {
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o_.connect_timeout.count()));
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(o_.stall_timeout.count()));
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, std::max<long>(1, static_cast<long>(left.count())));
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnWrite);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
@@ -859,6 +860,12 @@ class S3Backend : public Backend {
     fin.query = {{"uploadId", upload_id}};
     Response r;
     CAIRN_RETURN_IF_ERROR(Do(fin, &r));
+    if (r.attempts > 1 && r.status == 404 && r.S3Code() == "NoSuchUpload") {
+      // A retry after the first completion's answer was lost: the upload
+      // is gone because it was completed. The object must be there, whole.
+      auto stored = Stat(name);
+      if (stored.ok() && *stored == size) return Status::OK();
+    }
     // S3 may answer 200 and still report an error in the body.
     if (r.status != 200 || r.body.find("<Error>") != std::string::npos) {
       return Error(r, "complete the upload of", name);
