@@ -661,6 +661,11 @@ class S3Backend : public Backend {
         last = std::string(curl_easy_strerror(rc));
         if (rc == CURLE_COULDNT_CONNECT) last = "cannot connect to " + o_.location.host + " (" + last + ")";
         if (rc == CURLE_COULDNT_RESOLVE_HOST) last = "cannot resolve host '" + o_.location.host + "'";
+        if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+          last += o_.ca_file.empty() ? "; if the server's certificate is signed by a private CA, set CAIRN_S3_CA_FILE "
+                                       "to that CA's certificate"
+                                     : " (with CAIRN_S3_CA_FILE '" + o_.ca_file + "')";
+        }
         if (!Retryable(rc)) {
           return Status::IOError("S3 " + what + " at " + Location() + " failed: " + last);
         }

@@ -8,7 +8,7 @@ PACKAGES=(g++ cmake make pkg-config python3 liblmdb-dev libzstd-dev libssl-dev l
           nlohmann-json3-dev catch2 libsqlite3-dev libsodium-dev libcurl4-openssl-dev util-linux git groff-base zsh)
 # The real S3 server the tests of the S3 backend start (tests/tools/ceph-rgw.sh):
 # Ceph's monitor, OSD and radosgw.
-PACKAGES+=(ceph-mon ceph-osd radosgw ceph-common)
+PACKAGES+=(ceph-mon ceph-osd radosgw ceph-common openssl)
 bash scripts/install-packages.sh setup "${PACKAGES[@]}"
 
 BUILD=${BUILD_DIR:-build}

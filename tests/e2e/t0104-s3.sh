@@ -6,7 +6,8 @@
 # commands; a deleted local cache; credentials from ~/.aws/credentials; and
 # the bad cases (wrong secret, unknown key, missing bucket, nothing listening,
 # malformed locations, no credentials, init over a used prefix), each one
-# line with its documented exit code and never the secret.
+# line with its documented exit code and never the secret; https with the
+# certificate verified (a private CA added with CAIRN_S3_CA_FILE).
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/e2e/s3lib.sh"
 start_s3
@@ -157,6 +158,25 @@ expect_exit 6 $CAIRN init "$ENC"
 expect_one_line_error "already exists"
 expect_exit 6 $CAIRN init "s3:$S3_ENDPOINT/cairn-e2e/plain" --encryption none
 expect_one_line_error "not empty"
+
+# --- https: the server's certificate is verified, always; a private CA is
+# added with CAIRN_S3_CA_FILE; a certificate for another name is refused.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+  -keyout tls.key -out tls.crt 2>/dev/null || fail "openssl cannot make a test certificate"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other.example -addext subjectAltName=DNS:other.example \
+  -keyout other.key -out other.crt 2>/dev/null || fail "openssl cannot make a test certificate"
+start_proxy --faults "" --tls tls.crt tls.key
+HTTPS="s3:https://${PROXY#http://}/cairn-e2e/plain/a/b"
+expect_exit 1 $CAIRN -r "$HTTPS" log
+expect_one_line_error "set CAIRN_S3_CA_FILE"
+expect_exit 0 env CAIRN_S3_CA_FILE=$WORK/tls.crt $CAIRN -r "$HTTPS" --json log
+assert_eq "$(json_get "len(j)")" 1 "snapshots over https"
+CAIRN_S3_CA_FILE=$WORK/tls.crt restores_as -r "$HTTPS" -- latest big
+expect_exit 2 env CAIRN_S3_CA_FILE=$WORK/no-such.crt $CAIRN -r "$HTTPS" log
+expect_one_line_error "CAIRN_S3_CA_FILE"
+start_proxy --faults "" --tls other.crt other.key
+expect_exit 1 env CAIRN_S3_CA_FILE=$WORK/other.crt $CAIRN -r "s3:https://${PROXY#http://}/cairn-e2e/plain/a/b" log
+expect_one_line_error "S3"
 
 # Secrets never reach the local cache or the audit log either.
 ! grep -r -q -F "$S3_SECRET_KEY" "$CAIRN_CACHE_DIR" || fail "the secret key is in the local cache"; ok

@@ -16,6 +16,7 @@ from LIST (comma-separated):
   truncate     forward, then send the headers and half of the body, and close
   reorder      (listings only, always when listed) shuffle the entries
   region       answer every request 301 PermanentRedirect from region eu-west-9
+  (none)       with --faults "" (and --tls CERT KEY): a plain, or an https, proxy
   always500    answer every request 500
 
 Each injected fault is appended to LOG_FILE as one line "KIND METHOD PATH".
@@ -181,10 +182,16 @@ def main():
     p.add_argument("--faults", default="drop_before,drop_after,status,delay,truncate,reorder")
     p.add_argument("--rate", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https with this certificate and key")
     args = p.parse_args()
     args.faults = [f for f in args.faults.split(",") if f]
     rng = random.Random(args.seed)
     srv = Server(("127.0.0.1", 0), Handler)
+    if args.tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls[0], args.tls[1])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(args.port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     import os
