@@ -101,6 +101,14 @@ class Backend {
   virtual Result<std::string> GetRange(std::string_view name, uint64_t offset,
                                        uint64_t length) = 0;
 
+  // GetRange of a range that holds metadata (a tree, read again and again
+  // while a restore, ls or diff walks): a remote backend keeps such ranges
+  // apart from file content, so that content read after them does not
+  // push them out of its read cache.
+  virtual Result<std::string> GetMetadataRange(std::string_view name, uint64_t offset, uint64_t length) {
+    return GetRange(name, offset, length);
+  }
+
   // Returns the object's size in bytes. NotFound if there is none.
   virtual Result<uint64_t> Stat(std::string_view name) = 0;
 

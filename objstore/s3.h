@@ -66,8 +66,9 @@ struct S3Options {
   uint64_t multipart_threshold = 64ull << 20;
   uint64_t part_size = 16ull << 20;
   // Reads shorter than half a window fetch the aligned window of this size
-  // around them; the last read_windows windows are kept (LRU), so at most
-  // read_window * read_windows bytes. 0 turns it off.
+  // around them; of file content the last read_windows windows are kept
+  // (LRU), of metadata (GetMetadataRange) the last read_windows / 2, so at
+  // most 1.5 * read_window * read_windows bytes. 0 turns it off.
   uint64_t read_window = 4ull << 20;
   size_t read_windows = 8;
   // If set, the backend appends one JSON line with its request counts to

@@ -75,6 +75,37 @@ Digests Digest(std::string_view data) {
   return {Hex(sha, sha_len), Base64(md5, md5_len)};
 }
 
+// The digests of `size` bytes of file `fd` from `offset`, read in blocks,
+// so that a pack is never held in memory whole.
+Result<Digests> DigestFile(int fd, uint64_t offset, uint64_t size, const std::string& path) {
+  EVP_MD_CTX* sha = EVP_MD_CTX_new();
+  EVP_MD_CTX* md5 = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(sha, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(md5, EVP_md5(), nullptr);
+  std::string buf(1 << 20, '\0');
+  uint64_t done = 0;
+  Status st;
+  while (done < size) {
+    ssize_t n = ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), size - done), static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      st = n < 0 ? Status::FromErrno(errno, "cannot read '" + path + "'") : Status::IOError("'" + path + "' ended early");
+      break;
+    }
+    EVP_DigestUpdate(sha, buf.data(), static_cast<size_t>(n));
+    EVP_DigestUpdate(md5, buf.data(), static_cast<size_t>(n));
+    done += static_cast<uint64_t>(n);
+  }
+  unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+  unsigned int al = 0, bl = 0;
+  EVP_DigestFinal_ex(sha, a, &al);
+  EVP_DigestFinal_ex(md5, b, &bl);
+  EVP_MD_CTX_free(sha);
+  EVP_MD_CTX_free(md5);
+  if (!st.ok()) return st;
+  return Digests{Hex(a, al), Base64(b, bl)};
+}
+
 std::string Md5Hex(std::string_view data) {
   unsigned char md5[EVP_MAX_MD_SIZE];
   unsigned int md5_len = 0;
@@ -200,6 +231,11 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;  // not yet encoded
   std::vector<std::string> headers;                        // "Name: value"
   std::string_view body;                                   // PUT / POST payload
+  // Or a PUT payload read from a file as it is sent: body_size bytes of
+  // body_fd from body_offset, whose digests the caller computed.
+  int body_fd = -1;
+  uint64_t body_offset = 0, body_size = 0;
+  Digests body_digests;
   bool head = false;                                       // HEAD: no body expected
   uint64_t expect_size = 0;                                // reserve for the response body
 };
@@ -220,7 +256,12 @@ struct Response {
 struct Transfer {
   std::string_view upload;
   size_t upload_pos = 0;
+  int fd = -1;                 // the upload from a file instead
+  uint64_t fd_offset = 0, fd_size = 0;
+  int read_errno = 0;          // a failed read of the file
   Response* response = nullptr;
+
+  size_t UploadSize() const { return fd >= 0 ? fd_size : upload.size(); }
 };
 
 size_t OnWrite(char* p, size_t size, size_t n, void* ud) {
@@ -231,15 +272,28 @@ size_t OnWrite(char* p, size_t size, size_t n, void* ud) {
 
 size_t OnRead(char* p, size_t size, size_t n, void* ud) {
   auto* t = static_cast<Transfer*>(ud);
-  size_t take = std::min(size * n, t->upload.size() - t->upload_pos);
-  std::memcpy(p, t->upload.data() + t->upload_pos, take);
+  size_t take = std::min(size * n, t->UploadSize() - t->upload_pos);
+  if (t->fd >= 0) {
+    size_t done = 0;
+    while (done < take) {
+      ssize_t got = ::pread(t->fd, p + done, take - done, static_cast<off_t>(t->fd_offset + t->upload_pos + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        t->read_errno = got < 0 ? errno : EIO;
+        return CURL_READFUNC_ABORT;
+      }
+      done += static_cast<size_t>(got);
+    }
+  } else {
+    std::memcpy(p, t->upload.data() + t->upload_pos, take);
+  }
   t->upload_pos += take;
   return take;
 }
 
 int OnSeek(void* ud, curl_off_t offset, int origin) {
   auto* t = static_cast<Transfer*>(ud);
-  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > t->upload.size()) {
+  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > t->UploadSize()) {
     return CURL_SEEKFUNC_CANTSEEK;
   }
   t->upload_pos = static_cast<size_t>(offset);
@@ -431,27 +485,36 @@ class S3Backend : public Backend {
   }
 
   Result<std::string> GetRange(std::string_view name, uint64_t offset, uint64_t length) override {
-    if (length > 0 && length < o_.read_window / 2) {
-      // A small read (a chunk, a tree) is served from a window of the
-      // object read in one request: restore, ls and check read the blobs of
-      // a pack in about the order they were written.
-      const uint64_t start = offset - offset % o_.read_window;
-      const uint64_t end = offset + length;
-      const uint64_t stop = std::max(start + o_.read_window, end);
-      std::shared_ptr<const Window> w = FindWindow(name, offset, end);
-      if (w == nullptr) {
-        CAIRN_ASSIGN_OR_RETURN(std::string bytes, ReadRange(name, start, stop - start, /*allow_short=*/true));
-        auto nw = std::make_shared<Window>();
-        nw->name = name;
-        nw->offset = start;
-        nw->bytes = std::move(bytes);
-        w = nw;
-        StoreWindow(nw);
-      }
-      if (w->offset + w->bytes.size() < end) return Short(name);
-      return w->bytes.substr(offset - w->offset, length);
+    return WindowedRange(kDataPool, name, offset, length);
+  }
+
+  Result<std::string> GetMetadataRange(std::string_view name, uint64_t offset, uint64_t length) override {
+    return WindowedRange(kMetadataPool, name, offset, length);
+  }
+
+  // A small read (a chunk, a tree) is served from a window of the object
+  // read in one request: restore, ls and check read the blobs of a pack in
+  // about the order they were written. Trees and file content have a pool
+  // of windows each.
+  Result<std::string> WindowedRange(size_t pool, std::string_view name, uint64_t offset, uint64_t length) {
+    if (length == 0 || length >= o_.read_window / 2) return ReadRange(name, offset, length, false);
+    const uint64_t end = offset + length;
+    std::shared_ptr<const Window> w = FindWindow(pool, name, offset, end);
+    if (w == nullptr) {
+      // Aligned, unless the read crosses a window's end: then from the read
+      // on, so that the window does not repeat the one before.
+      uint64_t start = offset - offset % o_.read_window;
+      if (end > start + o_.read_window) start = offset;
+      CAIRN_ASSIGN_OR_RETURN(std::string bytes, ReadRange(name, start, o_.read_window, /*allow_short=*/true));
+      auto nw = std::make_shared<Window>();
+      nw->name = name;
+      nw->offset = start;
+      nw->bytes = std::move(bytes);
+      w = nw;
+      StoreWindow(pool, nw);
     }
-    return ReadRange(name, offset, length, false);
+    if (w->offset + w->bytes.size() < end) return Short(name);
+    return w->bytes.substr(offset - w->offset, length);
   }
 
   Result<std::string> ReadRange(std::string_view name, uint64_t offset, uint64_t length, bool allow_short) {
@@ -486,24 +549,29 @@ class S3Backend : public Backend {
     std::string bytes;
   };
 
-  std::shared_ptr<const Window> FindWindow(std::string_view name, uint64_t begin, uint64_t end) {
+  static constexpr size_t kDataPool = 0, kMetadataPool = 1;
+
+  std::shared_ptr<const Window> FindWindow(size_t pool, std::string_view name, uint64_t begin, uint64_t end) {
     std::lock_guard<std::mutex> l(window_mu_);
-    for (auto it = windows_.begin(); it != windows_.end(); ++it) {
+    auto& windows = windows_[pool];
+    for (auto it = windows.begin(); it != windows.end(); ++it) {
       const auto& w = *it;
       if (w->name == name && w->offset <= begin && end <= w->offset + w->bytes.size()) {
         auto found = *it;
-        windows_.erase(it);
-        windows_.push_front(found);  // most recently used first
+        windows.erase(it);
+        windows.push_front(found);  // most recently used first
         return found;
       }
     }
     return nullptr;
   }
 
-  void StoreWindow(std::shared_ptr<const Window> w) {
+  void StoreWindow(size_t pool, std::shared_ptr<const Window> w) {
     std::lock_guard<std::mutex> l(window_mu_);
-    windows_.push_front(std::move(w));
-    while (windows_.size() > o_.read_windows) windows_.pop_back();
+    auto& windows = windows_[pool];
+    windows.push_front(std::move(w));
+    const size_t keep = pool == kMetadataPool ? std::max<size_t>(1, o_.read_windows / 2) : o_.read_windows;
+    while (windows.size() > keep) windows.pop_back();
   }
 
   Result<uint64_t> Stat(std::string_view name) override {
@@ -645,8 +713,11 @@ class S3Backend : public Backend {
     for (const auto& [k, v] : req.query) {
       if (k == "prefix") what = "LIST '" + v.substr(KeyPrefix().size()) + "'";
     }
+    for (const auto& h : req.headers) {
+      if (h.rfind("Range: ", 0) == 0) what += " " + h.substr(7);
+    }
     const std::string url = Url(req);
-    const Digests dig = Digest(req.body);
+    const Digests dig = req.body_fd >= 0 ? req.body_digests : Digest(req.body);
     std::string last;
     for (int attempt = 1;; attempt++) {
       Count(kind != nullptr ? kind : req.method.c_str());
@@ -655,7 +726,11 @@ class S3Backend : public Backend {
       }
       *out = Response();
       out->attempts = attempt;
-      CURLcode rc = Perform(req, url, dig, out);
+      int read_errno = 0;
+      CURLcode rc = Perform(req, url, dig, out, &read_errno);
+      if (read_errno != 0) {
+        return Status::FromErrno(read_errno, "S3 " + what + ": cannot read the file being uploaded");
+      }
       if (rc == CURLE_OK && !RetryableStatus(*out)) return Status::OK();
       if (rc != CURLE_OK) {
         last = std::string(curl_easy_strerror(rc));
@@ -697,12 +772,15 @@ class S3Backend : public Backend {
   // One attempt. A transfer that makes progress is never cut off (a pack on
   // a slow uplink may take minutes); one that stalls is, by curl's
   // low-speed rule. The deadline bounds the retries in Do().
-  CURLcode Perform(const Request& req, const std::string& url, const Digests& dig, Response* out) {
+  CURLcode Perform(const Request& req, const std::string& url, const Digests& dig, Response* out, int* read_errno) {
     CURL* h = TakeHandle();
     if (h == nullptr) return CURLE_OUT_OF_MEMORY;
     curl_easy_reset(h);
     Transfer t;
     t.upload = req.body;
+    t.fd = req.body_fd;
+    t.fd_offset = req.body_offset;
+    t.fd_size = req.body_size;
     t.response = out;
     if (req.expect_size > 0) out->body.reserve(req.expect_size);
     const std::string sigv4 = "aws:amz:" + o_.region + ":s3";
@@ -741,7 +819,7 @@ class S3Backend : public Backend {
       curl_easy_setopt(h, CURLOPT_READDATA, &t);
       curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, OnSeek);
       curl_easy_setopt(h, CURLOPT_SEEKDATA, &t);
-      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(t.UploadSize()));
     } else if (req.method == "POST") {
       curl_easy_setopt(h, CURLOPT_POST, 1L);
       curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
@@ -761,6 +839,7 @@ class S3Backend : public Backend {
         rc = CURLE_PARTIAL_FILE;
       }
     }
+    *read_errno = t.read_errno;
     curl_slist_free_all(hdrs);
     // The handle keeps its connection for the next request.
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
@@ -796,23 +875,25 @@ class S3Backend : public Backend {
     return Error(r, "write", name);
   }
 
-  Status ReadAll(int fd, uint64_t offset, uint64_t n, std::string* out, const std::string& path) {
-    out->resize(n);
-    uint64_t done = 0;
-    while (done < n) {
-      ssize_t got = ::pread(fd, out->data() + done, n - done, static_cast<off_t>(offset + done));
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) return Status::FromErrno(errno, "cannot read '" + path + "'");
-      if (got == 0) return Status::IOError("'" + path + "' ended early");
-      done += static_cast<uint64_t>(got);
-    }
+  // A file region as the body of `req` (a PUT): hashed first, then read
+  // again as it is sent, so no more than a block of it is in memory.
+  Status SetFileBody(Request* req, int fd, uint64_t offset, uint64_t size, const std::string& path) {
+    CAIRN_ASSIGN_OR_RETURN(req->body_digests, DigestFile(fd, offset, size, path));
+    req->body_fd = fd;
+    req->body_offset = offset;
+    req->body_size = size;
     return Status::OK();
   }
 
   Status PutWhole(std::string_view name, int fd, uint64_t size, const std::string& path) {
-    std::string data;
-    CAIRN_RETURN_IF_ERROR(ReadAll(fd, 0, size, &data, path));
-    return PutObject(name, data, false);
+    Request req;
+    req.method = "PUT";
+    req.name = name;
+    CAIRN_RETURN_IF_ERROR(SetFileBody(&req, fd, 0, size, path));
+    Response r;
+    CAIRN_RETURN_IF_ERROR(Do(req, &r));
+    if (r.status != 200) return Error(r, "write", name);
+    return Status::OK();
   }
 
   Status PutMultipart(std::string_view name, int fd, uint64_t size, const std::string& path) {
@@ -840,15 +921,13 @@ class S3Backend : public Backend {
   Status UploadParts(std::string_view name, int fd, uint64_t size, const std::string& path,
                      const std::string& upload_id) {
     std::string complete = "<CompleteMultipartUpload>";
-    std::string part;
     int number = 1;
     for (uint64_t off = 0; off < size; off += o_.part_size, number++) {
       uint64_t n = std::min(o_.part_size, size - off);
-      CAIRN_RETURN_IF_ERROR(ReadAll(fd, off, n, &part, path));
       Request req;
       req.method = "PUT";
       req.name = name;
-      req.body = part;
+      CAIRN_RETURN_IF_ERROR(SetFileBody(&req, fd, off, n, path));
       req.query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}};
       Response r;
       CAIRN_RETURN_IF_ERROR(Do(req, &r));
@@ -937,7 +1016,7 @@ class S3Backend : public Backend {
   std::atomic<uint64_t> total_{0}, retries_{0};
   std::atomic<uint64_t> counts_[kKinds] = {};
   std::mutex window_mu_;
-  std::list<std::shared_ptr<const Window>> windows_;  // most recently used first
+  std::list<std::shared_ptr<const Window>> windows_[2];  // per pool, most recently used first
 };
 
 bool ValidBucket(std::string_view b) {

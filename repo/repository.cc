@@ -393,7 +393,8 @@ Result<std::string> Repository::ReadBlob(const ObjectId& id) const {
 Result<std::string> Repository::ReadBlob(const index::BlobLocation& loc) const {
   const auto& e = loc.entry;
   std::string pack = objstore::PackName(loc.pack_id);
-  auto stored = backend_->GetRange(pack, e.offset, e.stored_length);
+  auto stored = e.type == objstore::BlobType::kTree ? backend_->GetMetadataRange(pack, e.offset, e.stored_length)
+                                                    : backend_->GetRange(pack, e.offset, e.stored_length);
   if (!stored.ok()) {
     std::string what = std::string(objstore::BlobTypeName(e.type)) + " " + e.id.ShortHex() + " in pack '" + pack + "'";
     if (stored.status().IsNotFound()) {
