@@ -574,7 +574,8 @@ class S3Backend : public Backend {
     while (windows.size() > keep) windows.pop_back();
   }
 
-  Result<uint64_t> Stat(std::string_view name) override {
+  // HEAD of object `name`: its response, NotFound, or the failure.
+  Result<Response> Head(std::string_view name) {
     Request req;
     req.method = "HEAD";
     req.head = true;
@@ -583,6 +584,11 @@ class S3Backend : public Backend {
     CAIRN_RETURN_IF_ERROR(Do(req, &r));
     if (r.status == 404) return NotFound(r, name);
     if (r.status != 200) return Error(r, "look up", name);
+    return r;
+  }
+
+  Result<uint64_t> Stat(std::string_view name) override {
+    CAIRN_ASSIGN_OR_RETURN(Response r, Head(name));
     return static_cast<uint64_t>(std::strtoull(r.Header("content-length").c_str(), nullptr, 10));
   }
 
@@ -614,14 +620,7 @@ class S3Backend : public Backend {
   }
 
   Result<int64_t> ModifiedNs(std::string_view name) override {
-    Request req;
-    req.method = "HEAD";
-    req.head = true;
-    req.name = name;
-    Response r;
-    CAIRN_RETURN_IF_ERROR(Do(req, &r));
-    if (r.status == 404) return NotFound(r, name);
-    if (r.status != 200) return Error(r, "look up", name);
+    CAIRN_ASSIGN_OR_RETURN(Response r, Head(name));
     time_t t = curl_getdate(r.Header("last-modified").c_str(), nullptr);
     if (t < 0) return Status::NotSupported("S3 gave no Last-Modified for '" + std::string(name) + "'");
     // In this host's clock: the server's time plus the difference between
