@@ -182,4 +182,12 @@ expect_one_line_error "S3"
 ! grep -r -q -F "$S3_SECRET_KEY" "$CAIRN_CACHE_DIR" || fail "the secret key is in the local cache"; ok
 expect_exit 0 $CAIRN --json audit log
 secret_free
+
+# destroy empties the prefix (the other repository in the bucket stays),
+# and a new repository can be made there.
+expect_exit 0 $CAIRN -r "$PLAIN" destroy --yes
+expect_exit 10 $CAIRN -r "$PLAIN" log
+expect_one_line_error "cairn init"
+expect_exit 0 $CAIRN check
+expect_exit 0 $CAIRN init "$PLAIN" --encryption none
 finish
