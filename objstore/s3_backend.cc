@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -354,7 +355,8 @@ class S3Backend : public Backend {
   explicit S3Backend(S3Options o) : o_(std::move(o)) {
     GlobalInit();
     const std::string tmpdir = Env("TMPDIR").empty() ? "/tmp" : Env("TMPDIR");
-    std::string tmpl = tmpdir + "/cairn-s3-staging-XXXXXX";
+    RemoveStaleStaging(tmpdir);
+    std::string tmpl = tmpdir + "/" + std::string(kStagingPrefix) + std::to_string(::getpid()) + "-XXXXXX";
     if (::mkdtemp(tmpl.data()) != nullptr) staging_ = tmpl;
     std::random_device rd;
     rng_.seed((static_cast<uint64_t>(rd()) << 32) ^ rd());
@@ -425,6 +427,27 @@ class S3Backend : public Backend {
   }
 
   std::string StagingDir() const override { return staging_; }
+
+  // The staging folders of killed processes ("cairn-s3-staging-PID-…" in
+  // TMPDIR whose PID no longer runs, untouched for an hour, so that a
+  // process of another PID namespace sharing TMPDIR keeps its own): their
+  // half-filled packs were never uploaded, so nothing refers to them.
+  static void RemoveStaleStaging(const std::string& tmpdir) {
+    std::error_code ec;
+    const auto now = std::filesystem::file_time_type::clock::now();
+    for (const auto& e : std::filesystem::directory_iterator(tmpdir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind(kStagingPrefix, 0) != 0) continue;
+      const long pid = std::strtol(name.c_str() + kStagingPrefix.size(), nullptr, 10);
+      if (pid <= 0) continue;
+      if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // running, or not ours to judge
+      std::error_code st;
+      auto written = std::filesystem::last_write_time(e.path(), st);
+      if (st || now - written < std::chrono::hours(1)) continue;
+      std::error_code rm;
+      std::filesystem::remove_all(e.path(), rm);
+    }
+  }
 
   Status RemoveStaleTemporaries(int64_t now_ns, int64_t min_age_ns, bool dry_run, uint64_t* count,
                                 uint64_t* bytes) override {
@@ -644,6 +667,7 @@ class S3Backend : public Backend {
   bool Remote() const override { return true; }
 
  private:
+  static constexpr std::string_view kStagingPrefix = "cairn-s3-staging-";
   static constexpr size_t kKinds = 6;
   static constexpr const char* kKindNames[kKinds] = {"GET", "PUT", "HEAD", "LIST", "DELETE", "POST"};
 

@@ -2,7 +2,7 @@
 # Backups into an S3 repository killed (SIGKILL) at moments ever later: a
 # killed backup records no snapshot, or one that restores exactly; after
 # every kill `check` passes and the next backup adopts what the killed one
-# uploaded; a prune at the end removes what no snapshot needs (and aborts
+# uploaded, and removes the staging folders the killed ones left; a prune at the end removes what no snapshot needs (and aborts
 # unfinished multipart uploads), and check --read-data passes.
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/e2e/s3lib.sh"
@@ -11,6 +11,9 @@ export CAIRN_REPO="s3:$S3_ENDPOINT/cairn-kills/r"
 # Parts of 5 MiB above 6 MiB: packs of 16 MiB go up in several requests,
 # so kills also land between the parts of a multipart upload.
 export CAIRN_S3_MULTIPART_THRESHOLD=6MiB CAIRN_S3_PART_SIZE=5MiB
+# Packs are staged in TMPDIR; the killed backups leave their staging folders.
+mkdir -p "$WORK/tmp"
+export TMPDIR=$WORK/tmp
 expect_exit 0 $CAIRN init "$CAIRN_REPO"
 python3 - <<'EOF'
 import os, random
@@ -45,8 +48,15 @@ for round in $(seq 1 30); do
 done
 echo "S3 backup: $kills kills, $completed completed" >&2
 [ "$kills" -ge 3 ] || fail "only $kills backups were killed midway"; ok
+# The killed backups' staging folders: once an hour old, the next command
+# removes them (its own goes when it ends).
+left=$(ls "$TMPDIR" | grep -c '^cairn-s3-staging-' || true)
+echo "staging folders the kills left: $left" >&2
+[ "$left" -ge 1 ] || fail "no killed backup left a staging folder (were any killed while writing?)"; ok
+find "$TMPDIR" -maxdepth 1 -name 'cairn-s3-staging-*' -exec touch -d '2 hours ago' {} +
 expect_exit 0 $CAIRN -q backup src -m "final"
 cp -a src "saved/final"
+assert_eq "$(ls "$TMPDIR" | grep -c '^cairn-s3-staging-' || true)" 0 "staging folders after the next backup"
 
 # Every snapshot recorded, killed or not, restores as its round's source.
 expect_exit 0 $CAIRN --json log
