@@ -96,6 +96,11 @@ std::string DeadReason(const LockHolder& h, const LockHolder& me, int64_t now_ns
   return "";
 }
 
+// Sessions are lock objects with a name of their own ("session-KIND-NONCE"
+// under locks/): nobody but their holder ever writes one.
+constexpr std::string_view kSessionLockPrefix = "session-";
+constexpr std::string_view kSessionObjectPrefix = "locks/session-";
+
 class ObjectLock : public BackendLock {
  public:
   ObjectLock(Backend* backend, std::string object, LockHolder holder, std::chrono::milliseconds heartbeat)
@@ -120,7 +125,7 @@ class ObjectLock : public BackendLock {
     // Remove the object only while it is still ours (a holder that stalled
     // for longer than stale_after may have been broken and replaced). A
     // session's name is unique to its holder: nobody else ever writes it.
-    if (object_.rfind("locks/session-", 0) == 0 || Ours()) (void)backend_->Remove(object_);
+    if (object_.rfind(kSessionObjectPrefix, 0) == 0 || Ours()) (void)backend_->Remove(object_);
   }
 
   std::string object() const override { return object_; }
@@ -197,14 +202,14 @@ std::string HolderDeadReason(const LockHolder& h, std::chrono::milliseconds stal
 }
 
 Result<std::unique_ptr<BackendLock>> BeginSession(Backend* backend, std::string_view kind, const LockOptions& options) {
-  return backend->Lock("session-" + std::string(kind) + "-" + RandomNonce(), options);
+  return backend->Lock(std::string(kSessionLockPrefix) + std::string(kind) + "-" + RandomNonce(), options);
 }
 
 Result<std::vector<SessionInfo>> ListSessions(Backend* backend, std::chrono::milliseconds stale_after,
                                               std::string_view except) {
   std::vector<std::string> names;
   CAIRN_RETURN_IF_ERROR(backend->List("locks/", [&](const std::string& name, uint64_t) {
-    if (name.rfind("locks/session-", 0) == 0 && name != except) names.push_back(name);
+    if (name.rfind(kSessionObjectPrefix, 0) == 0 && name != except) names.push_back(name);
   }));
   LockHolder me = CurrentLockHolder();
   std::vector<SessionInfo> out;

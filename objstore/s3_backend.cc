@@ -214,11 +214,6 @@ int64_t ParseIsoTime(const std::string& s) {
   return static_cast<int64_t>(::timegm(&tm)) * 1000000000;
 }
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v != nullptr ? std::string(v) : std::string();
@@ -439,8 +434,7 @@ class S3Backend : public Backend {
       const std::string name = e.path().filename().string();
       if (name.rfind(kStagingPrefix, 0) != 0) continue;
       const long pid = std::strtol(name.c_str() + kStagingPrefix.size(), nullptr, 10);
-      if (pid <= 0) continue;
-      if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // running, or not ours to judge
+      if (pid <= 0 || !ProcessGone(pid)) continue;  // malformed, or running (another user's counts)
       std::error_code st;
       auto written = std::filesystem::last_write_time(e.path(), st);
       if (st || now - written < std::chrono::hours(1)) continue;

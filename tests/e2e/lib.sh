@@ -137,5 +137,26 @@ for s in sorted(snaps, key=lambda s: (s["time_ns"], s["message"])):
 EOF
 }
 
+# random_tree DIR FOLDERS FILES MIN MAX SEED: FOLDERS folders d0… under DIR
+# of FILES random files f0… each, of MIN to MAX bytes (sizes from SEED).
+random_tree() {
+  python3 - "$@" <<'EOF'
+import os, random, sys
+d, folders, files, lo, hi, seed = sys.argv[1], *map(int, sys.argv[2:])
+r = random.Random(seed)
+for i in range(folders):
+    os.makedirs(f"{d}/d{i}", exist_ok=True)
+    for j in range(files):
+        with open(f"{d}/d{i}/f{j}", "wb") as f:
+            f.write(os.urandom(r.randint(lo, hi)))
+EOF
+}
+
+# growing_delays COUNT FIRST FACTOR: COUNT delays in seconds for a kill loop,
+# FIRST * FACTOR^i for i = 1 … COUNT, each off by up to 20 % at random.
+growing_delays() {
+  python3 -c "import random, sys; r = random.Random(); n, a, f = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]); print(' '.join('%.4f' % (a * f ** i * r.uniform(0.8, 1.2)) for i in range(1, n + 1)))" "$@"
+}
+
 finish() { echo "$(basename "$0"): $checks checks passed"; }
 set -e

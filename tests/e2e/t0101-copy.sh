@@ -193,15 +193,7 @@ grep -r -q -F "pw-of-target" pw src-repo .cache 2>/dev/null && fail "the target'
 
 # --- killed at moments ever later, then run again until it completes ---
 expect_exit 0 $CAIRN init big-src --encryption none
-python3 - <<'EOF'
-import os, random
-r = random.Random(7)
-for d in range(4):
-    os.makedirs(f"bigsrc/d{d}", exist_ok=True)
-    for i in range(12):
-        with open(f"bigsrc/d{d}/f{i}", "wb") as f:
-            f.write(os.urandom(r.randint(100000, 900000)))
-EOF
+random_tree bigsrc 4 12 100000 900000 7
 expect_exit 0 $CAIRN -r big-src backup bigsrc -m b1
 cp -a bigsrc bsaved1
 head -c 3000000 /dev/urandom > bigsrc/d0/new
@@ -213,7 +205,7 @@ kills=0
 # Later and later (computed first: starting python3 takes longer than the
 # first delays; growing by 15 % a round, so that a slow build, ASan's, also
 # reaches a run that completes): the first rounds die early.
-delays=($(python3 -c "import random; r = random.Random(); print(' '.join('%.4f' % (0.004 * 1.15 ** i * r.uniform(0.8, 1.2)) for i in range(1, 41)))"))
+delays=($(growing_delays 40 0.004 1.15))
 completed=0
 for round in $(seq 1 40); do
   set +e

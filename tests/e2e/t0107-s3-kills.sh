@@ -15,17 +15,9 @@ export CAIRN_S3_MULTIPART_THRESHOLD=6MiB CAIRN_S3_PART_SIZE=5MiB
 mkdir -p "$WORK/tmp"
 export TMPDIR=$WORK/tmp
 expect_exit 0 $CAIRN init "$CAIRN_REPO"
-python3 - <<'EOF'
-import os, random
-r = random.Random(11)
-for d in range(6):
-    os.makedirs(f"src/d{d}", exist_ok=True)
-    for i in range(10):
-        with open(f"src/d{d}/f{i}", "wb") as f:
-            f.write(os.urandom(r.randint(200000, 1500000)))
-EOF
+random_tree src 6 10 200000 1500000 11
 mkdir -p saved
-delays=($(python3 -c "import random; r = random.Random(); print(' '.join('%.3f' % (0.02 * 1.18 ** i * r.uniform(0.8, 1.2)) for i in range(1, 31)))"))
+delays=($(growing_delays 30 0.02 1.18))
 kills=0 completed=0
 for round in $(seq 1 30); do
   head -c 2500000 /dev/urandom > "src/d$((round % 6))/new-$round"
