@@ -57,6 +57,32 @@ void Context::Warn(const std::string& msg) {
   if (!g_->quiet) std::fprintf(stderr, "cairn: warning: %s\n", OneLine(msg).c_str());
 }
 
+namespace {
+
+// What a write-only host key may do: add backups and look at the list of
+// snapshots, refs, its keys and the audit log (docs/security.md). Anything
+// else would need to read chunks or trees, or to delete.
+constexpr const char* kWriteOnlyCommands[] = {"backup",   "log",       "snapshots",    "rev-parse",
+                                              "show-config", "key list", "audit log", "audit verify"};
+
+bool WriteOnlyMayRun(const std::string& command) {
+  for (const char* c : kWriteOnlyCommands) {
+    if (command == c) return true;
+  }
+  return false;
+}
+
+std::string WriteOnlyCommands() {
+  std::string out;
+  for (const char* c : kWriteOnlyCommands) {
+    if (!out.empty()) out += ", ";
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<repo::Repository*> Context::Open() {
   if (open_ != nullptr) return open_;
   if (applying != nullptr && applying->repo != nullptr) {
@@ -66,6 +92,10 @@ Result<repo::Repository*> Context::Open() {
   CAIRN_ASSIGN_OR_RETURN(std::string location, repo::RepositoryFromFlagOrEnv(g_->repo));
   auto r = repo::Repository::Open(location, MakeKeyAccess(g_->keys));
   if (!r.ok()) return r.status();
+  if ((*r)->write_only() && !WriteOnlyMayRun(g_->command)) {
+    return Status::WriteOnly("'cairn " + g_->command + "' needs a full key: the key in use (slot " + (*r)->key_slot() +
+                             ") is write-only; it can run only " + WriteOnlyCommands());
+  }
   for (const auto& w : (*r)->warnings()) Warn(w);
   (*r)->set_on_message([this](const std::string& m) { Warn(m); });
   repo_ = std::move(*r);

@@ -143,9 +143,14 @@ int RunBackup(Context& ctx, const BackupCmd& o) {
       if (!s.parents.empty()) std::cout << " (parent " << s.parents[0].ShortHex() << ")";
     }
     std::cout << "\n  " << s.stats.files << " files, " << s.stats.dirs << " folders, " << HumanBytes(s.stats.bytes)
-              << "\n  " << s.stats.files_new << " new, " << s.stats.files_changed << " changed, "
-              << s.stats.files_unchanged << " unchanged, " << s.stats.files_deleted << " deleted; "
-              << s.stats.files_read << " read from disk"
+              << "\n  ";
+    if (s.stats.counts_unknown) {
+      std::cout << "changes not counted (a write-only key cannot read the parent); ";
+    } else {
+      std::cout << s.stats.files_new << " new, " << s.stats.files_changed << " changed, " << s.stats.files_unchanged
+                << " unchanged, " << s.stats.files_deleted << " deleted; ";
+    }
+    std::cout << s.stats.files_read << " read from disk"
               << "\n  " << (o.dry_run ? "would add " : "added ") << s.stats.new_chunks << " chunks and "
               << s.stats.new_trees << " trees: " << HumanBytes(s.stats.added_bytes) << " stored ("
               << HumanBytes(s.stats.added_raw_bytes) << " before compression) in "

@@ -22,6 +22,8 @@ struct KeyOptions {
   std::string id;                 // key remove ID
   std::string new_key_file;       // key add --key-file K
   std::string new_password_file;  // key add / passwd
+  bool write_only = false;         // key add --write-only
+  std::string host;               // key add --host
   uint64_t kdf_ops = objstore::crypto::kDefaultOps;
   uint64_t kdf_memory_mib = objstore::crypto::kDefaultMem >> 20;
   ApprovalFlags approval;
@@ -41,6 +43,7 @@ int RunGenerate(Context& ctx, const KeyOptions& o) {
 json SlotJson(const repo::SlotListing& s) {
   json j{{"id", s.id},
          {"kind", objstore::SlotKindName(s.kind)},
+         {"access", objstore::SlotAccessName(s.access)},
          {"host", s.host},
          {"user", s.user},
          {"created", objstore::FormatTime(s.created_ns)},
@@ -61,11 +64,11 @@ int RunList(Context& ctx) {
     std::cout << Dump(json{{"keys", arr}}) << "\n";
     return kExitOk;
   }
-  std::printf("  %-16s  %-8s  %-24s  %s\n", "ID", "KIND", "USER@HOST", "CREATED");
+  std::printf("  %-16s  %-8s  %-10s  %-24s  %s\n", "ID", "KIND", "ACCESS", "USER@HOST", "CREATED");
   for (const auto& s : *slots) {
-    std::printf("%c %-16s  %-8s  %-24s  %s\n", s.current ? '*' : ' ', s.id.c_str(),
-                s.kind == SlotKind::kPassword ? "password" : "key file", (s.user + "@" + s.host).c_str(),
-                objstore::FormatTime(s.created_ns).c_str());
+    std::printf("%c %-16s  %-8s  %-10s  %-24s  %s\n", s.current ? '*' : ' ', s.id.c_str(),
+                s.kind == SlotKind::kPassword ? "password" : "key file", objstore::SlotAccessName(s.access),
+                (s.user + "@" + s.host).c_str(), objstore::FormatTime(s.created_ns).c_str());
   }
   return kExitOk;
 }
@@ -73,6 +76,8 @@ int RunList(Context& ctx) {
 // The new key of `key add` / `key passwd`.
 Result<repo::NewKey> NewKeyFrom(const KeyOptions& o, bool allow_key_file) {
   repo::NewKey k;
+  k.access = o.write_only ? objstore::SlotAccess::kWriteOnly : objstore::SlotAccess::kFull;
+  k.host = o.host;
   k.opslimit = o.kdf_ops;
   k.memlimit = o.kdf_memory_mib << 20;
   if (allow_key_file && !o.new_key_file.empty()) {
@@ -87,19 +92,34 @@ Result<repo::NewKey> NewKeyFrom(const KeyOptions& o, bool allow_key_file) {
 int RunAdd(Context& ctx, const KeyOptions& o) {
   CAIRN_OPEN_OR_FAIL(ctx, r);
   if (!r.encrypted()) return ctx.Fail(Status::InvalidArgument("repository '" + r.location() + "' is not encrypted; it has no keys"));
+  if (!o.host.empty() && !o.write_only) {
+    return ctx.Fail(Status::InvalidArgument("--host names the host of a write-only key; add --write-only"));
+  }
+  if (o.write_only && !r.codec().keys()->has_box()) {
+    return ctx.Fail(Status::NotSupported(
+        "repository '" + r.location() + "' has format " + std::to_string(r.config().format) +
+        ", which cannot have write-only keys (it has no box key); copy its snapshots into a new repository "
+        "('cairn init NEW', 'cairn copy --to NEW') and add the key there"));
+  }
   auto key = NewKeyFrom(o, true);
   if (!key.ok()) return ctx.Fail(key.status());
-  repo::Operation op{std::string("add a ") + objstore::SlotKindName(key->kind) + " key slot",
-                     "  whoever holds the new key can open the repository", repo::Risk::kMedium, "key add"};
-  op.affected = {{"kind", objstore::SlotKindName(key->kind)}};
+  const std::string what = std::string(o.write_only ? "write-only " : "") + objstore::SlotKindName(key->kind);
+  repo::Operation op{"add a " + what + " key slot",
+                     o.write_only ? "  whoever holds the new key can add backups and list snapshots, not read them"
+                                  : "  whoever holds the new key can open the repository",
+                     repo::Risk::kMedium, "key add"};
+  op.affected = {{"kind", objstore::SlotKindName(key->kind)}, {"access", objstore::SlotAccessName(key->access)}};
   TerminalApprover approver(ctx, r, o.approval);
   if (Status st = repo::RequireApproval(&approver, op); !st.ok()) return ctx.Fail(st);
   auto id = repo::AddKeySlot(r, *key);
   if (!id.ok()) return ctx.Fail(id.status());
   if (ctx.g().json) {
-    std::cout << Dump(json{{"id", *id}, {"kind", objstore::SlotKindName(key->kind)}}) << "\n";
+    std::cout << Dump(json{{"id", *id},
+                           {"kind", objstore::SlotKindName(key->kind)},
+                           {"access", objstore::SlotAccessName(key->access)}})
+              << "\n";
   } else if (!ctx.g().quiet) {
-    std::cout << "added key slot " << *id << " (" << objstore::SlotKindName(key->kind) << ")\n";
+    std::cout << "added key slot " << *id << " (" << what << ")\n";
   }
   return kExitOk;
 }
@@ -196,6 +216,10 @@ void RegisterKey(CLI::App& app, Context& ctx, Action* action) {
   auto* add = c_key->add_subcommand("add", "add a password (asked, or --new-password-file) or a key file");
   add->add_option("--key-file", o->new_key_file, "add this key file instead of a password");
   add->add_option("--new-password-file", o->new_password_file, "read the new password from FILE");
+  add->add_flag("--write-only", o->write_only,
+                "a host key that can back up and list snapshots, but not restore, read content, forget, prune or "
+                "delete");
+  add->add_option("--host", o->host, "the host the write-only key is for (recorded in key list)");
   KdfFlags(add, o.get());
   AddApprovalFlags(add, &o->approval);
   add->callback([&ctx, action, o] { *action = [&ctx, o] { return RunAdd(ctx, *o); }; });

@@ -52,6 +52,10 @@ const std::vector<ExitCodeDoc>& ExitCodeDocs() {
       {kExitAccessDenied,
        "access denied by the storage: S3 refused the credentials (an unknown access key, a wrong secret; the "
        "message names where they came from, never the secret) or denied the request by policy"},
+      {kExitWriteOnly,
+       "write-only key: the repository was opened with a write-only host key (`key add --write-only`), which can "
+       "back up and list snapshots but not run this command (restore, read content, forget, prune, delete, change "
+       "keys); nothing was read or written"},
   };
   return kDocs;
 }

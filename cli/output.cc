@@ -26,6 +26,7 @@ int ExitCodeFor(const Status& st) {
     case Code::kNotApproved: return kExitNotApproved;
     case Code::kWrongKey: return kExitWrongKey;
     case Code::kAccessDenied: return kExitAccessDenied;
+    case Code::kWriteOnly: return kExitWriteOnly;
     default: return kExitFailure;
   }
 }

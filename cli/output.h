@@ -37,6 +37,7 @@ enum ExitCode : int {
   kExitNoRepo = 10,    // no repository at the given path
   kExitWrongKey = 11,  // the password or key file opens no key slot
   kExitAccessDenied = 12,  // the storage (S3) refused the credentials or the request
+  kExitWriteOnly = 13,     // the key in use is write-only: the command needs a full key
 };
 
 int ExitCodeFor(const Status& st);

@@ -39,6 +39,7 @@ struct LockHolder {
   int64_t acquired_ns = 0;    // Unix time
   int64_t heartbeat_ns = 0;   // refreshed while held
   std::string nonce;          // random: tells this holder from a later one
+  bool released = false;      // the holder let go by overwriting the object (release_by_overwrite)
 };
 
 struct LockOptions {
@@ -50,6 +51,12 @@ struct LockOptions {
   std::chrono::milliseconds heartbeat{std::chrono::seconds(30)};
   // Told about a broken stale lock and about waiting (may be null).
   std::function<void(const std::string& message)> on_message;
+  // Release by overwriting the object with a released record instead of
+  // removing it: for holders whose credentials may not delete (write-only
+  // hosts under a bucket policy that denies DeleteObject). A released or
+  // dead object is taken over with PutIfMatch where the backend has it
+  // (no DELETE either), else removed and taken anew.
+  bool release_by_overwrite = false;
 };
 
 class Backend {
@@ -70,6 +77,16 @@ class Backend {
   // nothing written, otherwise. Atomic against concurrent callers (of any
   // process): exactly one of them succeeds. Locks are built on it.
   virtual Status PutIfAbsent(std::string_view name, std::string_view data) = 0;
+
+  // Replaces object `name` with `data` only if its content is still
+  // `expected` (a compare-and-swap: S3's conditional PUT with If-Match on
+  // the ETag, the MD5 of a single-part object). Conflict if it changed or
+  // is gone; NotSupported where the backend has no such primitive (the
+  // local file system: lock takeover removes and recreates there).
+  virtual Status PutIfMatch(std::string_view name, std::string_view data, std::string_view expected) {
+    (void)name, (void)data, (void)expected;
+    return Status::NotSupported("conditional replace");
+  }
 
   // Moves the finished local file `local_path` into the repository as
   // `name`, atomically; the file must already be fsynced, and is consumed.
@@ -194,6 +211,7 @@ struct SessionInfo {
   std::string name;    // "locks/session-..."
   LockHolder holder;
   std::string dead;    // why it is dead, "" if it may be alive
+  bool released = false;  // its holder ended it by overwriting (a write-only host): nothing to adopt
 };
 // Every session object in `backend` (a damaged one counts as dead) but
 // `except` (the caller's own, which it need not read).

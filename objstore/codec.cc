@@ -64,7 +64,9 @@ uint8_t ObjectCodec::EncodeBlob(BlobType type, const ObjectId& id, std::string_v
     return 0;
   }
   thread_local std::string compressed;
-  uint8_t flags = kFlagSealed;
+  // A write-only key seals under its own pack key (RepoKeys::Seal does),
+  // and says so in the flags, which the AAD binds.
+  uint8_t flags = keys_->write_only() ? kFlagSealed | kFlagPackKey : kFlagSealed;
   std::string_view body = plaintext;
   if (level_ > 0 && CompressIfSmaller(plaintext, level_, &compressed)) {
     flags |= kFlagZstd;
@@ -78,16 +80,30 @@ uint8_t ObjectCodec::EncodeBlob(BlobType type, const ObjectId& id, std::string_v
 
 Result<std::string> ObjectCodec::DecodeBlob(const PackEntry& e, std::string_view stored,
                                             const std::string& pack) const {
-  return Open(e, stored, nullptr, pack);
+  return Open(e, stored, nullptr, pack, nullptr);
 }
 
 Result<std::string> ObjectCodec::DecodeBlob(const PackEntry& e, std::string&& stored, const std::string& pack) const {
-  return Open(e, stored, &stored, pack);
+  return Open(e, stored, &stored, pack, nullptr);
+}
+
+Result<std::shared_ptr<const crypto::SecretBytes>> ObjectCodec::PackKey(const std::string& pack) const {
+  {
+    std::lock_guard<std::mutex> l(pack_keys_mu_);
+    auto it = pack_keys_.find(pack);
+    if (it != pack_keys_.end()) return it->second;
+  }
+  if (!fetch_pack_key_) return Status::Corruption("pack '" + pack + "' is under a pack key, which cannot be read here");
+  CAIRN_ASSIGN_OR_RETURN(crypto::SecretBytes key, fetch_pack_key_(pack));
+  auto shared = std::make_shared<const crypto::SecretBytes>(std::move(key));
+  std::lock_guard<std::mutex> l(pack_keys_mu_);
+  return pack_keys_.emplace(pack, std::move(shared)).first->second;
 }
 
 // `owned`, if not null, holds the bytes `stored` views and may be taken.
+// `pack_key`, if not null, is the key of the pack (VerifyPack read it).
 Result<std::string> ObjectCodec::Open(const PackEntry& e, std::string_view stored, std::string* owned,
-                                      const std::string& pack) const {
+                                      const std::string& pack, const crypto::SecretBytes* pack_key) const {
   auto what = [&] {
     return std::string(BlobTypeName(e.type)) + " " + e.id.ShortHex() + " in pack '" + pack + "'";
   };
@@ -97,7 +113,28 @@ Result<std::string> ObjectCodec::Open(const PackEntry& e, std::string_view store
   }
   std::string opened;
   if (keys_ != nullptr) {
-    if (!keys_->Open(SealDomain::kBlob, BlobContext(e.type, e.flags, e.raw_length, e.id), stored, &opened)) {
+    if (keys_->write_only()) {
+      return Status::WriteOnly("cannot read " + what() +
+                               ": the key in use is write-only (it can add backups, not read them); use a full key");
+    }
+    bool ok;
+    const auto context = BlobContext(e.type, e.flags, e.raw_length, e.id);
+    if (e.flags & kFlagPackKey) {
+      if (!keys_->has_box()) {
+        return Status::Corruption(what() + " claims a pack key, but this repository (format 2) has none");
+      }
+      std::shared_ptr<const crypto::SecretBytes> fetched;
+      if (pack_key == nullptr) {
+        auto k = PackKey(pack);
+        if (!k.ok()) return k.status().WithContext("cannot read " + what());
+        fetched = std::move(k).value();
+        pack_key = fetched.get();
+      }
+      ok = keys_->OpenWith(*pack_key, SealDomain::kBlob, context, stored, &opened);
+    } else {
+      ok = keys_->Open(SealDomain::kBlob, context, stored, &opened);
+    }
+    if (!ok) {
       return Status::Corruption(what() + " is damaged: it does not authenticate (tampered with, or moved)");
     }
     stored = opened;
@@ -131,14 +168,16 @@ ObjectCodec::PackCheck ObjectCodec::VerifyPack(std::string_view file, const Obje
   if (FileId(file) != pack_id) {
     out.errors.push_back("pack '" + name + "' is damaged: its content does not match its name");
   }
-  auto entries = ParsePackFile(file, name, keys_);
+  crypto::SecretBytes pack_key;
+  auto entries = ParsePackFile(file, name, keys_, &pack_key);
   if (!entries.ok()) {
     out.errors.push_back(entries.status().message());
     return out;
   }
   for (const auto& e : *entries) {
     // ParsePackFile guarantees every blob lies inside the data section.
-    auto plain = DecodeBlob(e, file.substr(e.offset, e.stored_length), name);
+    auto plain = Open(e, file.substr(e.offset, e.stored_length), nullptr, name,
+                      pack_key.empty() ? nullptr : &pack_key);
     if (plain.ok()) {
       out.blobs_verified++;
     } else {

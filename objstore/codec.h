@@ -22,7 +22,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,13 +104,24 @@ class ObjectCodec {
     return objstore::ReadPackHeader(backend, name, keys_);
   }
 
+  // Where the key of a write-only host's pack comes from (format 3, full
+  // keys): `fetch` reads pack `name`'s header (ReadPackHeader with a
+  // pack_key). Each pack's key is fetched once and kept. Without a fetcher
+  // such blobs do not decode.
+  using PackKeyFetcher = std::function<Result<crypto::SecretBytes>(const std::string& pack)>;
+  void set_pack_key_fetcher(PackKeyFetcher f) { fetch_pack_key_ = std::move(f); }
+
  private:
-  Result<std::string> Open(const PackEntry& e, std::string_view stored, std::string* owned,
-                           const std::string& pack) const;
+  Result<std::string> Open(const PackEntry& e, std::string_view stored, std::string* owned, const std::string& pack,
+                           const crypto::SecretBytes* pack_key) const;
+  Result<std::shared_ptr<const crypto::SecretBytes>> PackKey(const std::string& pack) const;
 
   const IdHasher* hasher_;
   int level_;
   const RepoKeys* keys_;
+  PackKeyFetcher fetch_pack_key_;
+  mutable std::mutex pack_keys_mu_;
+  mutable std::map<std::string, std::shared_ptr<const crypto::SecretBytes>> pack_keys_;
 };
 
 }  // namespace cairn::objstore

@@ -39,7 +39,7 @@ Result<ChunkerParams> ChunkerParamsForAverage(uint32_t avg, const ChunkerParams&
 
 void RepoConfig::SetEncrypted(bool on) {
   encryption = on ? std::string(kEncryptionSuite) : "none";
-  format = on ? kFormatEncrypted : kFormatPlain;
+  format = on ? kFormatWriteOnly : kFormatPlain;
 }
 
 std::string EncodeConfig(const RepoConfig& c, const RepoKeys* keys) {
@@ -57,6 +57,10 @@ std::string EncodeConfig(const RepoConfig& c, const RepoKeys* keys) {
   if (c.encrypted()) {
     CAIRN_CHECK(keys != nullptr);
     j["chunker"].erase("seed");  // derived from the keys
+    if (c.format >= kFormatWriteOnly) {
+      CAIRN_CHECK(keys->box_public_key().size() == 32);
+      j["box_public_key"] = ObjectId(reinterpret_cast<const uint8_t*>(keys->box_public_key().data())).ToHex();
+    }
     j["mac"] = keys->ConfigMac(j.dump()).ToHex();
   }
   return j.dump(2) + "\n";
@@ -95,7 +99,7 @@ Status DecodeHead(const json& j, RepoConfig* c) {
   if (c->format == kFormatPlain && c->encryption != "none") {
     return Bad("a format 1 repository cannot be encrypted ('" + c->encryption + "')");
   }
-  if (c->format == kFormatEncrypted && c->encryption != kEncryptionSuite) {
+  if (c->format >= kFormatEncrypted && c->encryption != kEncryptionSuite) {
     return Status::NotSupported("repository uses the encryption '" + c->encryption +
                                 "', which this cairn does not know; upgrade cairn");
   }
@@ -139,6 +143,11 @@ Result<RepoConfig> DecodeConfig(std::string_view data) {
       return bad("an encrypted repository's config must not hold a chunker seed");
     }
     if (!ValidChunkerParams(c.chunker)) return bad("invalid chunker sizes");
+    if (c.format >= kFormatWriteOnly) {
+      auto pk = ObjectId::FromHex(j.at("box_public_key").get<std::string>());
+      if (!pk.ok()) return bad("invalid box_public_key");
+      c.box_public_key = std::string(pk->view());
+    }
     const json& comp = j.at("compression");
     if (comp.at("algorithm").get<std::string>() != "zstd") {
       return Status::NotSupported("repository uses an unknown compression; upgrade cairn");

@@ -17,10 +17,12 @@ namespace cairn::objstore {
 class RepoKeys;
 
 // The newest format this cairn reads: 1 is an unencrypted repository, 2 an
-// encrypted one (docs/format.md#config).
-inline constexpr int kFormatVersion = 2;
+// encrypted one, 3 an encrypted one that can have write-only keys (its own
+// meta key and a box key pair; docs/format.md#config). init makes 1 or 3.
+inline constexpr int kFormatVersion = 3;
 inline constexpr int kFormatPlain = 1;
 inline constexpr int kFormatEncrypted = 2;
+inline constexpr int kFormatWriteOnly = 3;
 // The only encryption suite: XChaCha20-Poly1305 sealing, HMAC-SHA256 ids.
 inline constexpr std::string_view kEncryptionSuite = "xchacha20-poly1305";
 
@@ -30,10 +32,11 @@ struct RepoConfig {
   ChunkerParams chunker;
   int compression_level = 3;          // zstd level; 0 = store raw
   uint32_t pack_size = 16 << 20;      // target size of a pack file
-  std::string encryption = "none";  // or kEncryptionSuite (format 2)
+  std::string encryption = "none";  // or kEncryptionSuite (format 2, 3)
+  std::string box_public_key;       // format 3: the X25519 public key pack keys are sealed to (32 bytes)
 
   bool encrypted() const { return encryption != "none"; }
-  // Makes this an encrypted (format 2) or unencrypted (format 1) config.
+  // Makes this an encrypted (format 3) or unencrypted (format 1) config.
   void SetEncrypted(bool on);
 };
 

@@ -186,4 +186,40 @@ bool Open(const SecretBytes& key, std::string_view sealed, std::string_view aad,
          mlen == out->size();
 }
 
+std::string BoxKeypairFromSeed(const SecretBytes& seed, SecretBytes* secret) {
+  EnsureInit();
+  CAIRN_CHECK(seed.size() == crypto_box_SEEDBYTES);
+  static_assert(crypto_box_PUBLICKEYBYTES == kBoxPublicKeySize && crypto_box_SECRETKEYBYTES == kBoxSecretKeySize &&
+                crypto_box_SEALBYTES == kBoxSealOverhead);
+  std::string pk(kBoxPublicKeySize, '\0');
+  *secret = SecretBytes(kBoxSecretKeySize);
+  CAIRN_CHECK(crypto_box_seed_keypair(reinterpret_cast<unsigned char*>(pk.data()), secret->data(), seed.data()) == 0);
+  return pk;
+}
+
+std::string BoxSeal(std::string_view public_key, std::string_view plaintext) {
+  EnsureInit();
+  CAIRN_CHECK(public_key.size() == kBoxPublicKeySize);
+  std::string out(plaintext.size() + kBoxSealOverhead, '\0');
+  CAIRN_CHECK(crypto_box_seal(reinterpret_cast<unsigned char*>(out.data()),
+                              reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
+                              reinterpret_cast<const unsigned char*>(public_key.data())) == 0);
+  return out;
+}
+
+bool BoxSealOpen(std::string_view public_key, const SecretBytes& secret, std::string_view sealed, SecretBytes* out) {
+  EnsureInit();
+  if (public_key.size() != kBoxPublicKeySize || secret.size() != kBoxSecretKeySize ||
+      sealed.size() < kBoxSealOverhead) {
+    return false;
+  }
+  SecretBytes plain(sealed.size() - kBoxSealOverhead);
+  if (crypto_box_seal_open(plain.data(), reinterpret_cast<const unsigned char*>(sealed.data()), sealed.size(),
+                           reinterpret_cast<const unsigned char*>(public_key.data()), secret.data()) != 0) {
+    return false;
+  }
+  *out = std::move(plain);
+  return true;
+}
+
 }  // namespace cairn::objstore::crypto

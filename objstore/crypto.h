@@ -9,6 +9,7 @@
 //   XChaCha20-Poly1305-IETF   every sealed object (random 24-byte nonce)
 //   HMAC-SHA256               keyed object ids; HKDF-SHA256 (RFC 5869)
 //   Argon2id (v1.3)           password -> key-encryption key
+//   X25519 sealed boxes       pack keys of write-only hosts (crypto_box_seal)
 
 #pragma once
 
@@ -108,5 +109,21 @@ Result<SecretBytes> Argon2id(std::string_view password, std::string_view salt, u
 // *out unspecified) unless `sealed` authenticates under `key` and `aad`.
 void Seal(const SecretBytes& key, std::string_view plaintext, std::string_view aad, std::string* out);
 bool Open(const SecretBytes& key, std::string_view sealed, std::string_view aad, std::string* out);
+
+// X25519 sealed boxes (libsodium crypto_box_seal: an ephemeral key pair,
+// X25519 + XSalsa20-Poly1305): anyone with the public key can seal, only
+// the holder of the secret key can open. Write-only host keys seal their
+// pack keys this way (docs/security.md#write-only-host-keys).
+inline constexpr size_t kBoxPublicKeySize = 32;
+inline constexpr size_t kBoxSecretKeySize = 32;
+inline constexpr size_t kBoxSealOverhead = 48;
+// The key pair whose secret is derived from `seed` (32 bytes): *secret gets
+// the secret key, the public key is returned.
+std::string BoxKeypairFromSeed(const SecretBytes& seed, SecretBytes* secret);
+// `plaintext` sealed to `public_key` (kBoxSealOverhead bytes longer).
+std::string BoxSeal(std::string_view public_key, std::string_view plaintext);
+// The plaintext of `sealed` if it opens with the pair (public, secret);
+// false otherwise.
+bool BoxSealOpen(std::string_view public_key, const SecretBytes& secret, std::string_view sealed, SecretBytes* out);
 
 }  // namespace cairn::objstore::crypto

@@ -2,6 +2,8 @@
 
 #include "objstore/keys.h"
 
+#include <cstring>
+
 #include <nlohmann/json.hpp>
 
 #include "objstore/core/json_int.h"
@@ -63,6 +65,9 @@ json PublicJson(const KeySlot& s) {
   j["id"] = s.id;
   j["kind"] = SlotKindName(s.kind);
   j["repository"] = s.repo_id.ToHex();
+  // Absent on full slots, so that slots made before write-only ones keep
+  // their text (and their AAD).
+  if (s.access == SlotAccess::kWriteOnly) j["access"] = "write-only";
   if (s.kind == SlotKind::kPassword) {
     j["kdf"] = {{"algorithm", "argon2id13"}, {"opslimit", s.opslimit}, {"memlimit", s.memlimit}, {"salt", Hex(s.salt)}};
   } else {
@@ -82,21 +87,75 @@ std::string InfoContext(const KeySlot& s) { return s.id + PublicJson(s).dump() +
 
 }  // namespace
 
-std::unique_ptr<RepoKeys> RepoKeys::Derive(const SecretBytes& master, const ObjectId& repo_id) {
+std::unique_ptr<RepoKeys> RepoKeys::Derive(const SecretBytes& master, const ObjectId& repo_id, int format) {
   CAIRN_CHECK(master.size() == crypto::kKeySize);
   std::unique_ptr<RepoKeys> k(new RepoKeys());
   k->master_ = SecretBytes(master.data(), master.size());
   k->repo_id_ = repo_id;
   k->enc_ = Subkey(master, repo_id, "enc");
   k->id_ = Subkey(master, repo_id, "id");
-  k->id_mac_ = std::make_unique<crypto::HmacSha256Key>(k->id_);
   k->chunker_ = Subkey(master, repo_id, "chunker");
   k->config_ = Subkey(master, repo_id, "config");
   k->names_ = Subkey(master, repo_id, "names");
-  ObjectId fp = crypto::HmacSha256(k->enc_, "cairn/v2/key-id");
-  k->key_id_ = DecodeU64(reinterpret_cast<const char*>(fp.data()));
-  if (k->key_id_ == 0) k->key_id_ = 1;  // 0 means "not sealed" in file headers
+  if (format >= 3) {
+    k->own_meta_ = true;
+    k->meta_ = Subkey(master, repo_id, "meta");
+    k->box_public_ = crypto::BoxKeypairFromSeed(Subkey(master, repo_id, "box"), &k->box_secret_);
+  } else {
+    k->meta_ = SecretBytes(k->enc_.data(), k->enc_.size());
+  }
+  k->Finish();
   return k;
+}
+
+std::unique_ptr<RepoKeys> RepoKeys::FromWriteOnly(const SecretBytes& material, const ObjectId& repo_id) {
+  CAIRN_CHECK(material.size() == kWriteOnlyMaterialSize);
+  std::unique_ptr<RepoKeys> k(new RepoKeys());
+  k->repo_id_ = repo_id;
+  k->write_only_ = true;
+  k->own_meta_ = true;
+  const uint8_t* p = material.data();
+  constexpr size_t n = crypto::kKeySize;
+  k->id_ = SecretBytes(p, n);
+  k->chunker_ = SecretBytes(p + n, n);
+  k->config_ = SecretBytes(p + 2 * n, n);
+  k->names_ = SecretBytes(p + 3 * n, n);
+  k->meta_ = SecretBytes(p + 4 * n, n);
+  k->box_public_.assign(reinterpret_cast<const char*>(p + 5 * n), n);
+  // This process's pack key: it seals every blob and pack header written
+  // here, and only the box secret (full keys) opens it again once the
+  // process has ended.
+  k->enc_ = SecretBytes(n);
+  crypto::RandomBytes(k->enc_.data(), n);
+  k->boxed_pack_key_ = crypto::BoxSeal(k->box_public_, k->enc_.view());
+  k->Finish();
+  return k;
+}
+
+void RepoKeys::Finish() {
+  id_mac_ = std::make_unique<crypto::HmacSha256Key>(id_);
+  ObjectId fp = crypto::HmacSha256(meta_, "cairn/v2/key-id");
+  key_id_ = DecodeU64(reinterpret_cast<const char*>(fp.data()));
+  if (key_id_ == 0) key_id_ = 1;  // 0 means "not sealed" in file headers
+}
+
+SecretBytes RepoKeys::SlotSecret(SlotAccess access) const {
+  CAIRN_CHECK(!write_only_);
+  if (access == SlotAccess::kFull) return SecretBytes(master_.data(), master_.size());
+  CAIRN_CHECK(has_box());
+  SecretBytes m(kWriteOnlyMaterialSize);
+  uint8_t* p = m.data();
+  for (const SecretBytes* key : {&id_, &chunker_, &config_, &names_, &meta_}) {
+    std::memcpy(p, key->data(), crypto::kKeySize);
+    p += crypto::kKeySize;
+  }
+  std::memcpy(p, box_public_.data(), crypto::kKeySize);
+  return m;
+}
+
+bool RepoKeys::OpenPackKey(std::string_view boxed, SecretBytes* out) const {
+  if (write_only_ || !has_box()) return false;
+  return crypto::BoxSealOpen(box_public_, box_secret_, boxed, out) && out->size() == crypto::kKeySize;
 }
 
 std::string RepoKeys::Aad(SealDomain d, std::string_view context) const {
@@ -109,13 +168,29 @@ std::string RepoKeys::Aad(SealDomain d, std::string_view context) const {
   return aad;
 }
 
+const SecretBytes& RepoKeys::KeyFor(SealDomain d) const {
+  return d == SealDomain::kBlob || d == SealDomain::kPackHeader ? enc_ : meta_;
+}
+
 void RepoKeys::Seal(SealDomain d, std::string_view context, std::string_view plaintext, std::string* out) const {
-  crypto::Seal(enc_, plaintext, Aad(d, context), out);
+  crypto::Seal(KeyFor(d), plaintext, Aad(d, context), out);
 }
 
 bool RepoKeys::Open(SealDomain d, std::string_view context, std::string_view sealed, std::string* out) const {
-  return crypto::Open(enc_, sealed, Aad(d, context), out);
+  return crypto::Open(KeyFor(d), sealed, Aad(d, context), out);
 }
+
+void RepoKeys::SealWith(const SecretBytes& key, SealDomain d, std::string_view context, std::string_view plaintext,
+                        std::string* out) const {
+  crypto::Seal(key, plaintext, Aad(d, context), out);
+}
+
+bool RepoKeys::OpenWith(const SecretBytes& key, SealDomain d, std::string_view context, std::string_view sealed,
+                        std::string* out) const {
+  return crypto::Open(key, sealed, Aad(d, context), out);
+}
+
+const char* SlotAccessName(SlotAccess a) { return a == SlotAccess::kWriteOnly ? "write-only" : "full"; }
 
 const char* SlotKindName(SlotKind k) { return k == SlotKind::kKeyFile ? "key-file" : "password"; }
 
@@ -146,6 +221,11 @@ Result<KeySlot> DecodeKeySlot(std::string_view text, const std::string& name) {
     } else {
       return bad("unknown kind '" + kind + "'");
     }
+    if (auto a = j.find("access"); a != j.end()) {
+      std::string access = a->get<std::string>();
+      if (access != "write-only") return bad("unknown access '" + access + "'");
+      s.access = SlotAccess::kWriteOnly;
+    }
     auto repo_id = ObjectId::FromHex(j.at("repository").get<std::string>());
     if (!repo_id.ok()) return bad("invalid repository id");
     s.repo_id = *repo_id;
@@ -168,8 +248,9 @@ Result<KeySlot> DecodeKeySlot(std::string_view text, const std::string& name) {
     } else if (alg != "hkdf-sha256") {
       return bad("a key-file slot must use hkdf-sha256");
     }
+    const size_t secret_size = s.access == SlotAccess::kWriteOnly ? kWriteOnlyMaterialSize : crypto::kKeySize;
     if (!Unhex(j.at("wrapped").get<std::string>(), &s.wrapped) ||
-        s.wrapped.size() != crypto::kKeySize + crypto::kSealOverhead) {
+        s.wrapped.size() != secret_size + crypto::kSealOverhead) {
       return bad("invalid wrapped key");
     }
     if (!Unhex(j.at("info").get<std::string>(), &s.info) || s.info.size() < crypto::kSealOverhead ||
@@ -183,10 +264,18 @@ Result<KeySlot> DecodeKeySlot(std::string_view text, const std::string& name) {
 }
 
 Result<KeySlot> NewKeySlot(SlotKind kind, std::string_view secret, const RepoKeys& keys, uint64_t ops, uint64_t mem,
-                           const SlotInfo& info) {
+                           const SlotInfo& info, SlotAccess access) {
+  if (keys.write_only()) {
+    return Status::WriteOnly("a write-only key cannot add keys; open the repository with a full key");
+  }
+  if (access == SlotAccess::kWriteOnly && !keys.has_box()) {
+    return Status::NotSupported("this repository (format 2) cannot have write-only keys: it has no box key; "
+                                "copy its snapshots into a new repository ('cairn init', 'cairn copy --to')");
+  }
   KeySlot s;
   s.id = Hex(crypto::RandomString(8));
   s.kind = kind;
+  s.access = access;
   s.repo_id = keys.repo_id();
   s.salt = crypto::RandomString(crypto::kSaltSize);
   if (kind == SlotKind::kPassword) {
@@ -198,7 +287,7 @@ Result<KeySlot> NewKeySlot(SlotKind kind, std::string_view secret, const RepoKey
     s.memlimit = mem;
   }
   CAIRN_ASSIGN_OR_RETURN(SecretBytes kek, Kek(s, secret));
-  crypto::Seal(kek, keys.master().view(), WrapAad(s), &s.wrapped);
+  crypto::Seal(kek, keys.SlotSecret(access).view(), WrapAad(s), &s.wrapped);
   json j = {{"host", info.host}, {"user", info.user}, {"created_ns", info.created_ns}};
   keys.Seal(SealDomain::kSlotInfo, InfoContext(s), j.dump(), &s.info);
   return s;
@@ -210,7 +299,8 @@ Result<std::optional<SecretBytes>> UnwrapKeySlot(const KeySlot& s, std::string_v
   std::string plain;
   bool ok = crypto::Open(kek, s.wrapped, WrapAad(s), &plain);
   std::optional<SecretBytes> out;
-  if (ok && plain.size() == crypto::kKeySize) out.emplace(plain.data(), plain.size());
+  const size_t want = s.access == SlotAccess::kWriteOnly ? kWriteOnlyMaterialSize : crypto::kKeySize;
+  if (ok && plain.size() == want) out.emplace(plain.data(), plain.size());
   crypto::Wipe(&plain);
   return out;
 }

@@ -74,6 +74,7 @@ std::string Describe(const LockHolder& h) {
 // Why the holder is known to be dead, or "" if it may be alive.
 std::string DeadReason(const LockHolder& h, const LockHolder& me, int64_t now_ns,
                        std::chrono::milliseconds stale_after) {
+  if (h.released) return "its holder released it";
   if (h.host == me.host && !h.boot_id.empty() && !me.boot_id.empty() && h.boot_id != me.boot_id) {
     return "it was taken before this host last booted";
   }
@@ -103,8 +104,10 @@ constexpr std::string_view kSessionObjectPrefix = "locks/session-";
 
 class ObjectLock : public BackendLock {
  public:
-  ObjectLock(Backend* backend, std::string object, LockHolder holder, std::chrono::milliseconds heartbeat)
-      : backend_(backend), object_(std::move(object)), holder_(std::move(holder)) {
+  ObjectLock(Backend* backend, std::string object, LockHolder holder, std::chrono::milliseconds heartbeat,
+             bool release_by_overwrite)
+      : backend_(backend), object_(std::move(object)), holder_(std::move(holder)),
+        release_by_overwrite_(release_by_overwrite) {
     thread_ = std::thread([this, heartbeat] {
       std::unique_lock<std::mutex> l(mu_);
       while (!cv_.wait_for(l, heartbeat, [this] { return stop_; })) {
@@ -125,7 +128,24 @@ class ObjectLock : public BackendLock {
     // Remove the object only while it is still ours (a holder that stalled
     // for longer than stale_after may have been broken and replaced). A
     // session's name is unique to its holder: nobody else ever writes it.
-    if (object_.rfind(kSessionObjectPrefix, 0) == 0 || Ours()) (void)backend_->Remove(object_);
+    const bool session = object_.rfind(kSessionObjectPrefix, 0) == 0;
+    if (release_by_overwrite_) {
+      // No DELETE: the object says it was released; a full-key prune
+      // removes released sessions, the next holder takes a released lock
+      // over. A lock is overwritten only while it is ours, and then only
+      // if it still is (PutIfMatch) where the backend can tell.
+      auto data = backend_->Get(object_);
+      if (!data.ok()) return;
+      auto h = DecodeLockHolder(*data);
+      if (!h.ok() || h->nonce != holder_.nonce) return;
+      LockHolder released = holder_;
+      released.released = true;
+      released.heartbeat_ns = NowNs();
+      Status st = backend_->PutIfMatch(object_, EncodeLockHolder(released), *data);
+      if (st.code() == Code::kNotSupported) (void)backend_->Put(object_, EncodeLockHolder(released));
+      return;
+    }
+    if (session || Ours()) (void)backend_->Remove(object_);
   }
 
   std::string object() const override { return object_; }
@@ -147,6 +167,7 @@ class ObjectLock : public BackendLock {
   Backend* backend_;
   std::string object_;
   LockHolder holder_;
+  bool release_by_overwrite_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
@@ -164,6 +185,7 @@ std::string EncodeLockHolder(const LockHolder& h) {
          {"acquired_ns", h.acquired_ns},
          {"heartbeat_ns", h.heartbeat_ns},
          {"nonce", h.nonce}};
+  if (h.released) j["released"] = true;
   return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
@@ -180,6 +202,7 @@ Result<LockHolder> DecodeLockHolder(std::string_view data) {
     h.acquired_ns = JsonInt<int64_t>(j.at("acquired_ns"));
     h.heartbeat_ns = JsonInt<int64_t>(j.at("heartbeat_ns"));
     h.nonce = j.at("nonce").get<std::string>();
+    h.released = j.value("released", false);
   } catch (const json::exception& e) {
     return Status::Corruption(std::string("lock object has a missing or mistyped field (") + e.what() + ")");
   }
@@ -226,6 +249,7 @@ Result<std::vector<SessionInfo>> ListSessions(Backend* backend, std::chrono::mil
       info.dead = "the session object is damaged";
     } else {
       info.holder = *h;
+      info.released = h->released;
       info.dead = DeadReason(*h, me, NowNs(), stale_after);
     }
     out.push_back(std::move(info));
@@ -244,7 +268,7 @@ Result<std::unique_ptr<BackendLock>> Backend::Lock(std::string_view name, const 
     me.acquired_ns = me.heartbeat_ns = NowNs();
     Status st = PutIfAbsent(object, EncodeLockHolder(me));
     if (st.ok()) {
-      return std::unique_ptr<BackendLock>(new ObjectLock(this, object, me, opts.heartbeat));
+      return std::unique_ptr<BackendLock>(new ObjectLock(this, object, me, opts.heartbeat, opts.release_by_overwrite));
     }
     if (st.code() != Code::kAlreadyExists) return st.WithContext("cannot take lock '" + std::string(name) + "'");
     auto data = Get(object);
@@ -260,12 +284,37 @@ Result<std::unique_ptr<BackendLock>> Backend::Lock(std::string_view name, const 
       dead = DeadReason(*holder, me, NowNs(), opts.stale_after);
     }
     if (!dead.empty()) {
+      // Take it over in one step where the backend can: replace exactly
+      // the object we judged, or lose the race and look again.
+      me.acquired_ns = me.heartbeat_ns = NowNs();
+      Status taken = PutIfMatch(object, EncodeLockHolder(me), *data);
+      if (taken.ok()) {
+        if (opts.on_message && !(holder.ok() && holder->released)) {
+          opts.on_message("broke the stale lock '" + std::string(name) + "'" +
+                          (holder.ok() ? " held by " + Describe(*holder) : "") + ": " + dead);
+        }
+        return std::unique_ptr<BackendLock>(
+            new ObjectLock(this, object, me, opts.heartbeat, opts.release_by_overwrite));
+      }
+      if (taken.code() == Code::kConflict) {
+        // Someone else took it (or changed it) first: look again, after a
+        // pause, within the same deadline.
+        if (std::chrono::steady_clock::now() >= deadline) {
+          return Status::Busy("lock '" + std::string(name) + "' keeps changing hands; retry");
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(500));
+        continue;
+      }
+      if (taken.code() != Code::kNotSupported) {
+        return taken.WithContext("cannot take over lock '" + std::string(name) + "'");
+      }
       // Remove it only if it is still the same object we judged.
       auto again = Get(object);
       if (again.ok() && *again == *data) {
         Status rm = Remove(object);
         if (!rm.ok() && !rm.IsNotFound()) return rm.WithContext("cannot break stale lock '" + std::string(name) + "'");
-        if (opts.on_message) {
+        if (opts.on_message && !(holder.ok() && holder->released)) {
           opts.on_message("broke the stale lock '" + std::string(name) + "'" +
                           (holder.ok() ? " held by " + Describe(*holder) : "") + ": " + dead);
         }

@@ -50,6 +50,16 @@ class MemoryBackend : public Backend {
     return Status::OK();
   }
 
+  Status PutIfMatch(std::string_view name, std::string_view data, std::string_view expected) override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = objects_.find(std::string(name));
+    if (it == objects_.end() || it->second != expected) {
+      return Status::Conflict("'" + std::string(name) + "' was changed by another process");
+    }
+    it->second.assign(data);
+    return Status::OK();
+  }
+
   Status PutFile(std::string_view name, const std::string& local_path) override {
     int fd = ::open(local_path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::FromErrno(errno, "cannot open '" + local_path + "'");

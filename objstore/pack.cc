@@ -24,6 +24,8 @@ constexpr std::string_view kSealedTrailerMagic = "CAIRNPK2";  // the header is s
 constexpr uint8_t kPackVersion = 1;
 constexpr size_t kPackHeaderFixed = 12;  // magic, version, 3 reserved, count
 constexpr size_t kEntrySize = 52;
+// A write-only host's pack key sealed to the box key (crypto_box_seal).
+constexpr uint32_t kBoxedPackKeySize = crypto::kKeySize + crypto::kBoxSealOverhead;
 
 void PutEntry(std::string* out, const PackEntry& e) {
   PutU8(out, static_cast<uint8_t>(e.type));
@@ -51,6 +53,10 @@ bool GetEntry(Reader* r, PackEntry* e, std::string* why) {
   }
   if ((flags & ~kKnownFlags) != 0 || reserved != 0) {
     *why = "entry has unknown flags";
+    return false;
+  }
+  if ((flags & kFlagPackKey) && !(flags & kFlagSealed)) {
+    *why = "entry is under a pack key but not sealed";
     return false;
   }
   e->type = static_cast<BlobType>(type);
@@ -99,9 +105,13 @@ std::string PackTail(const std::vector<PackEntry>& entries, const RepoKeys* keys
   for (const auto& e : entries) PutEntry(&header, e);
   std::string out;
   if (keys != nullptr) {
+    // A write-only key's pack begins its header region with the pack key
+    // sealed to the box key; its header is sealed under that pack key.
+    if (keys->write_only()) out = keys->boxed_pack_key();
+    const uint32_t boxed = static_cast<uint32_t>(out.size());
     keys->Seal(SealDomain::kPackHeader, "", header, &out);
     PutU32(&out, static_cast<uint32_t>(out.size()));
-    PutU32(&out, 0);
+    PutU32(&out, boxed);
     out.append(kSealedTrailerMagic);
     return out;
   }
@@ -185,8 +195,15 @@ Status ParsePackTrailer(std::string_view trailer, uint64_t file_size, const std:
   }
   uint32_t len = DecodeU32(t.data());
   size_t seal = keys != nullptr ? crypto::kSealOverhead : 0;
+  if (keys != nullptr) {
+    const uint32_t boxed = DecodeU32(t.data() + 4);
+    if (boxed != 0 && (boxed != kBoxedPackKeySize || !keys->has_box())) {
+      return bad("its pack key field (" + std::to_string(boxed) + " bytes) is invalid");
+    }
+    seal += boxed;
+  }
   if (len < kPackHeaderFixed + seal || len > file_size - kPackTrailerSize ||
-      (len - seal - kPackHeaderFixed) % kEntrySize != 0 || (keys != nullptr && DecodeU32(t.data() + 4) != 0)) {
+      (len - seal - kPackHeaderFixed) % kEntrySize != 0) {
     return bad("header length " + std::to_string(len) + " does not fit the file");
   }
   *header_length = len;
@@ -194,7 +211,8 @@ Status ParsePackTrailer(std::string_view trailer, uint64_t file_size, const std:
 }
 
 Result<std::vector<PackEntry>> ParsePackHeader(std::string_view tail, uint64_t file_size,
-                                               const std::string& name, const RepoKeys* keys) {
+                                               const std::string& name, const RepoKeys* keys,
+                                               crypto::SecretBytes* pack_key_out) {
   auto bad = [&](const std::string& why) {
     return Status::Corruption("pack '" + name + "' is damaged: " + why);
   };
@@ -204,10 +222,25 @@ Result<std::vector<PackEntry>> ParsePackHeader(std::string_view tail, uint64_t f
   std::string_view header = tail.substr(tail.size() - kPackTrailerSize - len, len);
   std::string_view t = tail.substr(tail.size() - kPackTrailerSize);
   std::string opened;
+  uint32_t boxed = 0;
   if (keys != nullptr) {
-    if (!keys->Open(SealDomain::kPackHeader, "", header, &opened)) {
-      return bad("its header does not authenticate (tampered with, or sealed under other keys)");
+    if (keys->write_only()) {
+      return Status::WriteOnly("cannot read the header of pack '" + name +
+                               "': the key in use is write-only (it can add backups, not read them)");
     }
+    boxed = DecodeU32(t.data() + 4);
+    bool ok;
+    if (boxed != 0) {
+      crypto::SecretBytes pack_key;
+      if (!keys->OpenPackKey(header.substr(0, boxed), &pack_key)) {
+        return bad("its pack key does not open (tampered with, or sealed to another repository)");
+      }
+      ok = keys->OpenWith(pack_key, SealDomain::kPackHeader, "", header.substr(boxed), &opened);
+      if (ok && pack_key_out != nullptr) *pack_key_out = std::move(pack_key);
+    } else {
+      ok = keys->Open(SealDomain::kPackHeader, "", header, &opened);
+    }
+    if (!ok) return bad("its header does not authenticate (tampered with, or sealed under other keys)");
     header = opened;
   } else if (HeaderCheck(header) != DecodeU32(t.data() + 4)) {
     return bad("header checksum mismatch");
@@ -236,6 +269,9 @@ Result<std::vector<PackEntry>> ParsePackHeader(std::string_view tail, uint64_t f
   std::string why;
   for (auto& e : entries) {
     if (!GetEntry(&r, &e, &why)) return bad(why);
+    if (((e.flags & kFlagPackKey) != 0) != (boxed != 0)) {
+      return bad(boxed != 0 ? "a blob is not under the pack's key" : "a blob claims a pack key the pack lacks");
+    }
     if (e.offset != expect) return bad("blob offsets are not contiguous");
     expect += e.stored_length;
     if (expect > data_end) return bad("a blob extends past the data section");
@@ -244,7 +280,8 @@ Result<std::vector<PackEntry>> ParsePackHeader(std::string_view tail, uint64_t f
   return entries;
 }
 
-Result<std::vector<PackEntry>> ParsePackFile(std::string_view file, const std::string& name, const RepoKeys* keys) {
+Result<std::vector<PackEntry>> ParsePackFile(std::string_view file, const std::string& name, const RepoKeys* keys,
+                                             crypto::SecretBytes* pack_key) {
   if (file.size() < kPackTrailerSize) {
     return Status::Corruption("pack '" + name + "' is damaged: file is too short (" + std::to_string(file.size()) +
                               " bytes)");
@@ -253,10 +290,11 @@ Result<std::vector<PackEntry>> ParsePackFile(std::string_view file, const std::s
   CAIRN_RETURN_IF_ERROR(
       ParsePackTrailer(file.substr(file.size() - kPackTrailerSize), file.size(), name, &len, keys));
   uint64_t want = static_cast<uint64_t>(len) + kPackTrailerSize;
-  return ParsePackHeader(file.substr(file.size() - want), file.size(), name, keys);
+  return ParsePackHeader(file.substr(file.size() - want), file.size(), name, keys, pack_key);
 }
 
-Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::string& name, const RepoKeys* keys) {
+Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::string& name, const RepoKeys* keys,
+                                              crypto::SecretBytes* pack_key) {
   CAIRN_ASSIGN_OR_RETURN(uint64_t size, backend->Stat(name));
   if (size < kPackTrailerSize) {
     return Status::Corruption("pack '" + name + "' is damaged: file is too short (" +
@@ -268,7 +306,7 @@ Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::strin
   CAIRN_RETURN_IF_ERROR(ParsePackTrailer(trailer, size, name, &len, keys));
   uint64_t want = static_cast<uint64_t>(len) + kPackTrailerSize;
   CAIRN_ASSIGN_OR_RETURN(std::string tail, backend->GetRange(name, size - want, want));
-  return ParsePackHeader(tail, size, name, keys);
+  return ParsePackHeader(tail, size, name, keys, pack_key);
 }
 
 std::string EncodeIndexPayload(const std::vector<PackRecord>& packs) {

@@ -22,11 +22,15 @@ enum class BlobType : uint8_t { kData = 1, kTree = 2 };
 const char* BlobTypeName(BlobType t);
 
 class RepoKeys;
+namespace crypto {
+class SecretBytes;
+}
 
 // Blob flags (a bit set).
 inline constexpr uint8_t kFlagZstd = 1;    // the (opened) bytes are a zstd frame
 inline constexpr uint8_t kFlagSealed = 2;  // the stored bytes are sealed (encrypted repository)
-inline constexpr uint8_t kKnownFlags = kFlagZstd | kFlagSealed;
+inline constexpr uint8_t kFlagPackKey = 4;  // sealed under its pack's own key (a write-only host's pack)
+inline constexpr uint8_t kKnownFlags = kFlagZstd | kFlagSealed | kFlagPackKey;
 
 // Upper bounds a reader enforces before allocating (RELIABILITY R13).
 inline constexpr uint32_t kMaxDataBlob = 16 * 1024 * 1024;  // the largest max chunk size
@@ -96,20 +100,23 @@ class PackFileWriter {
 // *header_length, then with header+trailer. Returns Corruption, naming
 // `name`, if anything is inconsistent. `keys` (null in an unencrypted
 // repository) opens a sealed header; a sealed pack never parses without
-// them, nor an unsealed one with them.
+// them, nor an unsealed one with them. A pack written by a write-only key
+// holds its pack key sealed to the repository's box key: full keys open it
+// (into *pack_key, when not null), write-only keys refuse (WriteOnly).
 inline constexpr size_t kPackTrailerSize = 16;
 Status ParsePackTrailer(std::string_view trailer, uint64_t file_size, const std::string& name,
                         uint32_t* header_length, const RepoKeys* keys = nullptr);
 Result<std::vector<PackEntry>> ParsePackHeader(std::string_view header_and_trailer, uint64_t file_size,
-                                               const std::string& name, const RepoKeys* keys = nullptr);
+                                               const std::string& name, const RepoKeys* keys = nullptr,
+                                               crypto::SecretBytes* pack_key = nullptr);
 
 // Parses the header of a whole pack file held in memory.
 Result<std::vector<PackEntry>> ParsePackFile(std::string_view file, const std::string& name,
-                                             const RepoKeys* keys = nullptr);
+                                             const RepoKeys* keys = nullptr, crypto::SecretBytes* pack_key = nullptr);
 
 // Reads and parses the header of pack `name` through `backend`.
 Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::string& name,
-                                              const RepoKeys* keys = nullptr);
+                                              const RepoKeys* keys = nullptr, crypto::SecretBytes* pack_key = nullptr);
 
 // --- Common file header (index files, snapshots); see ObjectCodec ---
 

@@ -27,7 +27,7 @@ std::string FormatTime(int64_t time_ns) {
 }
 
 json StatsToJson(const SnapshotStats& s) {
-  return {{"files", s.files},
+  json j = {{"files", s.files},
           {"dirs", s.dirs},
           {"bytes", s.bytes},
           {"new_chunks", s.new_chunks},
@@ -40,6 +40,8 @@ json StatsToJson(const SnapshotStats& s) {
           {"files_unchanged", s.files_unchanged},
           {"files_deleted", s.files_deleted},
           {"files_read", s.files_read}};
+  if (s.counts_unknown) j["counts_unknown"] = true;
+  return j;
 }
 
 json SnapshotToJson(const Snapshot& s) {
@@ -124,6 +126,7 @@ Result<Snapshot> SnapshotFromJson(const json& j, const std::string& name) {
     s.stats.files_unchanged = st.value("files_unchanged", uint64_t{0});
     s.stats.files_deleted = st.value("files_deleted", uint64_t{0});
     s.stats.files_read = st.value("files_read", uint64_t{0});
+    s.stats.counts_unknown = st.value("counts_unknown", false);
     if (j.contains("excludes")) s.excludes = j.at("excludes").get<std::vector<std::string>>();
     s.source = j.value("source", std::string("files"));
     if (j.contains("root")) {

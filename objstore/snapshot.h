@@ -27,6 +27,9 @@ struct SnapshotStats {
   uint64_t duration_ms = 0;
   // Against the parent snapshot (all files are new when there is none).
   uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, files_deleted = 0;
+  // The four counts above were not computed (a write-only key cannot read
+  // the parent's trees): they are 0, and "counts_unknown" is in the JSON.
+  bool counts_unknown = false;
   uint64_t files_read = 0;  // read from disk; the others came from the file-change cache
 };
 

@@ -458,7 +458,9 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& opts) {
     if (auto kept = trees.KeptTree(id)) return objstore::DecodeTree(*kept, id);
     return repo->ReadTree(id);
   };
-  std::string counts_warning = RelateToLineage(tree_source, lineage, opts.kind, &snap);
+  // A write-only key cannot read the parent's trees (nor, once written,
+  // its own): its snapshots carry no change counts (docs/security.md).
+  std::string counts_warning = RelateToLineage(repo->write_only() ? TreeSource() : tree_source, lineage, opts.kind, &snap);
   if (!counts_warning.empty() && opts.on_warning) opts.on_warning(counts_warning);
   snap.stats.duration_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());

@@ -158,6 +158,10 @@ std::string RelateToLineage(const TreeSource& trees, const Lineage& lineage, Bac
     st.files_new = st.files;
     return "";
   }
+  if (!trees) {  // no trees to compare (a write-only key): no counts
+    st.counts_unknown = true;
+    return "";
+  }
   ChangeCounter counter(trees, &st);
   counter.Dir(snap->tree, lineage.base_tree);
   uint64_t counted = st.files_new + st.files_changed;

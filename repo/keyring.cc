@@ -61,6 +61,7 @@ Result<std::vector<LoadedSlot>> LoadSlots(objstore::Backend* be, std::vector<std
 // rely on it (a slot that does not open is removed again).
 Status WriteVerifiedSlot(objstore::Backend* be, const KeySlot& slot, std::string_view secret,
                          const RepoKeys& keys) {
+  const SecretBytes wrapped = keys.SlotSecret(slot.access);
   std::string name = SlotName(slot.id);
   CAIRN_RETURN_IF_ERROR(be->PutIfAbsent(name, objstore::EncodeKeySlot(slot)));
   auto back = be->Get(name);
@@ -71,7 +72,7 @@ Status WriteVerifiedSlot(objstore::Backend* be, const KeySlot& slot, std::string
     if (st.ok()) {
       auto master = objstore::UnwrapKeySlot(*decoded, secret, keys.repo_id());
       st = master.status();
-      if (st.ok() && (!*master || (*master)->view() != keys.master().view())) {
+      if (st.ok() && (!*master || !objstore::crypto::ConstantTimeEqual((*master)->view(), wrapped.view()))) {
         st = Status::Corruption("key slot '" + name + "' did not open after it was written");
       }
     }
@@ -168,8 +169,18 @@ Result<Unlocked> Unlock(objstore::Backend* be, const objstore::RepoConfig& confi
                            objstore::UnwrapKeySlot(s->slot, secret.view(), config.repo_id));
     if (master) {
       Unlocked u;
-      u.keys = RepoKeys::Derive(*master, config.repo_id);
+      if (s->slot.access == objstore::SlotAccess::kWriteOnly) {
+        if (config.format < objstore::kFormatWriteOnly) {
+          return Status::Corruption("key slot '" + s->name + "' is write-only, but repository '" + where +
+                                    "' has format " + std::to_string(config.format) +
+                                    ", which has no write-only keys: the slot is damaged");
+        }
+        u.keys = RepoKeys::FromWriteOnly(*master, config.repo_id);
+      } else {
+        u.keys = RepoKeys::Derive(*master, config.repo_id, config.format);
+      }
       u.slot_id = s->slot.id;
+      u.access = s->slot.access;
       return u;
     }
   }
@@ -179,8 +190,10 @@ Result<Unlocked> Unlock(objstore::Backend* be, const objstore::RepoConfig& confi
 }
 
 Result<std::string> WriteFirstSlot(objstore::Backend* be, const RepoKeys& keys, const NewKey& key) {
+  objstore::SlotInfo info = ThisHost();
+  if (!key.host.empty()) info.host = key.host;
   CAIRN_ASSIGN_OR_RETURN(KeySlot slot, objstore::NewKeySlot(key.kind, key.secret.view(), keys, key.opslimit,
-                                                            key.memlimit, ThisHost()));
+                                                            key.memlimit, info, key.access));
   CAIRN_RETURN_IF_ERROR(WriteVerifiedSlot(be, slot, key.secret.view(), keys));
   return slot.id;
 }
@@ -205,6 +218,7 @@ Result<std::vector<SlotListing>> ListKeySlots(const Repository& r, std::vector<s
     SlotListing l;
     l.id = s.slot.id;
     l.kind = s.slot.kind;
+    l.access = s.slot.access;
     l.host = info->host;
     l.user = info->user;
     l.created_ns = info->created_ns;

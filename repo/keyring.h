@@ -38,6 +38,8 @@ struct NewKey {
   objstore::crypto::SecretBytes secret;
   uint64_t opslimit = objstore::crypto::kDefaultOps;
   uint64_t memlimit = objstore::crypto::kDefaultMem;
+  objstore::SlotAccess access = objstore::SlotAccess::kFull;
+  std::string host;  // recorded in the slot's info; empty: this machine's name
 };
 
 // Reads a key file into a NewKey / a secret. InvalidArgument naming the
@@ -50,6 +52,7 @@ Status GenerateKeyFile(const std::string& path);
 struct Unlocked {
   std::unique_ptr<objstore::RepoKeys> keys;
   std::string slot_id;  // the slot that opened
+  objstore::SlotAccess access = objstore::SlotAccess::kFull;
 };
 
 // Opens the master secret of the repository in `backend` whose config is
@@ -63,6 +66,7 @@ Result<std::string> WriteFirstSlot(objstore::Backend* backend, const objstore::R
 struct SlotListing {
   std::string id;
   objstore::SlotKind kind;
+  objstore::SlotAccess access = objstore::SlotAccess::kFull;
   std::string host, user;
   int64_t created_ns = 0;
   uint64_t opslimit = 0, memlimit = 0;

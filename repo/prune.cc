@@ -158,6 +158,8 @@ class Pruner {
     CAIRN_RETURN_IF_ERROR(repo_->backend()->RemoveStaleTemporaries(now_, o_.grace_ns, o_.dry_run,
                                                                    &report_.temporaries_removed,
                                                                    &report_.temporaries_bytes));
+    // Sessions write-only hosts ended by overwriting (they may not delete).
+    CAIRN_RETURN_IF_ERROR(LiveSessions().status());
 
     CAIRN_ASSIGN_OR_RETURN(auto plans, repo_->ListPrunePlans());
     bool pending = false;
@@ -217,7 +219,14 @@ class Pruner {
     CAIRN_ASSIGN_OR_RETURN(auto all, objstore::ListSessions(repo_->backend(), o_.stale_after));
     std::vector<objstore::SessionInfo> out;
     for (auto& s : all) {
-      if (s.dead.empty()) out.push_back(std::move(s));
+      if (s.dead.empty()) {
+        out.push_back(std::move(s));
+      } else if (s.released && !o_.dry_run) {
+        // Ended by a write-only host, which may not delete: its packs are
+        // indexed, only the object is left.
+        Status st = repo_->backend()->Remove(s.name);
+        if (!st.ok() && !st.IsNotFound()) return st;
+      }
     }
     return out;
   }

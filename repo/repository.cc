@@ -59,7 +59,7 @@ Status Repository::Init(objstore::Backend* backend, const objstore::RepoConfig& 
   }
   objstore::crypto::SecretBytes master(objstore::crypto::kKeySize);
   objstore::crypto::RandomBytes(master.data(), master.size());
-  auto keys = objstore::RepoKeys::Derive(master, config.repo_id);
+  auto keys = objstore::RepoKeys::Derive(master, config.repo_id, config.format);
   CAIRN_RETURN_IF_ERROR(WriteFirstSlot(backend, *keys, *key).status());
   return backend->Put("config", objstore::EncodeConfig(config, keys.get()));
 }
@@ -128,6 +128,12 @@ Result<std::unique_ptr<Repository>> Repository::OpenImpl(
     }
   }
   CAIRN_ASSIGN_OR_RETURN(repo->config_, objstore::DecodeConfig(*cfg));
+  if (unlocked && repo->config_.box_public_key != unlocked->keys->box_public_key()) {
+    // The config's MAC held, so the slot holds another box key: a damaged
+    // (or forged by a key holder) write-only slot.
+    return Status::Corruption("key slot 'keys/" + unlocked->slot_id + "' of repository '" + where +
+                              "' holds another box key than the config: the slot is damaged");
+  }
   if (unlocked) {
     Unlocked& u = *unlocked;
     const auto& seed = u.keys->chunker_seed();
@@ -141,6 +147,17 @@ Result<std::unique_ptr<Repository>> Repository::OpenImpl(
   repo->backend_ = std::move(backend);
   repo->codec_ = std::make_unique<objstore::ObjectCodec>(repo->hasher_.get(), repo->config_.compression_level,
                                                          repo->keys_.get());
+  if (repo->keys_ != nullptr && repo->keys_->has_box() && !repo->keys_->write_only()) {
+    // Blobs of write-only hosts' packs open with their pack's key, read
+    // from the pack's header once per pack.
+    Repository* self = repo.get();
+    repo->codec_->set_pack_key_fetcher([self](const std::string& pack) -> Result<objstore::crypto::SecretBytes> {
+      objstore::crypto::SecretBytes key;
+      CAIRN_RETURN_IF_ERROR(objstore::ReadPackHeader(self->backend(), pack, self->keys_.get(), &key).status());
+      if (key.empty()) return Status::Corruption("pack '" + pack + "' has no pack key, but its index entries say it has");
+      return key;
+    });
+  }
   // The cache is a folder of this machine's, not part of the repository.
   CAIRN_ASSIGN_OR_RETURN(std::string cache_dir, cache_dir_for(repo->config_));
   repo->cache_dir_ = cache_dir;
@@ -211,6 +228,9 @@ objstore::LockOptions Repository::RefLockOptions() {
   objstore::LockOptions o;
   o.on_message = [this](const std::string& m) { Message(m); };
   o.wait = lock_wait_;
+  // A write-only host may be denied DeleteObject (docs/s3.md): it never
+  // removes a lock or a session, it overwrites them as released.
+  o.release_by_overwrite = write_only();
   return o;
 }
 
@@ -1016,9 +1036,13 @@ Result<ObjectId> Repository::SaveSnapshot(const Snapshot& s) {
 
 Result<Repository::Adopted> Repository::AdoptPacksOfDeadBackups() {
   Adopted out;
+  // A write-only key can neither verify another backup's packs nor (under
+  // a policy that denies DeleteObject) remove a session: a full-key backup
+  // or prune does both.
+  if (write_only()) return out;
   CAIRN_ASSIGN_OR_RETURN(auto sessions,
                          objstore::ListSessions(backend_.get(), RefLockOptions().stale_after, own_session_));
-  std::vector<std::string> dead;
+  std::vector<std::string> dead, released;
   char host[256] = {};
   ::gethostname(host, sizeof(host) - 1);
   for (const auto& ses : sessions) {
@@ -1026,11 +1050,17 @@ Result<Repository::Adopted> Repository::AdoptPacksOfDeadBackups() {
     if (ses.name.find("session-backup-") == std::string::npos && ses.name.find("session-copy-") == std::string::npos) {
       continue;
     }
-    if (!ses.dead.empty()) {
+    if (ses.released) {
+      released.push_back(ses.name);  // ended, its packs indexed: only the object is left
+    } else if (!ses.dead.empty()) {
       dead.push_back(ses.name);
     } else if (ses.holder.pid != ::getpid() || ses.holder.host != host) {
       return out;  // another backup is running: its packs may not be indexed yet
     }
+  }
+  for (const auto& r : released) {
+    Status st = backend_->Remove(r);
+    if (!st.ok() && !st.IsNotFound()) return st;
   }
   if (dead.empty()) return out;
   std::set<ObjectId> indexed;

@@ -94,6 +94,9 @@ class Repository {
   bool encrypted() const { return keys_ != nullptr; }
   // The key slot that opened an encrypted repository ("" otherwise).
   const std::string& key_slot() const { return key_slot_; }
+  // The key in use is a write-only host key: it can back up and list
+  // snapshots, not read content or delete (docs/security.md).
+  bool write_only() const { return keys_ != nullptr && keys_->write_only(); }
   void set_key_slot(std::string id) { key_slot_ = std::move(id); }
   // The local cache folder in use.
   const std::string& cache_dir() const { return cache_dir_; }

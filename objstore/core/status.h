@@ -34,6 +34,7 @@ enum class Code {
   kBusy,         // a lock is held by a live process (waited for, then given up)
   kWrongKey,     // the password or key file opens no key slot of the repository
   kAccessDenied,  // the storage (S3) refused the credentials or the request
+  kWriteOnly,     // the key in use is write-only: it cannot read content or delete
 };
 
 class [[nodiscard]] Status {
@@ -57,6 +58,7 @@ class [[nodiscard]] Status {
   static Status Busy(std::string msg) { return Status(Code::kBusy, std::move(msg)); }
   static Status WrongKey(std::string msg) { return Status(Code::kWrongKey, std::move(msg)); }
   static Status AccessDenied(std::string msg) { return Status(Code::kAccessDenied, std::move(msg)); }
+  static Status WriteOnly(std::string msg) { return Status(Code::kWriteOnly, std::move(msg)); }
 
   // Maps an errno value to a Status whose message is "`what`: strerror".
   // ENOENT becomes NotFound; everything else IOError.

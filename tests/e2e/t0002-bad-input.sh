@@ -98,7 +98,7 @@ head -c 20 repo/config > broken/config
 expect_exit 4 $CAIRN -r broken log
 expect_one_line_error "repository config is damaged"
 cp repo/config broken/config
-sed -i -E 's/"format": [12]/"format": 99/' broken/config
+sed -i -E 's/"format": [123]/"format": 99/' broken/config
 expect_exit 1 $CAIRN -r broken log
 expect_one_line_error "upgrade cairn"
 cp repo/config broken/config

@@ -36,7 +36,7 @@ $TREECMP src out >/dev/null || fail "restored tree differs from the source"; ok
 run 0 $CAIRN check --read-data
 run 0 $CAIRN --json show-config
 assert_eq "$(json_get "j['encryption']")" "xchacha20-poly1305" "encryption"
-assert_eq "$(json_get "j['format']")" "2" "format"
+assert_eq "$(json_get "j['format']")" "3" "format"
 assert_eq "$(json_get "j['id_hash']")" "hmac-sha256" "id hash"
 assert_eq "$(json_get "j['chunker']['seed']")" "keyed" "chunker seed"
 cache=$(json_get "j['cache']")

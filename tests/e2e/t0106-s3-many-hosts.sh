@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Many hosts on one S3 repository: four clients, each with its own key slot,
-# its own local cache and its own branch, back up changing data at the same
-# time for 20 rounds, while a fifth runs forget and prune (grace 0) over and
-# over. No backup waits for another's or fails; afterwards every snapshot
+# Many hosts on one S3 repository: four clients, each with its own key slot
+# (h3 and h4 write-only host keys), its own local cache and its own branch,
+# back up changing data at the same time for 20 rounds, while a fifth (a
+# full key) runs forget and prune (grace 0) over and over. No backup waits for another's or fails; afterwards every snapshot
 # left restores exactly as its source was, and check --read-data passes.
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/e2e/s3lib.sh"
@@ -14,13 +14,18 @@ ROUNDS=${HOST_ROUNDS:-20}
 HOSTS="h1 h2 h3 h4"
 for h in $HOSTS; do
   expect_exit 0 $CAIRN key generate "$WORK/key-$h"
-  expect_exit 0 $CAIRN key add --key-file "$WORK/key-$h"
+  case $h in
+    h3 | h4) expect_exit 0 $CAIRN key add --write-only --host "$h" --key-file "$WORK/key-$h" --yes ;;
+    *) expect_exit 0 $CAIRN key add --key-file "$WORK/key-$h" ;;
+  esac
   mkdir -p "src-$h/etc" "saved-$h"
   cp -r /usr/share/doc/bash "src-$h/doc"
   echo "$h" > "src-$h/etc/hostname"
 done
 expect_exit 0 $CAIRN --json key list
 assert_eq "$(json_get "len(j['keys'])")" 5 "key slots"
+assert_eq "$(json_get "sorted(k['host'] for k in j['keys'] if k['access'] == 'write-only')")" "['h3', 'h4']" \
+  "write-only key slots"
 
 # host NAME: ROUNDS backups of its changing tree on branch NAME, each
 # source kept as saved-NAME/ID; stops at the first failure.

@@ -31,7 +31,7 @@ inline const objstore::RepoKeys& FixedKeys() {
   static const std::unique_ptr<objstore::RepoKeys> keys = [] {
     uint8_t master[objstore::crypto::kKeySize];
     for (size_t i = 0; i < sizeof master; i++) master[i] = static_cast<uint8_t>(i + 1);
-    return objstore::RepoKeys::Derive(objstore::crypto::SecretBytes(master, sizeof master), FixedRepoId());
+    return objstore::RepoKeys::Derive(objstore::crypto::SecretBytes(master, sizeof master), FixedRepoId(), 3);
   }();
   return *keys;
 }

@@ -216,6 +216,16 @@ int main(int argc, char** argv) {
   BlobSeeds(plain);
   PackSeeds(pack);
   PackSeeds(plain_pack);
+  // A write-only host's pack: its pack key sealed to the box key, then its
+  // header sealed under that pack key; and a write-only key slot.
+  auto wo_keys = RepoKeys::FromWriteOnly(keys.SlotSecret(SlotAccess::kWriteOnly), fuzz::FixedRepoId());
+  auto wo_hasher = NewHmacSha256Hasher(wo_keys.get());
+  ObjectCodec wo_codec(wo_hasher.get(), 3, wo_keys.get());
+  PackRecord wo_rec;
+  PackSeeds(MakePack(wo_codec, wo_keys.get(), &wo_rec));
+  Seed("key_slot", EncodeKeySlot(NewKeySlot(SlotKind::kKeyFile, fuzz::kKeyFileSecret, keys, 0, 0, info,
+                                            SlotAccess::kWriteOnly)
+                                     .value()));
   std::printf("%d seeds\n", written);
   return 0;
 }

@@ -141,6 +141,55 @@ TEST_CASE("a lock is exclusive while held and gone when released", "[objstore][l
   });
 }
 
+TEST_CASE("a lock released by overwriting is never removed, and is taken over by the next holder",
+          "[objstore][lock]") {
+  // What a write-only host does under a bucket policy that denies
+  // DeleteObject: its release never removes; the next holder takes the
+  // object over with PutIfMatch (the memory backend, S3) or, where there
+  // is no such primitive (the local file system), removes and recreates.
+  ForEachBackend([](Backend* b, const char* kind) {
+    INFO(kind);
+    std::vector<std::string> msgs;
+    LockOptions o = Quick(&msgs);
+    o.release_by_overwrite = true;
+    { REQUIRE(b->Lock("refs", o).ok()); }
+    auto released = objstore::DecodeLockHolder(b->Get("locks/refs").value());
+    REQUIRE(released.ok());
+    CHECK(released->released);
+    CHECK(objstore::HolderDeadReason(*released, std::chrono::minutes(10)) == "its holder released it");
+    // Taken over at once (no wait for a live holder), without a message.
+    auto again = b->Lock("refs", o);
+    REQUIRE(again.ok());
+    CHECK(msgs.empty());
+    auto now = objstore::DecodeLockHolder(b->Get("locks/refs").value());
+    REQUIRE(now.ok());
+    CHECK_FALSE(now->released);
+    CHECK(now->nonce != released->nonce);
+    // While held it excludes as any lock does.
+    LockOptions other = Quick(&msgs);
+    CHECK(b->Lock("refs", other).status().code() == Code::kBusy);
+    again->reset();
+    // A session ends the same way: it stays, marked released, and counts as ended.
+    { REQUIRE(objstore::BeginSession(b, "backup", o).ok()); }
+    auto sessions = objstore::ListSessions(b, std::chrono::minutes(10));
+    REQUIRE(sessions.ok());
+    REQUIRE(sessions->size() == 1);
+    CHECK((*sessions)[0].released);
+    CHECK_FALSE((*sessions)[0].dead.empty());
+  });
+}
+
+TEST_CASE("PutIfMatch replaces only the expected bytes", "[objstore][backend]") {
+  auto b = objstore::NewMemoryBackend();
+  REQUIRE(b->Put("locks/x", "one").ok());
+  CHECK(b->PutIfMatch("locks/x", "two", "zero").code() == Code::kConflict);
+  CHECK(b->PutIfMatch("locks/y", "two", "one").code() == Code::kConflict);
+  REQUIRE(b->PutIfMatch("locks/x", "two", "one").ok());
+  CHECK(b->Get("locks/x").value() == "two");
+  testing::TempDir t;
+  CHECK(objstore::NewLocalBackend(t / "r")->PutIfMatch("x", "a", "b").code() == Code::kNotSupported);
+}
+
 TEST_CASE("a lock held by a dead process on this host is broken with a message", "[objstore][lock]") {
   ForEachBackend([](Backend* b, const char* kind) {
     INFO(kind);

@@ -574,6 +574,159 @@ TEST_CASE("every flipped bit in a sealed pack header or trailer is rejected; tru
   }
 }
 
+SlotInfo TestInfoWo() { return {"web1", "user", 1790000000000000000}; }
+
+// --- Write-only keys (format 3) ---
+
+TEST_CASE("write-only keys: a pack they write opens with the full key only, never with theirs", "[crypto][write-only]") {
+  auto full = RepoKeys::Derive(Master('m'), Id('r'), 3);
+  REQUIRE(full->has_box());
+  auto full_hasher = NewHmacSha256Hasher(full.get());
+  ObjectCodec full_codec(full_hasher.get(), 3, full.get());
+  // What a write-only slot wraps, and the keys made from it (two
+  // processes of one host: each has a pack key of its own).
+  SecretBytes material = full->SlotSecret(SlotAccess::kWriteOnly);
+  REQUIRE(material.size() == kWriteOnlyMaterialSize);
+  CHECK(material.view().find(full->master().view()) == std::string_view::npos);
+  auto wo1 = RepoKeys::FromWriteOnly(material, Id('r'));
+  auto wo2 = RepoKeys::FromWriteOnly(material, Id('r'));
+  CHECK(wo1->write_only());
+  CHECK(wo1->master().empty());
+  CHECK(wo1->box_public_key() == full->box_public_key());
+  CHECK(wo1->boxed_pack_key() != wo2->boxed_pack_key());
+  // Same ids, chunker and key id: they deduplicate and share files.
+  CHECK(wo1->ContentId("x") == full->ContentId("x"));
+  CHECK(wo1->chunker_seed().view() == full->chunker_seed().view());
+  CHECK(wo1->key_id() == full->key_id());
+  auto wo_hasher = NewHmacSha256Hasher(wo1.get());
+  ObjectCodec wo_codec(wo_hasher.get(), 3, wo1.get());
+
+  std::vector<PackEntry> written;
+  std::string pack = WritePack(wo_codec, wo1.get(), &written);
+  for (const auto& e : written) CHECK(e.flags == (kFlagSealed | kFlagPackKey | (e.flags & kFlagZstd)));
+  // The full key opens the pack key, the header and every blob.
+  SecretBytes pack_key;
+  auto entries = ParsePackFile(pack, "p", full.get(), &pack_key);
+  REQUIRE(entries.ok());
+  CHECK(entries->size() == written.size());
+  CHECK_FALSE(pack_key.empty());
+  auto check = full_codec.VerifyPack(pack, Sha256(pack), "p");
+  CHECK(check.errors.empty());
+  CHECK(check.blobs_verified == written.size());
+  // Through the fetcher (the repository reads the pack's header once).
+  int fetched = 0;
+  full_codec.set_pack_key_fetcher([&](const std::string&) -> Result<SecretBytes> {
+    fetched++;
+    SecretBytes k;
+    CAIRN_RETURN_IF_ERROR(ParsePackFile(pack, "p", full.get(), &k).status());
+    return k;
+  });
+  for (const auto& e : written) {
+    CHECK(full_codec.DecodeBlob(e, std::string_view(pack).substr(e.offset, e.stored_length), "p").ok());
+  }
+  CHECK(fetched == 1);
+
+  // The write-only keys open nothing: not the header, not a blob (the
+  // codec refuses; the bare AEAD under its own pack key fails too, for the
+  // other process's pack and for a full host's).
+  for (const RepoKeys* wo : {wo1.get(), wo2.get()}) {
+    auto r = ParsePackFile(pack, "p", wo);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Code::kWriteOnly);
+    SecretBytes unused;
+    CHECK_FALSE(wo->OpenPackKey(std::string_view(pack).substr(pack.size() - 16 - DecodeU32(pack.data() + pack.size() - 16), 80), &unused));
+  }
+  const PackEntry& e0 = written[0];
+  std::string_view stored0 = std::string_view(pack).substr(e0.offset, e0.stored_length);
+  auto refused = wo_codec.DecodeBlob(e0, stored0, "p");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == Code::kWriteOnly);
+  std::string plain;
+  std::string context;
+  PutU8(&context, static_cast<uint8_t>(e0.type));
+  PutU8(&context, e0.flags);
+  PutU32(&context, e0.raw_length);
+  context.append(e0.id.view());
+  CHECK_FALSE(wo2->Open(SealDomain::kBlob, context, stored0, &plain));
+  std::string full_stored;
+  PackEntry fe = SealBlob(full_codec, BlobType::kTree, "a full host's tree", &full_stored);
+  CHECK(fe.flags == (kFlagSealed | (fe.flags & kFlagZstd)));
+  CHECK_FALSE(wo_codec.DecodeBlob(fe, full_stored, "p").ok());
+  context.clear();
+  PutU8(&context, static_cast<uint8_t>(fe.type));
+  PutU8(&context, fe.flags);
+  PutU32(&context, fe.raw_length);
+  context.append(fe.id.view());
+  CHECK_FALSE(wo1->Open(SealDomain::kBlob, context, full_stored, &plain));
+
+  // Files (index, snapshots, refs) are sealed under the meta key, which
+  // both have.
+  std::string file = wo_codec.EncodeFile(FileType::kSnapshot, "{\"snapshot\":1}", false);
+  CHECK(full_codec.DecodeFile(file, FileType::kSnapshot, nullptr, "s").value() == "{\"snapshot\":1}");
+  std::string back = full_codec.EncodeFile(FileType::kIndex, "index payload", true);
+  CHECK(wo_codec.DecodeFile(back, FileType::kIndex, nullptr, "i").value() == "index payload");
+
+  // A pack key sealed to another repository's box key does not open.
+  auto other = RepoKeys::Derive(Master('M'), Id('r'), 3);
+  auto r = ParsePackFile(pack, "p", other.get());
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Code::kCorruption);
+}
+
+TEST_CASE("write-only packs: every flipped bit of the pack key, header or trailer is damage", "[crypto][write-only]") {
+  auto full = RepoKeys::Derive(Master('m'), Id('r'), 3);
+  auto wo = RepoKeys::FromWriteOnly(full->SlotSecret(SlotAccess::kWriteOnly), Id('r'));
+  auto hasher = NewHmacSha256Hasher(wo.get());
+  ObjectCodec codec(hasher.get(), 3, wo.get());
+  std::vector<PackEntry> written;
+  std::string pack = WritePack(codec, wo.get(), &written);
+  size_t data_end = written.back().offset + written.back().stored_length;
+  int accepted = 0;
+  for (size_t i = data_end; i < pack.size(); i++) {
+    for (int bit = 0; bit < 8; bit++) {
+      std::string bad = pack;
+      bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
+      if (ParsePackFile(bad, "p", full.get()).ok()) accepted++;
+    }
+  }
+  CHECK(accepted == 0);
+  // A format 2 reader (no box) refuses such a pack as damage.
+  auto v2 = RepoKeys::Derive(Master('m'), Id('r'), 2);
+  CHECK(ParsePackFile(pack, "p", v2.get()).status().code() == Code::kCorruption);
+}
+
+TEST_CASE("write-only slots: wrap the write-only material only; format 2 keys cannot make them", "[crypto][write-only]") {
+  auto full = RepoKeys::Derive(Master('m'), Id('r'), 3);
+  std::string secret = testing::RandomData(32, "wo-key-file");
+  auto slot = NewKeySlot(SlotKind::kKeyFile, secret, *full, 0, 0, TestInfoWo(), SlotAccess::kWriteOnly);
+  REQUIRE(slot.ok());
+  std::string text = EncodeKeySlot(*slot);
+  CHECK(text.find("\"access\": \"write-only\"") != std::string::npos);
+  auto back = DecodeKeySlot(text, "keys/x");
+  REQUIRE(back.ok());
+  CHECK(back->access == SlotAccess::kWriteOnly);
+  auto opened = UnwrapKeySlot(*back, secret, Id('r'));
+  REQUIRE(opened.ok());
+  REQUIRE(opened->has_value());
+  CHECK((*opened)->view() == full->SlotSecret(SlotAccess::kWriteOnly).view());
+  // Changing the access makes it not open (it is in the AAD), and a slot
+  // claiming write-only with a master-sized wrap is damaged.
+  std::string as_full = text;
+  as_full.replace(as_full.find("  \"access\": \"write-only\",\n"), std::string("  \"access\": \"write-only\",\n").size(), "");
+  CHECK_FALSE(DecodeKeySlot(as_full, "keys/x").ok());
+  auto wo = RepoKeys::FromWriteOnly(**opened, Id('r'));
+  CHECK(OpenSlotInfo(*back, *wo).ok());  // key list works for the write-only key
+  // A write-only key cannot add keys; format 2 keys cannot add write-only ones.
+  CHECK(NewKeySlot(SlotKind::kKeyFile, secret, *wo, 0, 0, TestInfoWo()).status().code() == Code::kWriteOnly);
+  auto v2 = RepoKeys::Derive(Master('m'), Id('r'), 2);
+  CHECK(NewKeySlot(SlotKind::kKeyFile, secret, *v2, 0, 0, TestInfoWo(), SlotAccess::kWriteOnly).status().code() ==
+        Code::kNotSupported);
+  // Format 2 keys are what they were: meta is enc (files written before open).
+  CHECK_FALSE(v2->has_box());
+  CHECK(v2->key_id() == RepoKeys::Derive(Master('m'), Id('r'))->key_id());
+  CHECK(full->key_id() != v2->key_id());
+}
+
 // --- Key slots ---
 
 SlotInfo TestInfo() { return {"host", "user", 1790000000000000000}; }
@@ -779,17 +932,27 @@ TEST_CASE("key files: the text of a new one parses; anything else is refused", "
 TEST_CASE("an encrypted config verifies untouched and fails when any field changes", "[crypto][config]") {
   RepoConfig cfg = NewRepoConfig();
   cfg.SetEncrypted(true);
-  auto keys = RepoKeys::Derive(Master('m'), cfg.repo_id);
+  auto keys = RepoKeys::Derive(Master('m'), cfg.repo_id, cfg.format);
   std::string text = EncodeConfig(cfg, keys.get());
   CHECK(json::parse(text).contains("mac"));
   CHECK_FALSE(json::parse(text)["chunker"].contains("seed"));
   REQUIRE(VerifyConfig(text, *keys).ok());
   auto decoded = DecodeConfig(text);
   REQUIRE(decoded.ok());
-  CHECK(decoded->format == kFormatEncrypted);
+  CHECK(decoded->format == kFormatWriteOnly);
   CHECK(decoded->encrypted());
+  CHECK(decoded->box_public_key == keys->box_public_key());
   // Other keys do not verify it.
-  CHECK(VerifyConfig(text, *RepoKeys::Derive(Master('M'), cfg.repo_id)).code() == Code::kCorruption);
+  CHECK(VerifyConfig(text, *RepoKeys::Derive(Master('M'), cfg.repo_id, cfg.format)).code() == Code::kCorruption);
+  // A format 2 config (made before write-only keys) still decodes and verifies.
+  RepoConfig old = cfg;
+  old.format = kFormatEncrypted;
+  auto old_keys = RepoKeys::Derive(Master('m'), cfg.repo_id, old.format);
+  std::string old_text = EncodeConfig(old, old_keys.get());
+  CHECK_FALSE(json::parse(old_text).contains("box_public_key"));
+  CHECK(VerifyConfig(old_text, *old_keys).ok());
+  CHECK(DecodeConfig(old_text).value().format == kFormatEncrypted);
+  CHECK(DecodeConfig(old_text).value().box_public_key.empty());
 
   auto edited = [&](const std::function<void(json&)>& edit) {
     json j = json::parse(text);
@@ -806,6 +969,8 @@ TEST_CASE("an encrypted config verifies untouched and fails when any field chang
       [](json& j) { j["chunker"]["avg_size"] = j["chunker"]["avg_size"].get<uint32_t>() * 2; },
       [](json& j) { j["chunker"]["max_size"] = j["chunker"]["max_size"].get<uint32_t>() * 2; },
       [](json& j) { j["id"] = Id('x').ToHex(); },
+      [](json& j) { j["box_public_key"] = Id('b').ToHex(); },
+      [](json& j) { j["format"] = 2; },
       [](json& j) { j["extra"] = 1; },
       [](json& j) { j.erase("mac"); },
       [](json& j) { j["mac"] = Id('0').ToHex(); },
@@ -822,7 +987,7 @@ TEST_CASE("an encrypted config verifies untouched and fails when any field chang
 TEST_CASE("a format 2 config with a chunker seed is refused", "[crypto][config]") {
   RepoConfig cfg = NewRepoConfig();
   cfg.SetEncrypted(true);
-  auto keys = RepoKeys::Derive(Master('m'), cfg.repo_id);
+  auto keys = RepoKeys::Derive(Master('m'), cfg.repo_id, cfg.format);
   json j = json::parse(EncodeConfig(cfg, keys.get()));
   j["chunker"]["seed"] = Id('s').ToHex();
   auto r = DecodeConfig(j.dump());
@@ -1090,6 +1255,48 @@ TEST_CASE("blobs, trees, snapshots and refs round-trip through an encrypted repo
   auto other = InitEncrypted(t2, "pw");
   CHECK(other->codec().BlobId(back) != rr->codec().BlobId(back));
   CHECK(other->config().chunker.seed != rr->config().chunker.seed);
+}
+
+
+TEST_CASE("a repository opened with a write-only key backs up; a full key restores what it wrote", "[crypto][write-only][repo]") {
+  testing::TempDir t;
+  auto r = InitEncrypted(t, "pw");
+  REQUIRE(GenerateKeyFile(t / "wo.key").ok());
+  NewKey wo_key;
+  wo_key.kind = objstore::SlotKind::kKeyFile;
+  wo_key.secret = ReadKeyFile(t / "wo.key").value();
+  wo_key.access = objstore::SlotAccess::kWriteOnly;
+  wo_key.host = "web1";
+  REQUIRE(AddKeySlot(*r, wo_key).ok());
+  std::string content = testing::RandomData(300000, "wo-content");
+  testing::WriteFile(t / "src/f", content);
+  r.reset();
+
+  KeyAccess wo_access;
+  wo_access.key_file = t / "wo.key";
+  auto wo = OpenAt(t, wo_access, "cache-wo");
+  REQUIRE(wo.ok());
+  CHECK((*wo)->write_only());
+  BackupOptions o;
+  o.paths = {t / "src"};
+  auto res = Backup(wo->get(), o);
+  REQUIRE(res.ok());
+  REQUIRE(res->snapshot_id);
+  // Even through the library, below the CLI's refusals, nothing it stored opens.
+  auto snap = (*wo)->ReadSnapshot(*res->snapshot_id);
+  REQUIRE(snap.ok());
+  auto tree = (*wo)->ReadTree(snap->tree);
+  REQUIRE_FALSE(tree.ok());
+  CHECK(tree.status().code() == Code::kWriteOnly);
+  wo->reset();
+
+  auto full = OpenAt(t, Password("pw"), "cache-full");
+  REQUIRE(full.ok());
+  auto f = (*full)->ResolvePath(res->snapshot_id->ToHex() + ":f");
+  REQUIRE(f.ok());
+  std::string back;
+  for (const auto& c : f->entry.chunks) back += (*full)->ReadBlob(c).value();
+  CHECK(back == content);
 }
 
 }  // namespace
