@@ -11,6 +11,8 @@ namespace {
 
 constexpr std::string_view kFileMagic = "CRNF";
 constexpr uint8_t kFileVersion = 1;
+// Pack keys of write-only hosts' packs kept at once (ObjectCodec::PackKey).
+constexpr size_t kMaxPackKeys = 1024;
 // Standalone files are compressed at this level whatever the repository's
 // blob level: they are small, and their bytes stay stable.
 constexpr int kFileLevel = 3;
@@ -97,6 +99,9 @@ Result<std::shared_ptr<const crypto::SecretBytes>> ObjectCodec::PackKey(const st
   CAIRN_ASSIGN_OR_RETURN(crypto::SecretBytes key, fetch_pack_key_(pack));
   auto shared = std::make_shared<const crypto::SecretBytes>(std::move(key));
   std::lock_guard<std::mutex> l(pack_keys_mu_);
+  // Bounded: each key is a page-guarded allocation; a repository read from
+  // end to end fetches each pack's key again at most once per 1024 packs.
+  if (pack_keys_.size() >= kMaxPackKeys) pack_keys_.clear();
   return pack_keys_.emplace(pack, std::move(shared)).first->second;
 }
 

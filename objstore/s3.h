@@ -76,6 +76,11 @@ struct S3Options {
   std::string stats_file;
   // Print each request (method and object name, never a header) on stderr.
   bool trace = false;
+  // A canned ACL sent with every object written (x-amz-acl), e.g.
+  // "bucket-owner-full-control" for hosts writing with S3 users of their
+  // own into a bucket whose owner prunes, on servers where objects belong
+  // to their writer (Ceph RGW; AWS buckets with ACLs enabled). "" = none.
+  std::string acl;
 };
 
 // The options for `loc` from the environment, as the AWS tools read it:

@@ -850,15 +850,15 @@ class S3Backend : public Backend {
       hdrs = curl_slist_append(hdrs, ("x-amz-security-token: " + o_.credentials.session_token).c_str());
     }
     if (has_body) hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
-    // Objects belong to the user who wrote them: without this grant a
-    // bucket's owner (the full-key host that prunes) could not read or
-    // remove what a write-only host's own user wrote (docs/s3.md).
+    // Where objects belong to the user who wrote them, a bucket's owner
+    // (the full-key host that prunes) reads and removes what a write-only
+    // host's own user wrote only through this grant (docs/s3.md).
     auto in_query = [&](std::string_view k) {
       return std::any_of(req.query.begin(), req.query.end(), [&](const auto& q) { return q.first == k; });
     };
-    if ((req.method == "PUT" && !in_query("partNumber") && !in_query("policy")) ||
-        (req.method == "POST" && in_query("uploads"))) {
-      hdrs = curl_slist_append(hdrs, "x-amz-acl: bucket-owner-full-control");
+    if (!o_.acl.empty() && ((req.method == "PUT" && !in_query("partNumber")) ||
+                            (req.method == "POST" && in_query("uploads")))) {
+      hdrs = curl_slist_append(hdrs, ("x-amz-acl: " + o_.acl).c_str());
     }
     for (const auto& x : req.headers) hdrs = curl_slist_append(hdrs, x.c_str());
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -1266,6 +1266,13 @@ Result<S3Options> S3OptionsFromEnvironment(const S3Location& loc) {
   }
   o.stats_file = Env("CAIRN_S3_STATS");
   o.trace = Env("CAIRN_S3_TRACE") == "1";
+  o.acl = Env("CAIRN_S3_ACL");
+  for (char c : o.acl) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || c == '-')) {
+      return Status::InvalidArgument("CAIRN_S3_ACL='" + o.acl +
+                                     "' is not a canned ACL (such as bucket-owner-full-control)");
+    }
+  }
   return o;
 }
 

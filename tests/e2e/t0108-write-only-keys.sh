@@ -99,6 +99,39 @@ for k in "$FULL" "$WO" "$WO2"; do
   ! grep -r -q -F "$secret" repo "$CAIRN_CACHE_DIR" || fail "a key file's secret is in the repository or cache"; ok
 done
 
+# --- SIGKILL during write-only backups: nothing half-written is referenced ---
+# Each run adds new random data (so there is something to write); a killed
+# run leaves its session as a dead holder's (not released), which the next
+# run and a full-key check take in their stride; every snapshot that was
+# reported restores exactly.
+random_tree kill-src 6 8 20000 400000 7
+delays=($(growing_delays 25 0.004 1.2))
+kills=0
+rm -rf saved-kills && mkdir saved-kills
+for round in $(seq 1 25); do
+  head -c 2000000 /dev/urandom > "kill-src/round-$round.bin"
+  set +e
+  $CAIRN --key-file "$WO" --json backup --branch kills kill-src >"$WORK/kill.out" 2>"$WORK/.err" &
+  pid=$!
+  sleep "${delays[$((round - 1))]}"
+  kill -9 $pid 2>/dev/null && killed=1 || killed=0
+  wait $pid; rc=$?
+  set -e
+  if [ "$killed" = 1 ] && [ "$rc" = 137 ]; then
+    kills=$((kills + 1))
+    continue
+  fi
+  [ "$rc" = 0 ] || fail "an uninterrupted write-only backup exited $rc: $(err)"
+  id=$(python3 -c "import json; print(json.load(open('$WORK/kill.out'))['id'])")
+  cp -a kill-src "saved-kills/$id"
+done
+[ "$kills" -ge 3 ] || fail "only $kills write-only backups were killed midway"; ok
+expect_exit 0 $CAIRN --key-file "$WO" --json backup --branch kills kill-src
+id=$(json_get "j['id']")
+cp -a kill-src "saved-kills/$id"
+expect_exit 0 $CAIRN check --read-data
+for id in $(ls saved-kills); do restores_as -- "$id" "saved-kills/$id"; done
+
 # --- a damaged pack key of a write-only pack is damage, named ---
 # The write-only packs are those whose trailer declares a sealed pack key
 # (80 bytes in the second trailer word).

@@ -66,11 +66,13 @@ assert_eq "$code" "403" "a DELETE by the write-only host's user"
 code=$(s3curl "$FULL_AK" "$FULL_SK" DELETE "$BUCKET/probe")
 assert_eq "$code" "204" "a DELETE by the bucket's owner"
 
-# web1: AWS credentials of its own user, its write-only key, its own cache;
-# every request it sends is traced on stderr (CAIRN_S3_TRACE).
+# web1: AWS credentials of its own user, its write-only key, its own cache,
+# the grant that lets the bucket's owner read and remove what it writes
+# (RGW gives each object to its writer); every request it sends is traced
+# on stderr (CAIRN_S3_TRACE).
 web1() {
   AWS_ACCESS_KEY_ID=$WEB_AK AWS_SECRET_ACCESS_KEY=$WEB_SK CAIRN_KEY_FILE=$WORK/web1.key \
-    CAIRN_CACHE_DIR=$WORK/cache-web1 CAIRN_S3_TRACE=1 "$@"
+    CAIRN_CACHE_DIR=$WORK/cache-web1 CAIRN_S3_ACL=bucket-owner-full-control CAIRN_S3_TRACE=1 "$@"
 }
 # no_delete_sent WHAT: web1's last command sent no DELETE and met no refusal.
 no_delete_sent() {

@@ -616,6 +616,15 @@ TEST_CASE("S3 settings: credentials, region and addressing from the environment"
     ScopedEnv a("AWS_DEFAULT_REGION", "eu west");
     CHECK(objstore::S3OptionsFromEnvironment(*loc).status().code() == Code::kInvalidArgument);
   }
+  CHECK(objstore::S3OptionsFromEnvironment(*loc)->acl.empty());  // no ACL header unless asked
+  {
+    ScopedEnv a("CAIRN_S3_ACL", "bucket-owner-full-control");
+    CHECK(objstore::S3OptionsFromEnvironment(*loc)->acl == "bucket-owner-full-control");
+  }
+  {
+    ScopedEnv a("CAIRN_S3_ACL", "private\r\nX-Evil: 1");  // never a header of our making
+    CHECK(objstore::S3OptionsFromEnvironment(*loc).status().code() == Code::kInvalidArgument);
+  }
 }
 
 }  // namespace cairn
