@@ -152,6 +152,21 @@ for i in range(folders):
 EOF
 }
 
+# run_killed DELAY OUT CMD...: runs CMD in the background (stdout to OUT,
+# stderr to $WORK/.err) and SIGKILLs it after DELAY seconds. Sets RC to its
+# exit status and KILLED to 1 if the kill stopped it midway, else 0.
+run_killed() {
+  local delay=$1 out=$2 pid; shift 2
+  set +e
+  "$@" >"$out" 2>"$WORK/.err" &
+  pid=$!
+  sleep "$delay"
+  kill -9 $pid 2>/dev/null && KILLED=1 || KILLED=0
+  wait $pid; RC=$?
+  set -e
+  [ "$KILLED" = 1 ] && [ "$RC" = 137 ] || KILLED=0
+}
+
 # growing_delays COUNT FIRST FACTOR: COUNT delays in seconds for a kill loop,
 # FIRST * FACTOR^i for i = 1 … COUNT, each off by up to 20 % at random.
 growing_delays() {

@@ -208,19 +208,13 @@ kills=0
 delays=($(growing_delays 40 0.004 1.15))
 completed=0
 for round in $(seq 1 40); do
-  set +e
-  $CAIRN -r big-src -q copy --to big-dst >/dev/null 2>"$WORK/.err" &
-  pid=$!
-  sleep "${delays[$((round - 1))]}"
-  kill -9 $pid 2>/dev/null && killed=1 || killed=0
-  wait $pid; rc=$?
-  set -e
-  if [ "$killed" = 1 ] && [ "$rc" = 137 ]; then
+  run_killed "${delays[$((round - 1))]}" /dev/null $CAIRN -r big-src -q copy --to big-dst
+  if [ "$KILLED" = 1 ]; then
     kills=$((kills + 1))
     expect_exit 0 $CAIRN -r big-dst check
     continue
   fi
-  [ "$rc" = 0 ] || fail "an uninterrupted copy exited $rc: $(err)"
+  [ "$RC" = 0 ] || fail "an uninterrupted copy exited $RC: $(err)"
   completed=1
   break
 done

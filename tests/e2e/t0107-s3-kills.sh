@@ -22,19 +22,13 @@ kills=0 completed=0
 for round in $(seq 1 30); do
   head -c 2500000 /dev/urandom > "src/d$((round % 6))/new-$round"
   rm -rf "saved/round $round"; cp -a src "saved/round $round"
-  set +e
-  $CAIRN -q backup src -m "round $round" >/dev/null 2>"$WORK/.err" &
-  pid=$!
-  sleep "${delays[$((round - 1))]}"
-  kill -9 $pid 2>/dev/null && killed=1 || killed=0
-  wait $pid; rc=$?
-  set -e
-  if [ "$killed" = 1 ] && [ "$rc" = 137 ]; then
+  run_killed "${delays[$((round - 1))]}" /dev/null $CAIRN -q backup src -m "round $round"
+  if [ "$KILLED" = 1 ]; then
     kills=$((kills + 1))
     expect_exit 0 $CAIRN check
     continue
   fi
-  [ "$rc" = 0 ] || fail "a backup that was not killed exited $rc: $(err)"
+  [ "$RC" = 0 ] || fail "a backup that was not killed exited $RC: $(err)"
   completed=$((completed + 1))
   [ $completed -ge 3 ] && break
 done

@@ -110,18 +110,12 @@ kills=0
 rm -rf saved-kills && mkdir saved-kills
 for round in $(seq 1 25); do
   head -c 2000000 /dev/urandom > "kill-src/round-$round.bin"
-  set +e
-  $CAIRN --key-file "$WO" --json backup --branch kills kill-src >"$WORK/kill.out" 2>"$WORK/.err" &
-  pid=$!
-  sleep "${delays[$((round - 1))]}"
-  kill -9 $pid 2>/dev/null && killed=1 || killed=0
-  wait $pid; rc=$?
-  set -e
-  if [ "$killed" = 1 ] && [ "$rc" = 137 ]; then
+  run_killed "${delays[$((round - 1))]}" "$WORK/kill.out" $CAIRN --key-file "$WO" --json backup --branch kills kill-src
+  if [ "$KILLED" = 1 ]; then
     kills=$((kills + 1))
     continue
   fi
-  [ "$rc" = 0 ] || fail "an uninterrupted write-only backup exited $rc: $(err)"
+  [ "$RC" = 0 ] || fail "an uninterrupted write-only backup exited $RC: $(err)"
   id=$(python3 -c "import json; print(json.load(open('$WORK/kill.out'))['id'])")
   cp -a kill-src "saved-kills/$id"
 done
