@@ -98,7 +98,6 @@ std::unique_ptr<RepoKeys> RepoKeys::Derive(const SecretBytes& master, const Obje
   k->config_ = Subkey(master, repo_id, "config");
   k->names_ = Subkey(master, repo_id, "names");
   if (format >= 3) {
-    k->own_meta_ = true;
     k->meta_ = Subkey(master, repo_id, "meta");
     k->box_public_ = crypto::BoxKeypairFromSeed(Subkey(master, repo_id, "box"), &k->box_secret_);
   } else {
@@ -113,7 +112,6 @@ std::unique_ptr<RepoKeys> RepoKeys::FromWriteOnly(const SecretBytes& material, c
   std::unique_ptr<RepoKeys> k(new RepoKeys());
   k->repo_id_ = repo_id;
   k->write_only_ = true;
-  k->own_meta_ = true;
   const uint8_t* p = material.data();
   constexpr size_t n = crypto::kKeySize;
   k->id_ = SecretBytes(p, n);
@@ -178,11 +176,6 @@ void RepoKeys::Seal(SealDomain d, std::string_view context, std::string_view pla
 
 bool RepoKeys::Open(SealDomain d, std::string_view context, std::string_view sealed, std::string* out) const {
   return crypto::Open(KeyFor(d), sealed, Aad(d, context), out);
-}
-
-void RepoKeys::SealWith(const SecretBytes& key, SealDomain d, std::string_view context, std::string_view plaintext,
-                        std::string* out) const {
-  crypto::Seal(key, plaintext, Aad(d, context), out);
 }
 
 bool RepoKeys::OpenWith(const SecretBytes& key, SealDomain d, std::string_view context, std::string_view sealed,

@@ -81,9 +81,7 @@ class RepoKeys {
   // Full format 3 keys: the pack key inside `boxed`; false if it does not
   // open (damage, or not this repository's).
   bool OpenPackKey(std::string_view boxed, crypto::SecretBytes* out) const;
-  // Seal / Open under an explicit data key (a write-only pack's key).
-  void SealWith(const crypto::SecretBytes& key, SealDomain d, std::string_view context, std::string_view plaintext,
-                std::string* out) const;
+  // Open under an explicit data key (a write-only pack's key).
   bool OpenWith(const crypto::SecretBytes& key, SealDomain d, std::string_view context, std::string_view sealed,
                 std::string* out) const;
 
@@ -119,7 +117,6 @@ class RepoKeys {
   crypto::SecretBytes master_, enc_, id_, chunker_, config_, names_, meta_, box_secret_;
   std::string box_public_, boxed_pack_key_;
   bool write_only_ = false;
-  bool own_meta_ = false;  // format 3: meta_ is not enc_
   std::unique_ptr<crypto::HmacSha256Key> id_mac_;
   ObjectId repo_id_;
   uint64_t key_id_ = 0;

@@ -113,7 +113,8 @@ expect_exit 0 full $CAIRN --json log --all
 assert_eq "$(json_get "len([s for s in j if s['branch'] == 'main'])")" "$ROUNDS" "snapshots of web1"
 assert_eq "$(json_get "len([s for s in j if s['branch'] == 'full'])")" "$ROUNDS" "snapshots of the full host"
 # (The full host's backups removed the released sessions they saw.) One
-# more backup of web1 alone leaves its session and the ref lock released.
+# more backup of web1 alone leaves its session and the ref lock released:
+# every session object left is a released one.
 echo "alone" >> src-web1/doc/changes.log
 expect_exit 0 web1 $CAIRN --json backup src-web1 -m "web1 alone"
 no_delete_sent "the last backup of web1"
@@ -122,7 +123,8 @@ cp -a src-web1 "saved/$id"
 echo "$id" >> "$WORK/web1-ids"
 code=$(s3curl "$FULL_AK" "$FULL_SK" GET "$BUCKET?list-type=2&prefix=r%2Flocks%2F")
 sessions=$(grep -o '<Key>r/locks/session-backup-[^<]*</Key>' "$WORK/curl.out" | sed 's/<Key>//; s/<\/Key>//')
-[ "$(echo "$sessions" | grep -c .)" = 1 ] || fail "web1 did not leave exactly one released session: $(cat "$WORK/curl.out")"; ok
+# (One more if web1's last concurrent backup ended after the full host's last.)
+[ "$(echo "$sessions" | grep -c .)" -ge 1 ] || fail "web1 left no released session: $(cat "$WORK/curl.out")"; ok
 for obj in $sessions r/locks/refs; do
   code=$(s3curl "$FULL_AK" "$FULL_SK" GET "$BUCKET/$obj")
   assert_eq "$code" "200" "GET $obj"
