@@ -108,6 +108,21 @@ expect_exit 0 $CAIRN -r "$PLAIN" check --read-data
 expect_exit 0 $CAIRN -r "$PLAIN" --json log
 assert_eq "$(json_get "len(j)")" 1 "snapshots of the unencrypted repository"
 
+# --- virtual-hosted addressing: BUCKET.localhost:PORT/KEY (the server is
+# told its DNS name is localhost; curl resolves *.localhost to loopback) ---
+VHOST="s3:http://localhost:${S3_ENDPOINT##*:}/cairn-e2e/vhost"
+expect_exit 0 env CAIRN_S3_ADDRESSING=virtual CAIRN_S3_TRACE=1 $CAIRN init "$VHOST"
+expect_exit 0 env CAIRN_S3_ADDRESSING=virtual $CAIRN -r "$VHOST" backup saved1
+CAIRN_S3_ADDRESSING=virtual restores_as -r "$VHOST" -- latest saved1
+# What virtual-hosted requests wrote is where path-style requests find it:
+# bucket cairn-e2e, prefix vhost.
+restores_as -r "$VHOST" -- latest saved1
+code=$(curl -s -o "$WORK/vh.xml" -w '%{http_code}' --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+  --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+  "$S3_ENDPOINT/cairn-e2e?list-type=2&prefix=vhost%2Fconfig")
+assert_eq "$code" "200" "listing the virtual-hosted repository path-style"
+grep -q "<Key>vhost/config</Key>" "$WORK/vh.xml" || fail "the virtual-hosted init wrote no cairn-e2e/vhost/config"; ok
+
 # --- credentials from a profile in ~/.aws/credentials ---
 mkdir -p home/.aws
 printf '[ci]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$S3_ACCESS_KEY" "$S3_SECRET_KEY" \

@@ -276,6 +276,9 @@ rgw_thread_pool_size = 32
 rgw_dynamic_resharding = false
 rgw_crypt_require_ssl = false
 rgw_init_timeout = $timeout
+# virtual-hosted addressing (BUCKET.localhost:PORT, which curl resolves to
+# loopback itself) beside path-style (127.0.0.1:PORT/BUCKET)
+rgw_dns_name = localhost
 # data of deleted/overwritten objects is freed by garbage collection; run it
 # often so the in-memory OSD does not keep it for hours (defaults: 2 h / 1 h)
 rgw_gc_obj_min_wait = 30
