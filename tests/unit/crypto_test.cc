@@ -1296,5 +1296,42 @@ TEST_CASE("a repository opened with a write-only key backs up; a full key restor
   CHECK(back == content);
 }
 
+
+TEST_CASE("a format 2 repository (made before write-only keys) is read and written as before", "[crypto][repo]") {
+  testing::TempDir t;
+  auto cfg = objstore::NewRepoConfig();
+  cfg.SetEncrypted(true);
+  cfg.format = objstore::kFormatEncrypted;
+  NewKey key = PasswordKey("pw");
+  REQUIRE(Repository::Init(objstore::NewLocalBackend(t / "repo").get(), cfg, &key).ok());
+  std::string config = testing::ReadFile(t / "repo/config");
+  CHECK(config.find("\"format\": 2") != std::string::npos);
+  CHECK(config.find("box_public_key") == std::string::npos);
+  std::string content = testing::RandomData(150000, "v2-content");
+  testing::WriteFile(t / "src/f", content);
+  {
+    auto r = OpenAt(t, Password("pw"));
+    REQUIRE(r.ok());
+    BackupOptions o;
+    o.paths = {t / "src"};
+    REQUIRE(Backup(r->get(), o).ok());
+    // No write-only keys here: the repository has no box key.
+    REQUIRE(GenerateKeyFile(t / "wo.key").ok());
+    NewKey wo;
+    wo.kind = objstore::SlotKind::kKeyFile;
+    wo.secret = ReadKeyFile(t / "wo.key").value();
+    wo.access = objstore::SlotAccess::kWriteOnly;
+    CHECK(AddKeySlot(**r, wo).status().code() == Code::kNotSupported);
+  }
+  auto r = OpenAt(t, Password("pw"), "cache-2");
+  REQUIRE(r.ok());
+  CHECK((*r)->config().format == objstore::kFormatEncrypted);
+  auto f = (*r)->ResolvePath("latest:f");
+  REQUIRE(f.ok());
+  std::string back;
+  for (const auto& c : f->entry.chunks) back += (*r)->ReadBlob(c).value();
+  CHECK(back == content);
+}
+
 }  // namespace
 }  // namespace cairn::repo
