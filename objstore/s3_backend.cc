@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <list>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -545,13 +546,54 @@ class S3Backend : public Backend {
       // on, so that the window does not repeat the one before.
       uint64_t start = offset - offset % o_.read_window;
       if (end > start + o_.read_window) start = offset;
-      CAIRN_ASSIGN_OR_RETURN(std::string bytes, ReadRange(name, start, o_.read_window, /*allow_short=*/true));
-      auto nw = std::make_shared<Window>();
-      nw->name = name;
-      nw->offset = start;
-      nw->bytes = std::move(bytes);
-      w = nw;
-      StoreWindow(pool, nw);
+      // Another thread may be reading the window that holds this range
+      // (restore's workers read neighbouring blobs of one pack at once):
+      // wait for its answer instead of reading the same bytes again.
+      std::shared_future<std::shared_ptr<const Window>> pending;
+      std::promise<std::shared_ptr<const Window>> mine;
+      {
+        std::lock_guard<std::mutex> l(window_mu_);
+        for (const auto& f : fetching_[pool]) {
+          if (f.name == name && f.offset <= offset && end <= f.offset + o_.read_window) {
+            pending = f.result;
+            break;
+          }
+        }
+        if (!pending.valid()) fetching_[pool].push_back({std::string(name), start, mine.get_future().share()});
+      }
+      if (pending.valid()) {
+        w = pending.get();  // null if that read failed: this one reads for itself
+        if (w != nullptr && w->offset + w->bytes.size() >= end) return w->bytes.substr(offset - w->offset, length);
+        w = nullptr;
+      } else {
+        auto bytes = ReadRange(name, start, o_.read_window, /*allow_short=*/true);
+        std::shared_ptr<Window> nw;
+        if (bytes.ok()) {
+          nw = std::make_shared<Window>();
+          nw->name = name;
+          nw->offset = start;
+          nw->bytes = std::move(bytes).value();
+          StoreWindow(pool, nw);
+        }
+        {
+          std::lock_guard<std::mutex> l(window_mu_);
+          auto& f = fetching_[pool];
+          f.erase(std::remove_if(f.begin(), f.end(), [&](const Fetching& x) { return x.name == name && x.offset == start; }),
+                  f.end());
+        }
+        mine.set_value(nw);
+        if (!bytes.ok()) return bytes.status();
+        w = nw;
+      }
+      if (w == nullptr) {
+        CAIRN_ASSIGN_OR_RETURN(std::string bytes, ReadRange(name, start, o_.read_window, /*allow_short=*/true));
+        auto nw = std::make_shared<Window>();
+        nw->name = name;
+        nw->offset = start;
+        nw->bytes = std::move(bytes);
+        w = nw;
+        StoreWindow(pool, nw);
+      }
     }
     if (w->offset + w->bytes.size() < end) return Short(name);
     return w->bytes.substr(offset - w->offset, length);
@@ -587,6 +629,12 @@ class S3Backend : public Backend {
     std::string name;
     uint64_t offset = 0;
     std::string bytes;
+  };
+  // A window being read: [offset, offset + read_window) of object `name`.
+  struct Fetching {
+    std::string name;
+    uint64_t offset = 0;
+    std::shared_future<std::shared_ptr<const Window>> result;
   };
 
   static constexpr size_t kDataPool = 0, kMetadataPool = 1;
@@ -1066,6 +1114,7 @@ class S3Backend : public Backend {
   std::atomic<uint64_t> total_{0}, retries_{0};
   std::atomic<uint64_t> counts_[kKinds] = {};
   std::mutex window_mu_;
+  std::vector<Fetching> fetching_[2];  // per pool: windows being read now (a few: one per reading thread)
   std::list<std::shared_ptr<const Window>> windows_[2];  // per pool, most recently used first
 };
 
