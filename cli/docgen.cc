@@ -55,7 +55,7 @@ const std::vector<ExitCodeDoc>& ExitCodeDocs() {
       {kExitWriteOnly,
        "write-only key: the repository was opened with a write-only host key (`key add --write-only`), which can "
        "back up and list snapshots but not run this command (restore, read content, forget, prune, delete, change "
-       "keys); nothing was read or written"},
+       "keys); nothing was written"},
   };
   return kDocs;
 }
