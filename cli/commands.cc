@@ -24,6 +24,7 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx, Action* action) {
   RegisterDestroy(app, ctx, action);
   RegisterCopy(app, ctx, action);
   RegisterBundle(app, ctx, action);
+  RegisterMount(app, ctx, action);
 }
 
 void RegisterGraphCommands(CLI::App& app, Context& ctx, Action* action) {

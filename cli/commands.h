@@ -39,5 +39,6 @@ void RegisterCopy(CLI::App& app, Context& ctx, Action* action);        // cmd_co
 void RegisterBundle(CLI::App& app, Context& ctx, Action* action);      // cmd_bundle.cc
 void RegisterRevParse(CLI::App& app, Context& ctx, Action* action);    // cmd_plumbing.cc
 void RegisterHashObject(CLI::App& app, Context& ctx, Action* action);  // cmd_plumbing.cc
+void RegisterMount(CLI::App& app, Context& ctx, Action* action);       // cmd_mount.cc
 
 }  // namespace cairn::cli
