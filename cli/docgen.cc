@@ -40,7 +40,7 @@ const std::vector<ExitCodeDoc>& ExitCodeDocs() {
       {kExitExists,
        "refused to overwrite: `init` over a repository or a non-empty folder, `restore` into a non-empty target "
        "without `--force`, creating a tag or branch that exists, `copy` of a branch or tag that points elsewhere in "
-       "the target (the snapshots were copied; the ref was left as it is)"},
+       "the target (the snapshots were copied; the ref was left as it is), `mount` on a folder that is not empty"},
       {kExitNotApproved,
        "not approved: an operation whose risk level needs approval under the repository's approval policy "
        "(#risk-levels-and-approvals) was refused at the prompt, had no terminal and no `--yes`, or `--yes` may "
