@@ -302,18 +302,24 @@ std::shared_ptr<const SnapshotFs::Top> SnapshotFs::CurrentTop(bool refresh) {
 uint64_t SnapshotFs::TopNode(Kind kind, uint64_t folder, const std::string& name, const ObjectId& snapshot,
                              const std::string& link, int64_t time_ns, bool count, FsAttr* attr) {
   std::lock_guard<std::mutex> l(nodes_mu_);
-  auto key = std::make_pair(folder, name);
-  auto it = names_.find(key);
+  auto it = names_.find(std::make_pair(folder, std::string_view(name)));
   uint64_t ino = 0;
   if (it != names_.end()) {
     const Node& had = nodes_.at(it->second);
     // A branch that moved is a new symlink: the kernel may cache a
     // symlink's target for as long as it holds the inode.
-    if (had.snapshot == snapshot && had.link == link) ino = it->second;
+    if (had.snapshot == snapshot && had.link == link) {
+      ino = it->second;
+    } else {
+      uint64_t old = it->second;
+      names_.erase(it);
+      // The replaced node stays while the kernel holds it (Forget drops it).
+      auto o = nodes_.find(old);
+      if (o != nodes_.end() && o->second.nlookup == 0) nodes_.erase(o);
+    }
   }
   if (ino == 0) {
     ino = next_ino_++;
-    names_[key] = ino;
     Node n;
     n.kind = kind;
     n.scope = folder;
@@ -321,7 +327,8 @@ uint64_t SnapshotFs::TopNode(Kind kind, uint64_t folder, const std::string& name
     n.snapshot = snapshot;
     n.link = link;
     n.time_ns = time_ns;
-    nodes_.emplace(ino, std::move(n));
+    Node& placed = nodes_.emplace(ino, std::move(n)).first->second;
+    names_.emplace(std::make_pair(folder, std::string_view(placed.key)), ino);
   }
   Node& n = nodes_.at(ino);
   if (count) n.nlookup++;
@@ -357,7 +364,7 @@ int SnapshotFs::LookupTop(uint64_t parent, const std::string& name, bool count, 
       std::lock_guard<std::mutex> l(nodes_mu_);
       Node& n = nodes_.at(ino);
       if (n.entry.type != EntryType::kDir || n.entry.subtree != s.tree) {
-        n.entry = objstore::TreeEntry{};
+        n.entry = Meta{};
         n.entry.type = EntryType::kDir;
         n.entry.subtree = s.tree;
         if (s.root) {
@@ -389,6 +396,21 @@ int SnapshotFs::LookupTop(uint64_t parent, const std::string& name, bool count, 
 }
 
 // --- Nodes ---
+
+SnapshotFs::Meta SnapshotFs::ToMeta(objstore::TreeEntry e) {
+  Meta m;
+  m.type = e.type;
+  m.mode = e.mode;
+  m.uid = e.uid;
+  m.gid = e.gid;
+  m.mtime_ns = e.mtime_ns;
+  m.size = e.size;
+  m.rdev = e.rdev;
+  m.subtree = e.subtree;
+  m.chunks = std::move(e.chunks);
+  m.link_target = std::move(e.link_target);
+  return m;
+}
 
 FsAttr SnapshotFs::AttrOf(uint64_t ino, const Node& n) const {
   FsAttr a;
@@ -483,20 +505,19 @@ int SnapshotFs::EntryNode(uint64_t snap_ino, const ObjectId& snapshot, const std
     }
   }
   std::lock_guard<std::mutex> l(nodes_mu_);
-  auto name_key = std::make_pair(snap_ino, key);
-  auto it = names_.find(name_key);
+  auto it = names_.find(std::make_pair(snap_ino, std::string_view(key)));
   uint64_t ino;
   if (it == names_.end()) {
     ino = next_ino_++;
-    names_.emplace(name_key, ino);
     Node n;
     n.kind = Kind::kEntry;
     n.scope = snap_ino;
-    n.key = key;
+    n.key = std::move(key);
     n.snapshot = snapshot;
     n.snap_ino = snap_ino;
-    n.entry = std::move(entry);
-    nodes_.emplace(ino, std::move(n));
+    n.entry = ToMeta(std::move(entry));
+    Node& placed = nodes_.emplace(ino, std::move(n)).first->second;
+    names_.emplace(std::make_pair(snap_ino, std::string_view(placed.key)), ino);
   } else {
     ino = it->second;
   }
@@ -545,13 +566,13 @@ void SnapshotFs::Forget(uint64_t ino, uint64_t n) {
   // goes when the kernel forgets it.
   bool replaced = false;
   if (node.kind == Kind::kLink) {
-    auto named = names_.find(std::make_pair(node.scope, node.key));
+    auto named = names_.find(std::make_pair(node.scope, std::string_view(node.key)));
     replaced = named == names_.end() || named->second != ino;
   }
   if (node.nlookup == 0 && replaced) {
     nodes_.erase(it);
   } else if (node.nlookup == 0 && node.kind == Kind::kEntry) {
-    names_.erase(std::make_pair(node.scope, node.key));
+    names_.erase(std::make_pair(node.scope, std::string_view(node.key)));
     nodes_.erase(it);
   }
 }
@@ -672,7 +693,7 @@ int SnapshotFs::ReadDir(uint64_t handle, uint64_t offset, bool plus, const DirEm
       } else {
         // Only the type and an inode number are asked for: no node is made.
         std::lock_guard<std::mutex> l(nodes_mu_);
-        auto it = names_.find(std::make_pair(h->snap_ino, path));
+        auto it = names_.find(std::make_pair(h->snap_ino, std::string_view(path)));
         attr.ino = it != names_.end() ? it->second : (std::hash<std::string>{}(path) ^ h->snap_ino) | (1ull << 63);
         attr.mode = TypeBits(e.type == EntryType::kHardlink ? EntryType::kFile : e.type);
       }
@@ -683,7 +704,7 @@ int SnapshotFs::ReadDir(uint64_t handle, uint64_t offset, bool plus, const DirEm
       } else {
         attr.mode = h->ino == kSnapshotsIno ? S_IFDIR : S_IFLNK;
         std::lock_guard<std::mutex> l(nodes_mu_);
-        auto it = names_.find(std::make_pair(h->ino, name));
+        auto it = names_.find(std::make_pair(h->ino, std::string_view(name)));
         attr.ino = it != names_.end() ? it->second : (std::hash<std::string>{}(name) ^ h->ino) | (1ull << 63);
       }
     }

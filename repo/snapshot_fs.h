@@ -30,6 +30,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -112,6 +113,23 @@ class SnapshotFs {
 
  private:
   enum class Kind { kRoot, kSnapshots, kBranches, kTags, kByTime, kLink, kSnapshotRoot, kEntry };
+  // What a node keeps of its tree entry: no name, no owner names (the
+  // table holds one node per name the kernel holds, so every byte counts).
+  struct Meta {
+    objstore::EntryType type = objstore::EntryType::kFile;
+    uint32_t mode = 0, uid = 0, gid = 0;
+    int64_t mtime_ns = 0;
+    uint64_t size = 0, rdev = 0;
+    ObjectId subtree;
+    std::vector<ObjectId> chunks;
+    std::string link_target;
+  };
+  static Meta ToMeta(objstore::TreeEntry e);
+  struct NameHash {
+    size_t operator()(const std::pair<uint64_t, std::string_view>& k) const {
+      return std::hash<std::string_view>{}(k.second) ^ (k.first * 0x9e3779b97f4a7c15ull);
+    }
+  };
   struct Node {
     Kind kind = Kind::kEntry;
     uint64_t nlookup = 0;
@@ -119,7 +137,7 @@ class SnapshotFs {
     std::string key;        // the name (top) or path within the snapshot (kEntry, "" for its root)
     ObjectId snapshot;      // kSnapshotRoot, kEntry
     uint64_t snap_ino = 0;  // kEntry: its snapshot's root
-    objstore::TreeEntry entry;  // kEntry, kSnapshotRoot (a folder entry of the root tree)
+    Meta entry;             // kEntry, kSnapshotRoot (a folder: the root tree)
     std::string link;           // kLink: the target
     int64_t time_ns = 0;        // kLink: the snapshot's time
   };
@@ -159,7 +177,9 @@ class SnapshotFs {
 
   mutable std::mutex nodes_mu_;
   std::unordered_map<uint64_t, Node> nodes_;
-  std::map<std::pair<uint64_t, std::string>, uint64_t> names_;
+  // (folder or snapshot root, name or path) -> inode; the string_view
+  // points into the node's own key (nodes do not move in an unordered_map).
+  std::unordered_map<std::pair<uint64_t, std::string_view>, uint64_t, NameHash> names_;
   uint64_t next_ino_ = 100;
 
   std::mutex handles_mu_;

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "objstore/config.h"
 #include "objstore/pack.h"
@@ -222,8 +223,34 @@ TEST_CASE("the mount shows stored attributes, symlinks, hard links and content",
     REQUIRE(got == want);
   }
   f.Release(h);
-  CHECK(f.stats().prefetches > 0);  // the sequential reads fetched ahead
   CHECK(x.log.empty());
+}
+
+TEST_CASE("a sequential read fetches the next chunks before they are asked for", "[mount]") {
+  Fixture x;
+  ObjectId s = x.Backup();
+  SnapshotFs f(x.repo.get(), x.Opts());
+  FsAttr a;
+  REQUIRE(Walk(f, "snapshots/" + s.ToHex() + "/dir/big", &a) == 0);
+  uint64_t h;
+  REQUIRE(f.Open(a.ino, &h) == 0);
+  std::string got;
+  REQUIRE(f.Read(h, 0, 10, &got) == 0);  // chunk 0, at the start: sequential
+  CHECK(got == x.big.substr(0, 10));
+  // The fetch threads read chunks 1-4 (readahead_chunks) on their own.
+  for (int i = 0; i < 500 && f.stats().chunk_fetches < 5; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto st = f.stats();
+  CHECK(st.chunk_fetches == 5);
+  CHECK(st.prefetches == 4);
+  // A random read far away fetches only what it needs, and nothing ahead.
+  REQUIRE(f.Read(h, x.big.size() - 5, 5, &got) == 0);
+  CHECK(got == x.big.substr(x.big.size() - 5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(f.stats().chunk_fetches == 6);
+  CHECK(f.stats().prefetches == 4);
+  f.Release(h);
 }
 
 TEST_CASE("the mount's inodes live as long as the kernel holds them", "[mount]") {
