@@ -211,6 +211,7 @@ SnapshotFs::~SnapshotFs() {
     std::lock_guard<std::mutex> l(fetch_mu_);
     stopping_ = true;
     fetch_queue_.clear();
+    tree_queue_.clear();
   }
   fetch_cv_.notify_all();
   for (auto& t : fetchers_) t.join();
@@ -656,6 +657,7 @@ int SnapshotFs::OpenDir(uint64_t ino, uint64_t* handle) {
       return EIO;
     }
     h->tree = *tree;
+    PrefetchSubtrees(*h->tree);
   }
   std::lock_guard<std::mutex> l(handles_mu_);
   *handle = next_handle_++;
@@ -807,22 +809,52 @@ void SnapshotFs::Prefetch(const ObjectId& id, uint64_t size_hint) {
   fetch_cv_.notify_one();
 }
 
+void SnapshotFs::PrefetchSubtrees(const Tree& tree) {
+  constexpr size_t kMaxQueued = 256;
+  std::vector<ObjectId> want;
+  for (const auto& e : tree.entries) {
+    if (e.type == EntryType::kDir && !trees_->Contains(e.subtree)) want.push_back(e.subtree);
+    if (want.size() == kMaxQueued) break;
+  }
+  if (want.empty()) return;
+  {
+    std::lock_guard<std::mutex> l(fetch_mu_);
+    // First in the queue, in order: a walk goes into this folder's first
+    // subfolder next, not into the parent's next one.
+    for (auto it = want.rbegin(); it != want.rend(); ++it) tree_queue_.push_front(*it);
+    while (tree_queue_.size() > kMaxQueued) tree_queue_.pop_back();
+  }
+  fetch_cv_.notify_all();
+}
+
 void SnapshotFs::FetchLoop() {
   for (;;) {
     std::pair<ObjectId, uint64_t> job;
+    bool tree = false;
     {
       std::unique_lock<std::mutex> l(fetch_mu_);
-      fetch_cv_.wait(l, [&] { return stopping_ || !fetch_queue_.empty(); });
+      fetch_cv_.wait(l, [&] { return stopping_ || !fetch_queue_.empty() || !tree_queue_.empty(); });
       if (stopping_) return;
-      job = fetch_queue_.front();
-      fetch_queue_.pop_front();
+      if (!fetch_queue_.empty()) {
+        job = fetch_queue_.front();
+        fetch_queue_.pop_front();
+      } else {
+        job.first = tree_queue_.front();
+        tree_queue_.pop_front();
+        tree = true;
+      }
     }
     {
       std::lock_guard<std::mutex> l(stats_mu_);
-      stats_.prefetches++;
+      if (tree) stats_.tree_prefetches++;
+      else stats_.prefetches++;
     }
     // A failure here is met again (and reported) by the read that needs it.
-    (void)Chunk(job.first, job.second);
+    if (tree) {
+      (void)GetTree(job.first);
+    } else {
+      (void)Chunk(job.first, job.second);
+    }
   }
 }
 

@@ -106,7 +106,7 @@ class SnapshotFs {
   struct Stats {
     size_t nodes = 0;
     size_t tree_cache_bytes = 0, chunk_cache_bytes = 0;
-    uint64_t chunk_fetches = 0, chunk_hits = 0, prefetches = 0;
+    uint64_t chunk_fetches = 0, chunk_hits = 0, prefetches = 0, tree_prefetches = 0;
     uint64_t refreshes = 0;
   };
   Stats stats() const;
@@ -161,6 +161,9 @@ class SnapshotFs {
   int LookupTop(uint64_t parent, const std::string& name, bool count, FsAttr* out);
   Result<std::shared_ptr<const std::string>> Chunk(const ObjectId& id, uint64_t size_hint);
   void Prefetch(const ObjectId& id, uint64_t size_hint);
+  // Queues the trees of the folders in `tree` (a folder just opened: its
+  // subfolders are likely next).
+  void PrefetchSubtrees(const objstore::Tree& tree);
   void FetchLoop();
   void Log(const std::string& msg) const;
 
@@ -192,7 +195,8 @@ class SnapshotFs {
 
   std::mutex fetch_mu_;
   std::condition_variable fetch_cv_;
-  std::deque<std::pair<ObjectId, uint64_t>> fetch_queue_;
+  std::deque<std::pair<ObjectId, uint64_t>> fetch_queue_;  // chunks, before trees
+  std::deque<ObjectId> tree_queue_;
   bool stopping_ = false;
   std::vector<std::thread> fetchers_;
 
