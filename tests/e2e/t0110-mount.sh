@@ -6,7 +6,7 @@
 # groups). Then: random reads of the large file, new snapshots and tags
 # appearing without a remount, writes refused, a damaged chunk as EIO (never
 # wrong bytes, named in the log), unmounting with a file open, Ctrl-C in the
-# foreground, and the bad cases (mount point missing, not empty, not a
+# foreground, hard links that name nothing or other content, and the bad cases (mount point missing, not empty, not a
 # folder, no /dev/fuse, a write-only key). Needs /dev/fuse and fusermount3;
 # says SKIP otherwise.
 source "$(dirname "$0")/lib.sh"
@@ -165,6 +165,24 @@ got=$(stat -c %s got.bin)
 cmp -s -n "$got" got.bin one/data.bin || fail "bytes before the damage differ from the source"; ok
 grep -q "cannot read 'data.bin'" dmg.log || fail "the log does not name the damaged file: $(cat dmg.log)"; ok
 unmount dmg "$mpid"
+
+# --- hard links the snapshot gets wrong (written by the independent writer) ---
+export CAIRN_REPO=$WORK/repo-links
+expect_exit 0 $CAIRN init repo-links --encryption none
+cat > links.json <<'J'
+[{"name": "a", "type": "file", "data": "alpha"},
+ {"name": "good", "type": "hardlink", "data": "alpha", "target": "a"},
+ {"name": "lie", "type": "hardlink", "data": "something else", "target": "a"},
+ {"name": "nowhere", "type": "hardlink", "data": "beta", "target": "missing"}]
+J
+expect_exit 0 python3 "$TESTS/tools/rawrepo.py" repo-links links links.json
+mount_bg lnk
+assert_eq "$(stat -c %i lnk/branches/links/good)" "$(stat -c %i lnk/branches/links/a)" "inode of a good hard link"
+assert_eq "$(cat lnk/branches/links/lie)" "something else" "a hard link with other content shows its own"
+[ "$(stat -c %i lnk/branches/links/lie)" != "$(stat -c %i lnk/branches/links/a)" ] || fail "a lying hard link shares the inode"; ok
+assert_eq "$(cat lnk/branches/links/nowhere)" "beta" "a hard link naming nothing shows its own content"
+grep -q "'lie' is a hard link to 'a'" lnk.log || fail "the log does not name the lying link: $(cat lnk.log)"; ok
+unmount lnk "$mpid"
 
 # --- bad cases ---
 export CAIRN_REPO=$WORK/repo
