@@ -6,8 +6,9 @@
 # groups). Then: random reads of the large file, new snapshots and tags
 # appearing without a remount, writes refused, a damaged chunk as EIO (never
 # wrong bytes, named in the log), unmounting with a file open, Ctrl-C in the
-# foreground, hard links that name nothing or other content, and the bad cases (mount point missing, not empty, not a
-# folder, no /dev/fuse, a write-only key). Needs /dev/fuse and fusermount3;
+# foreground, hard links that name nothing or other content, and the bad
+# cases (mount point missing, not empty, not a folder, no /dev/fuse, a
+# write-only key). Needs /dev/fuse and fusermount3;
 # says SKIP otherwise.
 source "$(dirname "$0")/lib.sh"
 set -e
