@@ -435,6 +435,11 @@ int RunMount(Context& ctx, const MountCmd& o) {
   std::vector<char*> argv;
   for (auto& a : args_s) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  // libfuse copies the arguments it parses into memory of its own.
+  struct FreeArgs {
+    fuse_args* a;
+    ~FreeArgs() { fuse_opt_free_args(a); }
+  } free_args{&args};
 
   fuse_lowlevel_ops ops;
   std::memset(&ops, 0, sizeof(ops));
