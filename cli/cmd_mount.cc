@@ -23,6 +23,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <mutex>
 
 #include "cli/commands.h"
@@ -45,11 +46,8 @@ struct MountCmd {
 };
 
 // How long the kernel may keep a name or attributes: content of a
-// snapshot never changes; the top folders follow new snapshots.
-struct Timeouts {
-  double top = 2;
-};
-Timeouts g_timeouts;
+// snapshot never changes; the top folders follow new snapshots (--refresh).
+double g_top_timeout = 2;
 constexpr double kImmutable = 3600;
 
 // Ctrl-C, SIGTERM and SIGHUP end the session. The signal may land on any
@@ -115,7 +113,7 @@ void FillStat(const FsAttr& a, struct stat* st) {
   st->st_mtim = st->st_atim = st->st_ctim = t;
 }
 
-double TimeoutOf(const FsAttr& a) { return a.immutable ? kImmutable : g_timeouts.top; }
+double TimeoutOf(const FsAttr& a) { return a.immutable ? kImmutable : g_top_timeout; }
 
 void FillEntry(const FsAttr& a, fuse_entry_param* e) {
   std::memset(e, 0, sizeof(*e));
@@ -193,7 +191,8 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void ReadDir(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool plus) {
-  std::vector<char> buf(size);
+  // Not zeroed: only the part the entries fill is sent.
+  std::unique_ptr<char[]> buf(new char[size]);
   size_t pos = 0;
   int err = Fs(req)->ReadDir(fi->fh, static_cast<uint64_t>(off), plus,
                              [&](const std::string& name, const FsAttr& a, bool counted, uint64_t next) {
@@ -203,14 +202,14 @@ void ReadDir(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool pl
                                  FillEntry(a, &e);
                                  // "." and "..": no reference for the kernel to hold.
                                  if (!counted) e.ino = 0;
-                                 need = fuse_add_direntry_plus(req, buf.data() + pos, size - pos, name.c_str(), &e,
+                                 need = fuse_add_direntry_plus(req, buf.get() + pos, size - pos, name.c_str(), &e,
                                                                static_cast<off_t>(next));
                                } else {
                                  struct stat st;
                                  std::memset(&st, 0, sizeof(st));
                                  st.st_ino = a.ino;
                                  st.st_mode = a.mode;
-                                 need = fuse_add_direntry(req, buf.data() + pos, size - pos, name.c_str(), &st,
+                                 need = fuse_add_direntry(req, buf.get() + pos, size - pos, name.c_str(), &st,
                                                           static_cast<off_t>(next));
                                }
                                if (need > size - pos) return false;
@@ -221,7 +220,7 @@ void ReadDir(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool pl
     fuse_reply_err(req, err);
     return;
   }
-  fuse_reply_buf(req, buf.data(), pos);
+  fuse_reply_buf(req, buf.get(), pos);
 }
 
 void OpReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
@@ -423,7 +422,7 @@ int RunMount(Context& ctx, const MountCmd& o) {
   // 128 MiB with two arenas, reading the kernel tree, bench/README.md).
   mallopt(M_ARENA_MAX, 2);
   fo.log = [log](const std::string& m) { log->Write(m); };
-  g_timeouts.top = o.refresh_s;
+  g_top_timeout = o.refresh_s;
   SnapshotFs fs(&r, fo);
 
   // Without --allow-other only the user who mounted can enter, and sees
@@ -517,7 +516,7 @@ void RegisterMount(CLI::App& app, Context& ctx, Action* action) {
   c->add_flag("-f,--foreground", m->foreground, "stay in the foreground; Ctrl-C unmounts");
   c->add_option("--log", m->log_file, "append the mount's messages to this file (default: syslog in the background)");
   c->add_option("--refresh", m->refresh_s, "pick up new snapshots and refs at most this often, in seconds (default 2)");
-  c->add_option("--cache", m->cache_mib, "MiB of decoded chunks to keep (default 64)");
+  c->add_option("--cache", m->cache_mib, "MiB of decoded chunks to keep (default 32)");
   c->callback([&ctx, action, m] { *action = [&ctx, m] { return RunMount(ctx, *m); }; });
 }
 

@@ -31,6 +31,12 @@ const char* EntryTypeName(EntryType t) {
   return "unknown";
 }
 
+const TreeEntry* FindEntry(const Tree& tree, std::string_view name) {
+  auto it = std::lower_bound(tree.entries.begin(), tree.entries.end(), name,
+                             [](const TreeEntry& e, std::string_view n) { return e.name < n; });
+  return it != tree.entries.end() && it->name == name ? &*it : nullptr;
+}
+
 bool ValidEntryName(std::string_view name) {
   return !name.empty() && name != "." && name != ".." &&
          name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos;

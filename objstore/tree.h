@@ -53,6 +53,10 @@ struct Tree {
 // "..", no '/' and no NUL.
 bool ValidEntryName(std::string_view name);
 
+// The entry called `name` in `tree` (whose entries are sorted bytewise),
+// or null: a binary search.
+const TreeEntry* FindEntry(const Tree& tree, std::string_view name);
+
 // The longest snapshot-relative path of a folder that a tree reader enters:
 // PATH_MAX − 1, longer than any path the backup walk can read. A tree that
 // nests deeper is refused as damaged (CheckTreePath), so that no reader's

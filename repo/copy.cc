@@ -16,13 +16,6 @@ using objstore::EntryType;
 
 namespace {
 
-// The entry named `name` in sorted `t`, or null.
-const TreeEntry* Find(const Tree& t, const std::string& name) {
-  auto it = std::lower_bound(t.entries.begin(), t.entries.end(), name,
-                             [](const TreeEntry& e, const std::string& n) { return e.name < n; });
-  return it != t.entries.end() && it->name == name ? &*it : nullptr;
-}
-
 // Converts the trees of one snapshot after another from the source's
 // naming to the target's, storing what the target lacks. Iterative, so
 // that the stack does not grow with folder depth.
@@ -57,8 +50,8 @@ class TreeCopier {
         continue;
       }
       const TreeEntry& e = f.src.entries[f.next++];
-      const TreeEntry* bs = f.has_base ? Find(f.base_src, e.name) : nullptr;
-      const TreeEntry* bd = f.has_base ? Find(f.base_dst, e.name) : nullptr;
+      const TreeEntry* bs = f.has_base ? objstore::FindEntry(f.base_src, e.name) : nullptr;
+      const TreeEntry* bd = f.has_base ? objstore::FindEntry(f.base_dst, e.name) : nullptr;
       f.out.entries.push_back(e);
       TreeEntry& o = f.out.entries.back();
       const std::string path = f.path.empty() ? e.name : f.path + "/" + e.name;

@@ -455,10 +455,9 @@ Status Repository::CheckHardlinkTarget(const ObjectId& root, const std::string& 
     rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
     if (at.type != objstore::EntryType::kDir) return bad("which is not a file of the snapshot");
     CAIRN_ASSIGN_OR_RETURN(Tree tree, ReadTree(at.subtree));
-    auto it = std::lower_bound(tree.entries.begin(), tree.entries.end(), comp,
-                               [](const TreeEntry& x, std::string_view n) { return x.name < n; });
-    if (it == tree.entries.end() || it->name != comp) return bad("which is not in the snapshot");
-    at = *it;
+    const TreeEntry* found = objstore::FindEntry(tree, comp);
+    if (found == nullptr) return bad("which is not in the snapshot");
+    at = *found;
   }
   if (at.type != objstore::EntryType::kFile) {
     const char* kind = at.type == objstore::EntryType::kDir       ? "a folder"
@@ -1014,14 +1013,13 @@ Result<Repository::PathTarget> Repository::ResolvePath(std::string_view spec) co
       return Status::NotFound("'" + t.path + "' is not a directory in snapshot " + t.snapshot_id.ShortHex());
     }
     CAIRN_ASSIGN_OR_RETURN(Tree tree, ReadTree(t.entry.subtree));
-    auto it = std::lower_bound(tree.entries.begin(), tree.entries.end(), comp,
-                               [](const TreeEntry& e, std::string_view n) { return e.name < n; });
+    const TreeEntry* found = objstore::FindEntry(tree, comp);
     if (!t.path.empty()) t.path += "/";
     t.path += comp;
-    if (it == tree.entries.end() || it->name != comp) {
+    if (found == nullptr) {
       return Status::NotFound("path '" + t.path + "' does not exist in snapshot " + t.snapshot_id.ShortHex());
     }
-    t.entry = *it;
+    t.entry = *found;
   }
   return t;
 }

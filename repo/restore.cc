@@ -334,9 +334,7 @@ class Restorer {
     while (struct dirent* de = NextEntry(d, &err)) {
       std::string n = de->d_name;
       if (n == "." || n == "..") continue;
-      auto it = std::lower_bound(tree.entries.begin(), tree.entries.end(), n,
-                                 [](const TreeEntry& e, const std::string& name) { return e.name < name; });
-      if (it != tree.entries.end() && it->name == n) continue;
+      if (objstore::FindEntry(tree, n) != nullptr) continue;
       if (!include_rules_.empty() || !exclude_rules_.empty()) {
         struct stat st;
         const bool is_dir = ::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);

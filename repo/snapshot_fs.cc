@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <future>
+#include <list>
+#include <map>
 #include <optional>
 
 namespace cairn::repo {
@@ -46,14 +48,6 @@ uint32_t TypeBits(EntryType t) {
   return S_IFREG;
 }
 
-// The entry called `name` in `tree` (sorted bytewise), or null.
-const objstore::TreeEntry* FindEntry(const Tree& tree, const std::string& name) {
-  auto it = std::lower_bound(tree.entries.begin(), tree.entries.end(), name,
-                             [](const objstore::TreeEntry& e, const std::string& n) { return e.name < n; });
-  if (it == tree.entries.end() || it->name != name) return nullptr;
-  return &*it;
-}
-
 }  // namespace
 
 // A byte-bounded LRU cache of immutable values by id. Concurrent Gets of
@@ -66,7 +60,8 @@ class SnapshotFs::Lru {
 
   explicit Lru(size_t capacity) : capacity_(capacity) {}
 
-  Loaded Get(const ObjectId& id, size_t size_hint, const std::function<Loaded()>& load, bool* hit) {
+  // *hit (if given) says whether it was there or being loaded already.
+  Loaded Get(const ObjectId& id, size_t size_hint, const std::function<Loaded()>& load, bool* hit = nullptr) {
     std::promise<Loaded> promise;
     std::shared_future<Loaded> loading;
     {
@@ -85,7 +80,7 @@ class SnapshotFs::Lru {
         bytes_ += size_hint;
       }
     }
-    *hit = loading.valid();
+    if (hit != nullptr) *hit = loading.valid();
     // Waited for outside the lock: another thread may still be loading it.
     if (loading.valid()) return loading.get();
     Loaded v = load();
@@ -452,16 +447,11 @@ FsAttr SnapshotFs::AttrOf(uint64_t ino, const Node& n) const {
 }
 
 Result<std::shared_ptr<const Tree>> SnapshotFs::GetTree(const ObjectId& id) {
-  bool hit = false;
-  auto v = trees_->Get(
-      id, 4096,
-      [&]() -> Result<std::shared_ptr<const Tree>> {
-        std::shared_lock<std::shared_mutex> l(repo_mu_);
-        CAIRN_ASSIGN_OR_RETURN(Tree t, repo_->ReadTree(id));
-        return std::make_shared<const Tree>(std::move(t));
-      },
-      &hit);
-  return v;
+  return trees_->Get(id, 4096, [&]() -> Result<std::shared_ptr<const Tree>> {
+    std::shared_lock<std::shared_mutex> l(repo_mu_);
+    CAIRN_ASSIGN_OR_RETURN(Tree t, repo_->ReadTree(id));
+    return std::make_shared<const Tree>(std::move(t));
+  });
 }
 
 int SnapshotFs::EntryNode(uint64_t snap_ino, const ObjectId& snapshot, const std::string& path,
@@ -470,8 +460,9 @@ int SnapshotFs::EntryNode(uint64_t snap_ino, const ObjectId& snapshot, const std
   objstore::TreeEntry entry = e;
   if (e.type == EntryType::kHardlink) {
     // Another name of a file earlier in the snapshot: the same node, so
-    // both names show one inode. One that names no file is shown as the
-    // file it carries (restore treats it the same way).
+    // both names show one inode. One that names no file of the snapshot
+    // with its content (which restore and check call damage) is shown as
+    // the file it records, whose chunks are verified like any other.
     ObjectId tree;
     {
       std::lock_guard<std::mutex> l(nodes_mu_);
@@ -487,7 +478,7 @@ int SnapshotFs::EntryNode(uint64_t snap_ino, const ObjectId& snapshot, const std
       auto got = GetTree(tree);
       if (!got.ok()) break;
       t = *got;
-      found = FindEntry(*t, part);
+      found = objstore::FindEntry(*t, part);
       if (found == nullptr || slash == std::string::npos) break;
       if (found->type != EntryType::kDir) {
         found = nullptr;
@@ -496,7 +487,7 @@ int SnapshotFs::EntryNode(uint64_t snap_ino, const ObjectId& snapshot, const std
       tree = found->subtree;
       start = slash + 1;
     }
-    if (found != nullptr && found->type == EntryType::kFile && found->chunks == e.chunks) {
+    if (found != nullptr && found->type == EntryType::kFile && found->size == e.size && found->chunks == e.chunks) {
       key = target;
       entry = *found;
     } else {
@@ -550,7 +541,7 @@ int SnapshotFs::Lookup(uint64_t parent, const std::string& name, FsAttr* out) {
         "': " + tree.status().message());
     return EIO;
   }
-  const objstore::TreeEntry* e = FindEntry(**tree, name);
+  const objstore::TreeEntry* e = objstore::FindEntry(**tree, name);
   if (e == nullptr) return ENOENT;
   std::string path = dir.key.empty() ? name : dir.key + "/" + name;
   return EntryNode(dir.snap_ino, dir.snapshot, path, *e, true, out);
