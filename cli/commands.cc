@@ -25,6 +25,7 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx, Action* action) {
   RegisterCopy(app, ctx, action);
   RegisterBundle(app, ctx, action);
   RegisterMount(app, ctx, action);
+  RegisterGit(app, ctx, action);
 }
 
 void RegisterGraphCommands(CLI::App& app, Context& ctx, Action* action) {

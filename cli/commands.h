@@ -40,5 +40,6 @@ void RegisterBundle(CLI::App& app, Context& ctx, Action* action);      // cmd_bu
 void RegisterRevParse(CLI::App& app, Context& ctx, Action* action);    // cmd_plumbing.cc
 void RegisterHashObject(CLI::App& app, Context& ctx, Action* action);  // cmd_plumbing.cc
 void RegisterMount(CLI::App& app, Context& ctx, Action* action);       // cmd_mount.cc
+void RegisterGit(CLI::App& app, Context& ctx, Action* action);         // cmd_git.cc: git export, import, map
 
 }  // namespace cairn::cli

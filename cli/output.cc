@@ -83,6 +83,7 @@ std::string ModeString(const objstore::TreeEntry& e) {
     case EntryType::kCharDevice: t = 'c'; break;
     case EntryType::kBlockDevice: t = 'b'; break;
     case EntryType::kHardlink: t = 'h'; break;
+    case EntryType::kGitlink: t = 'm'; break;  // a git submodule
     default: break;
   }
   std::string s(10, '-');
@@ -142,6 +143,7 @@ json EntryJson(const std::string& path, const objstore::TreeEntry& e) {
   j["mtime"] = IsoTimeNs(e.mtime_ns);
   j["mtime_ns"] = e.mtime_ns;
   if (e.type == EntryType::kSymlink || e.type == EntryType::kHardlink) j["target"] = e.link_target;
+  if (e.type == EntryType::kGitlink) j["commit"] = e.link_target;
   if (e.type == EntryType::kDir) j["subtree"] = e.subtree.ToHex();
   if (e.type == EntryType::kFile || e.type == EntryType::kHardlink) {
     j["chunks"] = json::array();

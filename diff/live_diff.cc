@@ -188,7 +188,8 @@ class LiveDiffer {
       Emit(ChangeKind::kTypeChanged, path, a, b.entry);
       return Status::OK();
     }
-    bool changed = (a.type == EntryType::kSymlink && a.link_target != b.entry.link_target) ||
+    bool changed = ((a.type == EntryType::kSymlink || a.type == EntryType::kGitlink) &&
+                    a.link_target != b.entry.link_target) ||
                    ((a.type == EntryType::kCharDevice || a.type == EntryType::kBlockDevice) &&
                     a.rdev != b.entry.rdev);
     if (changed || (opts_.metadata && meta_differs)) Emit(ChangeKind::kModified, path, a, b.entry);

@@ -76,7 +76,8 @@ class Differ {
     switch (a.type) {
       case EntryType::kFile: return a.chunks == b.chunks;
       case EntryType::kHardlink: return a.chunks == b.chunks && a.link_target == b.link_target;
-      case EntryType::kSymlink: return a.link_target == b.link_target;
+      case EntryType::kSymlink:
+      case EntryType::kGitlink: return a.link_target == b.link_target;
       case EntryType::kCharDevice:
       case EntryType::kBlockDevice: return a.rdev == b.rdev;
       default: return true;

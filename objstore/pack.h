@@ -124,6 +124,7 @@ Result<std::vector<PackEntry>> ReadPackHeader(Backend* backend, const std::strin
 // (policy); kPrunePlan: a prune's pending sweep (prune/GEN). See docs/gc.md.
 // kApprovalPolicy (approval-policy), kApproval (approvals/…), kAudit
 // (audit/SEQ) and kAuditHead (audit/head): repo/approval.h, repo/audit.h.
+// kGitMap (gitmap/ID): the commits a git export made, repo/git_interop.h.
 enum class FileType : uint8_t {
   kIndex = 1,
   kSnapshot = 2,
@@ -135,6 +136,7 @@ enum class FileType : uint8_t {
   kApproval = 8,
   kAudit = 9,
   kAuditHead = 10,
+  kGitMap = 11,
 };
 inline constexpr size_t kFileHeaderSize = 15;
 

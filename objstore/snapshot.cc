@@ -9,6 +9,7 @@
 #include "objstore/core/json_int.h"
 
 #include "objstore/pack.h"
+#include "objstore/tree.h"
 
 namespace cairn::objstore {
 
@@ -67,6 +68,7 @@ json SnapshotToJson(const Snapshot& s) {
                  {"user", s.root->user}, {"group", s.root->group}, {"mtime_ns", s.root->mtime_ns}};
   }
   if (s.copied_from) j["copied_from"] = s.copied_from->ToHex();
+  if (s.git) j["git"] = {{"commit", s.git->commit}, {"tree", s.git->tree}};
   return j;
 }
 
@@ -145,6 +147,13 @@ Result<Snapshot> SnapshotFromJson(const json& j, const std::string& name) {
       auto from = ObjectId::FromHex(j.at("copied_from").get<std::string>());
       if (!from.ok()) return bad("field 'copied_from' is not an object id");
       s.copied_from = *from;
+    }
+    if (j.contains("git")) {
+      GitOrigin g;
+      g.commit = j.at("git").at("commit").get<std::string>();
+      g.tree = j.at("git").at("tree").get<std::string>();
+      if (!GitCommitHex(g.commit) || !GitCommitHex(g.tree)) return bad("field 'git' does not hold git object ids");
+      s.git = g;
     }
     for (const auto& e : j.at("errors")) {
       s.errors.push_back({e.at("path").get<std::string>(), e.at("error").get<std::string>()});

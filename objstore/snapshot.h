@@ -49,6 +49,12 @@ struct RootMeta {
   int64_t mtime_ns = 0;
 };
 
+// The git commit a snapshot was imported from (`cairn git import`).
+struct GitOrigin {
+  std::string commit;  // lowercase hex
+  std::string tree;    // the commit's tree id, lowercase hex
+};
+
 struct Snapshot {
   ObjectId tree;
   std::vector<ObjectId> parents;
@@ -61,12 +67,14 @@ struct Snapshot {
   SnapshotStats stats;
   std::vector<SourceError> errors;  // source files that could not be read
   std::vector<std::string> excludes;  // the exclusion rules the backup used
-  std::string source = "files";       // files | stdin | command | sqlite
+  std::string source = "files";       // files | stdin | command | sqlite | git
   std::optional<RootMeta> root;       // single-folder backups only
   // `cairn copy`: the snapshot this one is a copy of, as first made (its
   // id in the repository it was backed up into). Absent for originals and
   // for copies that kept their id.
   std::optional<ObjectId> copied_from;
+  // `cairn git import`: the commit this snapshot was made from.
+  std::optional<GitOrigin> git;
 };
 
 // The snapshot that `s` (stored under `id`) is a copy of or is: two

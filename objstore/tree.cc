@@ -27,6 +27,7 @@ const char* EntryTypeName(EntryType t) {
     case EntryType::kFifo: return "fifo";
     case EntryType::kCharDevice: return "chardev";
     case EntryType::kBlockDevice: return "blockdev";
+    case EntryType::kGitlink: return "gitlink";
   }
   return "unknown";
 }
@@ -35,6 +36,14 @@ const TreeEntry* FindEntry(const Tree& tree, std::string_view name) {
   auto it = std::lower_bound(tree.entries.begin(), tree.entries.end(), name,
                              [](const TreeEntry& e, std::string_view n) { return e.name < n; });
   return it != tree.entries.end() && it->name == name ? &*it : nullptr;
+}
+
+bool GitCommitHex(std::string_view s) {
+  if (s.size() != 40 && s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
 }
 
 bool ValidEntryName(std::string_view name) {
@@ -70,6 +79,7 @@ std::string EncodeTree(const Tree& tree) {
         PutBytes(&out, e.link_target);
         break;
       case EntryType::kSymlink:
+      case EntryType::kGitlink:
         PutBytes(&out, e.link_target);
         break;
       case EntryType::kCharDevice:
@@ -122,7 +132,7 @@ Result<Tree> DecodeTree(std::string_view blob, const ObjectId& id) {
     e.gid = static_cast<uint32_t>(gid);
     e.user = user;
     e.group = group;
-    if (type < 1 || type > 7) return bad("entry '" + e.name + "' has unknown type");
+    if (type < 1 || type > 8) return bad("entry '" + e.name + "' has unknown type");
     e.type = static_cast<EntryType>(type);
     std::string_view raw;
     switch (e.type) {
@@ -163,6 +173,10 @@ Result<Tree> DecodeTree(std::string_view blob, const ObjectId& id) {
         if (!r.GetBytes(&raw) || raw.empty() || raw.find('\0') != std::string_view::npos) {
           return bad("entry '" + e.name + "' has an invalid link target");
         }
+        e.link_target = raw;
+        break;
+      case EntryType::kGitlink:
+        if (!r.GetBytes(&raw) || !GitCommitHex(raw)) return bad("entry '" + e.name + "' has an invalid git commit id");
         e.link_target = raw;
         break;
       case EntryType::kCharDevice:

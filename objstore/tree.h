@@ -25,6 +25,8 @@ enum class EntryType : uint8_t {
   kFifo = 5,
   kCharDevice = 6,
   kBlockDevice = 7,
+  kGitlink = 8,  // a git submodule entry (git import): link_target holds the
+                 // commit id in hex; restored as an empty folder, as git does
 };
 const char* EntryTypeName(EntryType t);
 
@@ -38,7 +40,8 @@ struct TreeEntry {
   uint64_t size = 0;                // file content length; 0 for other types
   std::vector<ObjectId> chunks;     // kFile, kHardlink
   ObjectId subtree;                 // kDir
-  std::string link_target;          // kSymlink: the target; kHardlink: root-relative path
+  std::string link_target;          // kSymlink: the target; kHardlink: root-relative path;
+                                    // kGitlink: the submodule's commit id (40 or 64 lowercase hex)
   uint64_t rdev = 0;                // devices
 };
 
@@ -52,6 +55,10 @@ struct Tree {
 // True if `name` is usable as one path component: not empty, not "." or
 // "..", no '/' and no NUL.
 bool ValidEntryName(std::string_view name);
+
+// True if `s` is a git object id in lowercase hex (40 digits, SHA-1, or 64,
+// SHA-256): the payload of a gitlink entry.
+bool GitCommitHex(std::string_view s);
 
 // The entry called `name` in `tree` (whose entries are sorted bytewise),
 // or null: a binary search.

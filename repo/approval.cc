@@ -66,6 +66,7 @@ const std::vector<OperationInfo>& Operations() {
       {"copy dry-run", Risk::kLow, false, "show what copy would add to another repository"},
       {"archive dry-run", Risk::kLow, false, "show what archive would move to another repository"},
       {"bundle import dry-run", Risk::kLow, false, "check a bundle against the repository"},
+      {"git map", Risk::kLow, false, "pair snapshots with git commits"},
       // medium: adds, or writes into a new place
       {"init", Risk::kMedium, true, "create a repository"},
       {"backup", Risk::kMedium, true, "add a snapshot"},
@@ -83,6 +84,8 @@ const std::vector<OperationInfo>& Operations() {
       {"bundle import", Risk::kMedium, true, "take a bundle's snapshots and refs in"},
       {"bundle create", Risk::kMedium, true, "write snapshots' content out into a bundle file"},
       {"run", Risk::kMedium, true, "snapshot folders, run a command, roll them back if it fails"},
+      {"git import", Risk::kMedium, true, "take a git history in as snapshots"},
+      {"git export", Risk::kMedium, true, "write snapshots as commits into a git repository (recorded in gitmap/)"},
       // high: replaces or removes
       {"restore over", Risk::kHigh, true, "restore over existing files (after a safety snapshot)"},
       {"rollback", Risk::kHigh, true, "return a folder to its safety snapshot"},

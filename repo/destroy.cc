@@ -22,7 +22,8 @@ using Listing = std::vector<std::pair<std::string, uint64_t>>;
 bool CairnName(const std::string& n) {
   static const char* const kFiles[] = {"config", "policy", "approval-policy"};
   static const char* const kFolders[] = {"data/",  "index/", "snapshots/", "refs/",      "keys/",  "locks/",
-                                         "tmp/",   "trash/", "audit/",     "approvals/", "cache/", "prune/"};
+                                         "tmp/",   "trash/", "audit/",     "approvals/", "cache/", "prune/",
+                                         "gitmap/"};
   for (const char* f : kFiles) {
     if (n == f) return true;
   }

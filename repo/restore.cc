@@ -252,6 +252,7 @@ class Restorer {
         return n == static_cast<ssize_t>(e.link_target.size()) && target.compare(0, n, e.link_target) == 0;
       }
       case EntryType::kFifo: return S_ISFIFO(st.st_mode);
+      case EntryType::kGitlink: return S_ISDIR(st.st_mode);
       case EntryType::kCharDevice: return S_ISCHR(st.st_mode) && st.st_rdev == static_cast<dev_t>(e.rdev);
       case EntryType::kBlockDevice: return S_ISBLK(st.st_mode) && st.st_rdev == static_cast<dev_t>(e.rdev);
       default: return false;
@@ -683,6 +684,16 @@ class Restorer {
         Count([&] { result_.others++; });
         return;
       }
+      case EntryType::kGitlink:
+        // A git submodule: an empty folder, as git checks one out that was
+        // not initialized (its content is another repository's).
+        if (::mkdirat(dirfd, e.name.c_str(), 0700) != 0) {
+          Error(rel, Status::FromErrno(errno, "cannot create folder for submodule"));
+          return;
+        }
+        ApplyMetadata(-1, &dirfd, e, rel);
+        Count([&] { result_.others++; });
+        return;
       default:
         return;
     }

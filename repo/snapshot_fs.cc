@@ -37,7 +37,8 @@ size_t TreeBytes(const Tree& t) {
 
 uint32_t TypeBits(EntryType t) {
   switch (t) {
-    case EntryType::kDir: return S_IFDIR;
+    case EntryType::kDir:
+    case EntryType::kGitlink: return S_IFDIR;  // a submodule: an empty folder, as git checks it out
     case EntryType::kSymlink: return S_IFLNK;
     case EntryType::kFifo: return S_IFIFO;
     case EntryType::kCharDevice: return S_IFCHR;
@@ -527,6 +528,7 @@ int SnapshotFs::Lookup(uint64_t parent, const std::string& name, FsAttr* out) {
     auto it = nodes_.find(parent);
     if (it == nodes_.end()) return ENOENT;
     if (it->second.kind != Kind::kSnapshotRoot && it->second.kind != Kind::kEntry) return ENOTDIR;
+    if (it->second.entry.type == EntryType::kGitlink) return ENOENT;  // an empty folder
     if (it->second.entry.type != EntryType::kDir) return ENOTDIR;
     dir.kind = it->second.kind;
     dir.key = it->second.key;
@@ -626,12 +628,14 @@ int SnapshotFs::OpenDir(uint64_t ino, uint64_t* handle) {
     }
   } else {
     ObjectId subtree;
+    bool gitlink = false;
     {
       std::lock_guard<std::mutex> l(nodes_mu_);
       auto it = nodes_.find(ino);
       if (it == nodes_.end()) return ENOENT;
       const Node& n = it->second;
-      if ((n.kind != Kind::kSnapshotRoot && n.kind != Kind::kEntry) || n.entry.type != EntryType::kDir) {
+      if ((n.kind != Kind::kSnapshotRoot && n.kind != Kind::kEntry) ||
+          (n.entry.type != EntryType::kDir && n.entry.type != EntryType::kGitlink)) {
         return ENOTDIR;
       }
       h->kind = n.kind;
@@ -640,6 +644,15 @@ int SnapshotFs::OpenDir(uint64_t ino, uint64_t* handle) {
       h->path = n.kind == Kind::kSnapshotRoot ? "" : n.key;
       h->parent = n.kind == Kind::kSnapshotRoot ? kSnapshotsIno : 0;
       subtree = n.entry.subtree;
+      gitlink = n.entry.type == EntryType::kGitlink;
+    }
+    if (gitlink) {
+      static const auto* const kEmpty = new std::shared_ptr<const Tree>(std::make_shared<const Tree>());
+      h->tree = *kEmpty;
+      std::lock_guard<std::mutex> l(handles_mu_);
+      *handle = next_handle_++;
+      dirs_.emplace(*handle, std::move(h));
+      return 0;
     }
     auto tree = GetTree(subtree);
     if (!tree.ok()) {
@@ -733,7 +746,8 @@ int SnapshotFs::Open(uint64_t ino, uint64_t* handle) {
     if (it == nodes_.end()) return ENOENT;
     const Node& n = it->second;
     if (n.kind == Kind::kRoot || n.kind == Kind::kSnapshots || n.kind == Kind::kBranches || n.kind == Kind::kTags ||
-        n.kind == Kind::kByTime || n.kind == Kind::kSnapshotRoot || n.entry.type == EntryType::kDir) {
+        n.kind == Kind::kByTime || n.kind == Kind::kSnapshotRoot || n.entry.type == EntryType::kDir ||
+        n.entry.type == EntryType::kGitlink) {
       return EISDIR;
     }
     if (!objstore::CarriesContent(n.entry.type)) return EINVAL;
