@@ -47,7 +47,12 @@ Tree Sample() {
   TreeEntry fifo;
   fifo.name = "pipe";
   fifo.type = EntryType::kFifo;
-  t.entries = {dir, file, link, hard, dev, fifo};
+  TreeEntry sub;
+  sub.name = "submodule";
+  sub.type = EntryType::kGitlink;
+  sub.mode = 0755;
+  sub.link_target = std::string(40, 'a');
+  t.entries = {dir, file, link, hard, dev, fifo, sub};
   std::sort(t.entries.begin(), t.entries.end(), [](auto& a, auto& b) { return a.name < b.name; });
   return t;
 }
@@ -94,6 +99,24 @@ TEST_CASE("tree decoding rejects names that could escape a restore", "[objstore]
   }
 }
 
+TEST_CASE("a gitlink entry holds a git commit id in lowercase hex, nothing else", "[objstore][tree]") {
+  for (const std::string& bad : {std::string(39, 'a'), std::string(41, 'a'), std::string(40, 'A'),
+                                 std::string(39, 'a') + "g", std::string(), std::string(64, 'f') + "0"}) {
+    Tree t;
+    TreeEntry e;
+    e.name = "m";
+    e.type = EntryType::kGitlink;
+    e.link_target = bad;
+    t.entries = {e};
+    std::string blob = EncodeTree(t);
+    auto back = DecodeTree(blob, Sha256(blob));
+    CHECK(back.status().code() == Code::kCorruption);
+  }
+  for (const std::string& good : {std::string(40, '0'), std::string(64, 'f')}) {
+    CHECK(GitCommitHex(good));
+  }
+}
+
 TEST_CASE("tree decoding rejects unsorted and duplicate entries", "[objstore][tree]") {
   Tree t;
   TreeEntry a, b;
@@ -136,6 +159,7 @@ TEST_CASE("snapshots round-trip and their id is the hash of the file", "[objstor
   s.stats.files = 3;
   s.stats.added_bytes = 99;
   s.errors = {{"/x/y", "Permission denied"}};
+  s.git = GitOrigin{std::string(40, 'c'), std::string(40, 'd')};
   auto hasher = NewSha256Hasher();
   ObjectCodec codec(hasher.get(), 3);
   auto encode = [&](const Snapshot& x) { return codec.EncodeFile(FileType::kSnapshot, EncodeSnapshotPayload(x), false); };
@@ -151,6 +175,9 @@ TEST_CASE("snapshots round-trip and their id is the hash of the file", "[objstor
   CHECK(back->time_ns == s.time_ns);
   CHECK(back->stats.added_bytes == 99);
   CHECK(back->errors.size() == 1);
+  REQUIRE(back->git);
+  CHECK(back->git->commit == std::string(40, 'c'));
+  CHECK(back->git->tree == std::string(40, 'd'));
   CHECK(encode(*back) == file);
   CHECK(decode(file.substr(0, file.size() - 1)).status().code() == Code::kCorruption);
   ObjectId wrong = Sha256("another name");
