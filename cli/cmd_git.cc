@@ -64,6 +64,7 @@ int RunExport(Context& ctx, GitOptions& o) {
                            {"refs", refs},
                            {"blobs_written", res->blobs_written},
                            {"trees_written", res->trees_written},
+                           {"packs_written", res->packs_written},
                            {"bytes_read", res->bytes_read},
                            {"left_out", {{"empty_folders", res->skipped_empty_dirs},
                                          {"special_files", res->skipped_special},

@@ -3,6 +3,8 @@
 #include "repo/git_interop.h"
 
 #include <git2.h>
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
 #include <openssl/evp.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -297,11 +300,89 @@ std::string CommitMessage(const ObjectId& id, const Snapshot& s) {
   return m + "\n\n" + kTrailer + id.ToHex() + "\n";
 }
 
+// Where an export's objects go: into memory (libgit2's mempack, the
+// highest-priority backend of the repository's object database), out as
+// one pack file (through the odb's indexer, fsynced) every 64 MiB and at
+// the end, so a big export is a few packs rather than a loose file per
+// object. Files of 8 MiB and more are streamed into loose objects of their
+// own through a second object database without the mempack (a pack in
+// memory would hold them whole).
+class ObjectSink {
+ public:
+  static constexpr uint64_t kBigBlob = 8u << 20;
+  static constexpr uint64_t kFlushBytes = 64u << 20;  // CAIRN_GIT_PACK_MIB changes it (tests)
+
+  Status Open(git_repository* g, git_odb* odb) {
+    g_ = g;
+    odb_ = odb;
+    if (const char* v = std::getenv("CAIRN_GIT_PACK_MIB"); v != nullptr && std::atoll(v) > 0) {
+      flush_bytes_ = static_cast<uint64_t>(std::atoll(v)) << 20;
+    }
+    GIT_TRY(git_mempack_new(&mempack_), "cannot start writing git objects");
+    int rc = git_odb_add_backend(odb, mempack_, 1000);
+    if (rc < 0) {
+      mempack_->free(mempack_);
+      mempack_ = nullptr;
+      return GitError(rc, "cannot start writing git objects");
+    }
+    const std::string objects = std::string(git_repository_path(g)) + "objects";
+    GIT_TRY(git_odb_open(big_.out(), objects.c_str()), "cannot open '" + objects + "'");
+    return Status::OK();
+  }
+  git_odb* big() const { return big_.get(); }
+  // Object `id` of `n` bytes was written (into memory).
+  Status Added(const git_oid& id, uint64_t n) {
+    written_.push_back(id);
+    pending_ += n;
+    return pending_ >= flush_bytes_ ? Flush() : Status::OK();
+  }
+  // Writes what is in memory out as a pack. (git_mempack_dump packs only
+  // what its commits reach: blobs and trees of a snapshot not committed
+  // yet, and tag objects, would be lost; so the pack is built from the
+  // list of what was written.)
+  Status Flush() {
+    if (written_.empty()) return Status::OK();
+    GitPtr<git_packbuilder, git_packbuilder_free> pb;
+    GIT_TRY(git_packbuilder_new(pb.out(), g_), "cannot pack the git objects");
+    for (const auto& id : written_) {
+      GIT_TRY(git_packbuilder_insert(pb.get(), &id, nullptr), "cannot pack git object " + Hex(id));
+    }
+    git_buf buf = GIT_BUF_INIT;
+    std::unique_ptr<git_buf, void (*)(git_buf*)> guard(&buf, git_buf_dispose);
+    GIT_TRY(git_packbuilder_write_buf(&buf, pb.get()), "cannot pack the git objects");
+    git_odb_writepack* wp = nullptr;
+    GIT_TRY(git_odb_write_pack(&wp, odb_, nullptr, nullptr), "cannot write a git pack");
+    git_indexer_progress st{};
+    int rc = wp->append(wp, buf.ptr, buf.size, &st);
+    if (rc == 0) rc = wp->commit(wp, &st);
+    wp->free(wp);
+    if (rc < 0) return GitError(rc, "cannot write a git pack");
+    // The new pack is read through the odb from here on (the objects in
+    // memory go).
+    GIT_TRY(git_odb_refresh(odb_), "cannot read the new git pack");
+    GIT_TRY(git_mempack_reset(mempack_), "cannot reset the git objects in memory");
+    packs_++;
+    pending_ = 0;
+    written_.clear();
+    return Status::OK();
+  }
+  uint64_t packs() const { return packs_; }
+
+ private:
+  git_repository* g_ = nullptr;
+  git_odb* odb_ = nullptr;
+  git_odb_backend* mempack_ = nullptr;  // owned by odb_
+  GitOdb big_;
+  uint64_t flush_bytes_ = kFlushBytes;
+  uint64_t pending_ = 0, packs_ = 0;
+  std::vector<git_oid> written_;  // in memory, not yet in a pack
+};
+
 class Exporter {
  public:
-  Exporter(Repository* r, git_repository* g, git_odb* odb, GitExportResult* res,
+  Exporter(Repository* r, git_repository* g, git_odb* odb, ObjectSink* sink, GitExportResult* res,
            const std::function<void(const std::string&)>& warn)
-      : r_(r), g_(g), odb_(odb), res_(res), warn_(warn) {}
+      : r_(r), g_(g), odb_(odb), sink_(sink), res_(res), warn_(warn) {}
 
   // The git tree of cairn tree `root`. `base_cairn`/`base_git`: the root
   // trees of a snapshot exported earlier and its commit's tree (zero/null
@@ -317,8 +398,10 @@ class Exporter {
         std::optional<git_oid> id;
         if (git_treebuilder_entrycount(f.builder.get()) > 0 || stack.size() == 1) {
           git_oid oid;
+          const size_t entries = git_treebuilder_entrycount(f.builder.get());
           GIT_TRY(git_treebuilder_write(&oid, f.builder.get()), "cannot write git tree for '" + Shown(f.path) + "'");
           res_->trees_written++;
+          CAIRN_RETURN_IF_ERROR(sink_->Added(oid, entries * 48));
           id = oid;
         } else {
           skipped_.empty_dirs++;  // git holds no empty folders
@@ -390,6 +473,7 @@ class Exporter {
           git_oid b;
           GIT_TRY(git_blob_create_from_buffer(&b, g_, e.link_target.data(), e.link_target.size()),
                   "cannot write git blob for symlink '" + path + "'");
+          CAIRN_RETURN_IF_ERROR(sink_->Added(b, e.link_target.size()));
           CAIRN_RETURN_IF_ERROR(Insert(f, e.name, b, GIT_FILEMODE_LINK));
           break;
         }
@@ -471,23 +555,41 @@ class Exporter {
   Result<git_oid> Blob(const TreeEntry& e, const std::string& path) {
     const ObjectId content = objstore::FileContentId(e.chunks);
     if (auto it = blobs_.find(content); it != blobs_.end()) return it->second;
-    git_odb_stream* raw = nullptr;
-    GIT_TRY(git_odb_open_wstream(&raw, odb_, e.size, GIT_OBJECT_BLOB), "cannot write git blob for '" + path + "'");
-    std::unique_ptr<git_odb_stream, void (*)(git_odb_stream*)> stream(raw, git_odb_stream_free);
-    uint64_t n = 0;
-    for (const auto& c : e.chunks) {
-      auto data = r_->ReadBlob(c);
-      if (!data.ok()) return data.status().WithContext("cannot export '" + path + "'");
-      n += data->size();
-      if (n > e.size) break;
-      GIT_TRY(git_odb_stream_write(stream.get(), data->data(), data->size()), "cannot write git blob for '" + path + "'");
-    }
-    if (n != e.size) {
+    const std::string what = "cannot write git blob for '" + path + "'";
+    auto wrong_size = [&](uint64_t n) {
       return Status::Corruption("cannot export '" + path + "': its chunks hold " + std::to_string(n) +
                                 " bytes, its entry says " + std::to_string(e.size));
-    }
+    };
     git_oid id;
-    GIT_TRY(git_odb_stream_finalize_write(&id, stream.get()), "cannot write git blob for '" + path + "'");
+    uint64_t n = 0;
+    if (e.size >= ObjectSink::kBigBlob) {
+      // Streamed into a loose object: never whole in memory.
+      git_odb_stream* raw = nullptr;
+      GIT_TRY(git_odb_open_wstream(&raw, sink_->big(), e.size, GIT_OBJECT_BLOB), what);
+      std::unique_ptr<git_odb_stream, void (*)(git_odb_stream*)> stream(raw, git_odb_stream_free);
+      for (const auto& c : e.chunks) {
+        auto data = r_->ReadBlob(c);
+        if (!data.ok()) return data.status().WithContext("cannot export '" + path + "'");
+        n += data->size();
+        if (n > e.size) return wrong_size(n);
+        GIT_TRY(git_odb_stream_write(stream.get(), data->data(), data->size()), what);
+      }
+      if (n != e.size) return wrong_size(n);
+      GIT_TRY(git_odb_stream_finalize_write(&id, stream.get()), what);
+    } else {
+      std::string buf;
+      buf.reserve(e.size);
+      for (const auto& c : e.chunks) {
+        auto data = r_->ReadBlob(c);
+        if (!data.ok()) return data.status().WithContext("cannot export '" + path + "'");
+        n += data->size();
+        if (n > e.size) return wrong_size(n);
+        buf += *data;
+      }
+      if (n != e.size) return wrong_size(n);
+      GIT_TRY(git_odb_write(&id, odb_, buf.data(), buf.size(), GIT_OBJECT_BLOB), what);
+      CAIRN_RETURN_IF_ERROR(sink_->Added(id, buf.size()));
+    }
     res_->blobs_written++;
     res_->bytes_read += n;
     blobs_.emplace(content, id);
@@ -497,6 +599,7 @@ class Exporter {
   Repository* r_;
   git_repository* g_;
   git_odb* odb_;
+  ObjectSink* sink_;
   GitExportResult* res_;
   const std::function<void(const std::string&)>& warn_;
   // cairn tree -> git tree (std::nullopt: an empty folder, left out).
@@ -605,7 +708,9 @@ Result<GitExportResult> GitExport(Repository* r, const GitExportOptions& o) {
     }
   }
 
-  Exporter ex(r, g.get(), odb.get(), &res, o.on_warning);
+  ObjectSink sink;
+  CAIRN_RETURN_IF_ERROR(sink.Open(g.get(), odb.get()));
+  Exporter ex(r, g.get(), odb.get(), &sink, &res, o.on_warning);
   GitMapFile made;
   made.git_dir = dir;
   for (const auto& id : order) {
@@ -651,6 +756,7 @@ Result<GitExportResult> GitExport(Repository* r, const GitExportOptions& o) {
     GIT_TRY(git_commit_create(&commit, g.get(), nullptr, sig.get(), sig.get(), nullptr, message.c_str(), tree.get(),
                               pp.size(), pp.data()),
             "cannot write git commit for snapshot " + id.ShortHex());
+    CAIRN_RETURN_IF_ERROR(sink.Added(commit, message.size() + 200));
     done[id] = commit;
     made.commits.emplace_back(id, Hex(commit));
     res.commits.push_back({id, Hex(commit), true});
@@ -669,32 +775,41 @@ Result<GitExportResult> GitExport(Repository* r, const GitExportOptions& o) {
       for (const auto& p : snaps.at(id).parents) stack.push_back(p);
     }
   }
-  Status ref_error;
+  // Tag objects first; then every object goes out to disk before any ref
+  // names it.
+  std::vector<std::pair<std::string, git_oid>> targets;  // ref -> commit or tag object
   for (const auto& ref : o.refs) {
     const git_oid& c = done.at(ref.snapshot);
     if (ref.kind == "branches") {
-      ref_error = SetGitRef(g.get(), "refs/heads/" + o.branch_prefix + ref.name, c, true, o.force, &res);
-    } else {
-      // An annotated tag, a function of the cairn tag (same tag object on
-      // every export).
-      TagAnnotation a = DecodeTagAnnotation(ref.annotation);
-      const Snapshot& s = snaps.at(ref.snapshot);
-      Snapshot who;
-      who.user = a.user.empty() ? s.user : a.user;
-      who.host = s.host;
-      who.time_ns = a.time_ns != 0 ? a.time_ns : s.time_ns;
-      GitSig tagger;
-      CAIRN_RETURN_IF_ERROR(SnapshotSignature(who, &tagger));
-      GitObject target;
-      GIT_TRY(git_object_lookup(target.out(), g.get(), &c, GIT_OBJECT_COMMIT), "cannot read git commit " + Hex(c));
-      std::string msg = a.message;
-      if (!msg.empty() && msg.back() != '\n') msg += '\n';
-      git_oid tag;
-      GIT_TRY(git_tag_annotation_create(&tag, g.get(), (o.branch_prefix + ref.name).c_str(), target.get(),
-                                        tagger.get(), msg.c_str()),
-              "cannot write git tag '" + ref.name + "'");
-      ref_error = SetGitRef(g.get(), "refs/tags/" + o.branch_prefix + ref.name, tag, false, o.force, &res);
+      targets.emplace_back("refs/heads/" + o.branch_prefix + ref.name, c);
+      continue;
     }
+    // An annotated tag, a function of the cairn tag (the same tag object on
+    // every export).
+    TagAnnotation a = DecodeTagAnnotation(ref.annotation);
+    const Snapshot& s = snaps.at(ref.snapshot);
+    Snapshot who;
+    who.user = a.user.empty() ? s.user : a.user;
+    who.host = s.host;
+    who.time_ns = a.time_ns != 0 ? a.time_ns : s.time_ns;
+    GitSig tagger;
+    CAIRN_RETURN_IF_ERROR(SnapshotSignature(who, &tagger));
+    GitObject target;
+    GIT_TRY(git_object_lookup(target.out(), g.get(), &c, GIT_OBJECT_COMMIT), "cannot read git commit " + Hex(c));
+    std::string msg = a.message;
+    if (!msg.empty() && msg.back() != '\n') msg += '\n';
+    git_oid tag;
+    GIT_TRY(git_tag_annotation_create(&tag, g.get(), (o.branch_prefix + ref.name).c_str(), target.get(),
+                                      tagger.get(), msg.c_str()),
+            "cannot write git tag '" + ref.name + "'");
+    CAIRN_RETURN_IF_ERROR(sink.Added(tag, msg.size() + 200));
+    targets.emplace_back("refs/tags/" + o.branch_prefix + ref.name, tag);
+  }
+  CAIRN_RETURN_IF_ERROR(sink.Flush());
+  res.packs_written = sink.packs();
+  Status ref_error;
+  for (const auto& [name, target] : targets) {
+    ref_error = SetGitRef(g.get(), name, target, name.rfind("refs/heads/", 0) == 0, o.force, &res);
     if (!ref_error.ok()) break;
   }
   if (ref_error.ok()) {

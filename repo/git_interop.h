@@ -71,6 +71,7 @@ struct GitExportResult {
   bool created = false;  // the git repository was created
   bool conflict = false;  // some git refs diverged and were left as they are
   uint64_t blobs_written = 0, trees_written = 0, bytes_read = 0;
+  uint64_t packs_written = 0;  // git pack files (files of 8 MiB and more are loose objects)
   // What git cannot hold, left out of the commits (summed over exported snapshots).
   uint64_t skipped_empty_dirs = 0, skipped_special = 0, skipped_names = 0;
 };

@@ -232,9 +232,18 @@ assert_eq "$(json_get "j['imported']") $(json_get "j['already_there']")" "0 $kc"
 cp "$WORK/.out" kimport.json
 expect_exit 0 $CAIRN --json snapshots
 assert_eq "$(json_get "len(j)")" "$kc" "no commit imported twice"
+# Packs of 1 MiB: many more moments at which a pack is written, objects of
+# a snapshot not yet committed among them.
+export CAIRN_GIT_PACK_MIB=1
 kill_loop "git export" $CAIRN -q git export kout.git --all
 expect_exit 0 $CAIRN --json git export kout.git --all
 assert_eq "$(json_get "j['exported']")" "0" "after the kills nothing is left to export"
+unset CAIRN_GIT_PACK_MIB
+expect_exit 0 env CAIRN_GIT_PACK_MIB=1 $CAIRN --json git export kout-small-packs.git --all
+assert_eq "$(json_get "j['packs_written'] > 3")" "True" "an export in many small packs ($(json_get "j['packs_written']"))"
+cp "$WORK/.out" ksmall.json
+git -C kout-small-packs.git fsck --strict 2>fsck.err && [ ! -s fsck.err ] || fail "git fsck --strict of an export in small packs: $(cat fsck.err)"; ok
+$GITCMP history khist kout-small-packs.git kimport.json ksmall.json >/dev/null || fail "the history exported in small packs differs"; ok
 cp "$WORK/.out" kexport.json
 git -C kout.git fsck --strict 2>fsck.err && [ ! -s fsck.err ] || fail "git fsck --strict after killed exports: $(cat fsck.err)"; ok
 $GITCMP history khist kout.git kimport.json kexport.json >/dev/null || fail "the history exported with kills differs"; ok
