@@ -9,7 +9,7 @@
 #    with wall time, peak RSS and the size of what each wrote.
 # 2. With KERNEL_SRC (the kernel tree, src-v1): a backup of it (not timed),
 #    then per pass
-#      git-add      git add -A and git commit of KERNEL_SRC into a new repository
+#      git-add      git add -A -f (its .gitignore files ignored) and git commit of KERNEL_SRC into a new repository
 #      export-tree  cairn git export of the snapshot into a new bare repository
 # Writes $GIT_OUT/git.tsv (default /tmp/cairn-gitbench) and prints medians.
 set -euo pipefail
@@ -50,7 +50,7 @@ for pass in $(seq "$PASSES"); do
   if [ -n "$KSRC" ]; then
     rm -rf "$OUT/kgit" "$OUT/kout.git"
     git init -q "$OUT/kgit"
-    step git-add "$OUT/kgit" sh -c "git --git-dir='$OUT/kgit/.git' --work-tree='$KSRC' add -A && git --git-dir='$OUT/kgit/.git' --work-tree='$KSRC' commit -q -m tree"
+    step git-add "$OUT/kgit" sh -c "git --git-dir='$OUT/kgit/.git' --work-tree='$KSRC' add -A -f && git --git-dir='$OUT/kgit/.git' --work-tree='$KSRC' commit -q -m tree"
     step export-tree "$OUT/kout.git" "$CAIRN" -r "$OUT/krepo" -q git export "$OUT/kout.git" latest
   fi
 done
