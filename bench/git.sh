@@ -22,6 +22,8 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 export CAIRN_CACHE_DIR=$OUT/cache CAIRN_KEY_FILE=$OUT/key HOME=$OUT GIT_CONFIG_NOSYSTEM=1
 git config --global user.name bench && git config --global user.email bench@example.org
+# No background `git gc --auto` after the git-add step's commit (it ran into the next steps).
+git config --global gc.auto 0
 "$CAIRN" key generate "$CAIRN_KEY_FILE" >/dev/null
 python3 "$HERE/../tests/e2e/make_git_history.py" "$OUT/src" 2000
 echo -e "pass\tstep\twall_s\tpeak_rss_kib\tbytes" > "$OUT/git.tsv"
