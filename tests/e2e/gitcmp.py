@@ -103,6 +103,8 @@ def history(src, dst, imp_json, exp_json):
 def git_view(root):
     files = {}
     for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == root and ".git" in dirnames:
+            dirnames.remove(".git")  # a checkout's own repository
         for n in dirnames + filenames:
             p = os.path.join(dirpath, n)
             rel = os.path.relpath(p, root).encode("utf-8", "surrogateescape")
