@@ -308,6 +308,21 @@ std::string CommitMessage(const ObjectId& id, const Snapshot& s) {
 // object. Files of 8 MiB and more are streamed into loose objects of their
 // own through a second object database without the mempack (a pack in
 // memory would hold them whole).
+// The same folder in a base snapshot converted earlier: its cairn tree and
+// its git tree. False (and no base: it only saves work) when there is none
+// or either does not read.
+bool LoadBase(const Repository& r, git_repository* g, const ObjectId& base_cairn, const git_oid* base_git,
+              objstore::Tree* tree, GitTree* git_tree) {
+  if (base_cairn.IsZero() || base_git == nullptr) return false;
+  auto b = r.ReadTree(base_cairn);
+  if (!b.ok() || git_tree_lookup(git_tree->out(), g, base_git) != 0) {
+    git_error_clear();
+    return false;
+  }
+  *tree = std::move(*b);
+  return true;
+}
+
 void PutBe32(std::string* out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) *out += static_cast<char>((v >> shift) & 0xff);
 }
@@ -567,13 +582,7 @@ class Exporter {
     if (!t.ok()) return t.status().WithContext("cannot export folder '" + Shown(path) + "'");
     f.tree = std::move(*t);
     GIT_TRY(git_treebuilder_new(f.builder.out(), g_, nullptr), "cannot start a git tree");
-    if (!base_cairn.IsZero() && base_git != nullptr) {
-      auto b = r_->ReadTree(base_cairn);
-      if (b.ok() && git_tree_lookup(f.base_git.out(), g_, base_git) == 0) {
-        f.base = true;
-        f.base_tree = std::move(*b);
-      }
-    }
+    f.base = LoadBase(*r_, g_, base_cairn, base_git, &f.base_tree, &f.base_git);
     stack->push_back(std::move(f));
     return Status::OK();
   }
@@ -1072,13 +1081,7 @@ class Importer {
     f.time_ns = time_ns;
     GIT_TRY(git_tree_lookup(f.tree.out(), g_, &oid),
             "cannot read git tree " + Hex(oid) + " ('" + (path.empty() ? "/" : path) + "')");
-    if (base_git != nullptr && !base_cairn.IsZero()) {
-      auto b = r_->ReadTree(base_cairn);
-      if (b.ok() && git_tree_lookup(f.base_git.out(), g_, base_git) == 0) {
-        f.base = true;
-        f.base_tree = std::move(*b);
-      }
-    }
+    f.base = LoadBase(*r_, g_, base_cairn, base_git, &f.base_tree, &f.base_git);
     stack->push_back(std::move(f));
     return Status::OK();
   }
