@@ -131,7 +131,8 @@ struct OidEq {
 };
 
 // The absolute, normalized form of `path` (it need not exist).
-std::string AbsolutePath(const std::string& path) {
+std::string AbsolutePath(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
   char buf[PATH_MAX];
   if (::realpath(path.c_str(), buf) != nullptr) return buf;
   if (!path.empty() && path[0] == '/') return path;
@@ -150,6 +151,22 @@ Result<GitRepo> OpenGit(const std::string& dir) {
   }
   if (rc < 0) return GitError(rc, "cannot open git repository '" + dir + "'");
   return repo;
+}
+
+// True if `path` is a folder with nothing in it.
+bool EmptyFolder(const std::string& path) {
+  DIR* d = ::opendir(path.c_str());
+  if (d == nullptr) return false;
+  bool empty = true;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(d);
+  return empty;
 }
 
 // Removes `path` and all below it (a folder an interrupted CreateBare left).
@@ -301,13 +318,6 @@ std::string CommitMessage(const ObjectId& id, const Snapshot& s) {
   return m + "\n\n" + kTrailer + id.ToHex() + "\n";
 }
 
-// Where an export's objects go: into memory (libgit2's mempack, the
-// highest-priority backend of the repository's object database), out as
-// one pack file (through the odb's indexer, fsynced) every 64 MiB and at
-// the end, so a big export is a few packs rather than a loose file per
-// object. Files of 8 MiB and more are streamed into loose objects of their
-// own through a second object database without the mempack (a pack in
-// memory would hold them whole).
 // The same folder in a base snapshot converted earlier: its cairn tree and
 // its git tree. False (and no base: it only saves work) when there is none
 // or either does not read.
@@ -327,6 +337,13 @@ void PutBe32(std::string* out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) *out += static_cast<char>((v >> shift) & 0xff);
 }
 
+// Where an export's objects go: into memory (libgit2's mempack, the
+// highest-priority backend of the repository's object database), out as
+// one pack file (through the odb's indexer, fsynced) every 64 MiB and at
+// the end, so a big export is a few packs rather than a loose file per
+// object. Files of 8 MiB and more are streamed into loose objects of their
+// own through a second object database without the mempack (a pack in
+// memory would hold them whole).
 class ObjectSink {
  public:
   static constexpr uint64_t kBigBlob = 8u << 20;
@@ -714,8 +731,11 @@ Result<GitExportResult> GitExport(Repository* r, const GitExportOptions& o) {
   const std::string dir = AbsolutePath(o.git_dir);
   GitRepo g;
   struct stat st;
-  if (::stat(dir.c_str(), &st) != 0) {
-    if (errno != ENOENT) return Status::FromErrno(errno, "cannot look at '" + o.git_dir + "'");
+  const bool exists = ::stat(dir.c_str(), &st) == 0;
+  if (!exists && errno != ENOENT) return Status::FromErrno(errno, "cannot look at '" + o.git_dir + "'");
+  if (!exists || (S_ISDIR(st.st_mode) && EmptyFolder(dir))) {
+    // Missing or an empty folder: a new bare repository (renamed over the
+    // empty folder).
     CAIRN_ASSIGN_OR_RETURN(g, CreateBare(dir));
     res.created = true;
   } else {

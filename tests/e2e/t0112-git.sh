@@ -152,12 +152,19 @@ assert_eq "$(json_get "j['message']")" "second backup" "the message comes back w
 export CAIRN_REPO=$WORK/brepo
 
 # --- bad input ---
-mkdir notgit
+mkdir notgit && echo "mine" > notgit/file
 expect_exit 5 $CAIRN git import notgit --all
 expect_one_line_error "is not a git repository"
 expect_exit 5 $CAIRN git export notgit --all
 expect_one_line_error "is not a git repository"
-[ -z "$(ls -A notgit)" ] || fail "export wrote into a folder that is not a git repository"; ok
+assert_eq "$(ls -A notgit)" "file" "export wrote nothing into a folder that is not a git repository"
+# An empty folder is a place to make one (as git init would).
+mkdir empty.git
+expect_exit 0 $CAIRN --json git export empty.git "$b2"
+assert_eq "$(json_get "j['created']")" "True" "a new repository in an empty folder"
+[ "$(git -C empty.git rev-parse --is-bare-repository)" = true ] || fail "no bare repository in the empty folder"; ok
+expect_exit 0 $CAIRN git export bexp3.git/ "$b2"
+[ -d bexp3.git/objects ] || fail "a trailing slash in GITDIR"; ok
 expect_exit 2 $CAIRN git export
 expect_exit 2 $CAIRN git import hist
 expect_one_line_error "--all"
