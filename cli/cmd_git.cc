@@ -228,7 +228,7 @@ void RegisterGit(CLI::App& app, Context& ctx, Action* action) {
   c_git->require_subcommand(1);
 
   auto* ex = c_git->add_subcommand("export", "write snapshots as git commits (and branches, tags) into GITDIR");
-  ex->add_option("GITDIR", o->git_dir, "a git repository (created bare if missing)")->required();
+  ex->add_option("GITDIR", o->git_dir, "a git repository (created bare if missing or empty)")->required();
   ex->add_option("REV", o->revs, "snapshots, branches or tags to export (with their history)");
   ex->add_flag("--all", o->all, "every snapshot, branch and tag");
   ex->add_option("--branch-prefix", o->prefix, "put this before every git branch and tag name");
