@@ -927,9 +927,9 @@ struct BlobInfo {
 
 class Importer {
  public:
-  Importer(Repository* r, git_repository* g, BlobWriter* w, GitImportResult* res,
+  Importer(Repository* r, git_repository* g, git_odb* odb, BlobWriter* w, GitImportResult* res,
            const std::function<void(const std::string&)>& warn)
-      : r_(r), g_(g), w_(w), res_(res), warn_(warn), uid_(::getuid()), gid_(::getgid()),
+      : r_(r), g_(g), odb_(odb), w_(w), res_(res), warn_(warn), uid_(::getuid()), gid_(::getgid()),
         user_(CurrentUserName()) {}
 
   // The cairn tree of git tree `root`, entries new in it dated `time_ns`.
@@ -1173,13 +1173,11 @@ class Importer {
       info.chunks.push_back(id);
       return w_->Add(objstore::BlobType::kData, id, chunk).status();
     });
-    GitOdb odb;
-    GIT_TRY(git_repository_odb(odb.out(), g_), "cannot open the git objects");
     const std::string what = "cannot read git blob " + Hex(oid) + " ('" + path + "')";
     git_odb_stream* raw = nullptr;
     size_t len = 0;
     git_object_t type;
-    if (git_odb_open_rstream(&raw, &len, &type, odb.get(), &oid) == 0) {
+    if (git_odb_open_rstream(&raw, &len, &type, odb_, &oid) == 0) {
       std::unique_ptr<git_odb_stream, void (*)(git_odb_stream*)> stream(raw, git_odb_stream_free);
       // A stream is not checked by libgit2: the object's id is computed
       // here (SHA-1 of "blob LEN\0" and the content) and compared.
@@ -1214,7 +1212,7 @@ class Importer {
     } else {
       git_error_clear();
       GitOdbObject obj;
-      GIT_TRY(git_odb_read(obj.out(), odb.get(), &oid), what);
+      GIT_TRY(git_odb_read(obj.out(), odb_, &oid), what);
       const size_t n = git_odb_object_size(obj.get());
       const char* data = static_cast<const char*>(git_odb_object_data(obj.get()));
       for (size_t at = 0; at < n; at += (1 << 20)) {
@@ -1230,6 +1228,7 @@ class Importer {
 
   Repository* r_;
   git_repository* g_;
+  git_odb* odb_;
   BlobWriter* w_;
   GitImportResult* res_;
   const std::function<void(const std::string&)>& warn_;
@@ -1413,11 +1412,18 @@ Result<GitImportResult> GitImport(Repository* r, const GitImportOptions& o) {
     }
   }
 
+  GitOdb odb;
+  GIT_TRY(git_repository_odb(odb.out(), g.get()), "cannot open the objects of '" + o.git_dir + "'");
   BlobWriter writer(r, o.threads);
-  Importer im(r, g.get(), &writer, &res, o.on_warning);
+  Importer im(r, g.get(), odb.get(), &writer, &res, o.on_warning);
   // Snapshots are saved after every pack and the index file: nothing is
   // saved when any object of the history turns out damaged.
-  std::vector<std::pair<git_oid, Snapshot>> pending;
+  struct Pending {
+    git_oid commit;
+    std::vector<git_oid> parents;  // named by their snapshots once those are saved
+    Snapshot snapshot;
+  };
+  std::vector<Pending> pending;
   for (const git_oid& c : commits) {
     if (auto it = have.find(c); it != have.end()) {
       res.commits.push_back({Hex(c), it->second.first, false});
@@ -1435,21 +1441,20 @@ Result<GitImportResult> GitImport(Repository* r, const GitImportOptions& o) {
     s.source = "git";
     s.message = SnapshotMessage(git_commit_message_raw(commit.get()));
     s.git = objstore::GitOrigin{Hex(c), Hex(*git_commit_tree_id(commit.get()))};
-    // Parents imported earlier give a base: unchanged content is not read.
+    std::vector<git_oid> parents;
+    const unsigned nparents = cut.count(c) ? 0 : git_commit_parentcount(commit.get());
+    for (unsigned i = 0; i < nparents; i++) parents.push_back(*git_commit_parent_id(commit.get(), i));
+    // A first parent imported by an earlier run gives a base: unchanged
+    // content is not read (one imported in this run is in the memo).
     const git_oid* base_git = nullptr;
     ObjectId base_cairn;
     GitCommit first_parent;
-    const unsigned nparents = cut.count(c) ? 0 : git_commit_parentcount(commit.get());
-    for (unsigned i = 0; i < nparents; i++) {
-      const git_oid* p = git_commit_parent_id(commit.get(), i);
-      if (auto it = have.find(*p); it != have.end()) {
-        if (i == 0 && git_commit_lookup(first_parent.out(), g.get(), p) == 0) {
-          base_git = git_commit_tree_id(first_parent.get());
-          base_cairn = it->second.second;
-        }
-        s.parents.push_back(it->second.first);
+    if (!parents.empty()) {
+      if (auto it = have.find(parents[0]); it != have.end() &&
+                                           git_commit_lookup(first_parent.out(), g.get(), &parents[0]) == 0) {
+        base_git = git_commit_tree_id(first_parent.get());
+        base_cairn = it->second.second;
       }
-      // Parents imported in this run are named when the snapshots are saved.
     }
     auto before = writer.stats();
     CAIRN_ASSIGN_OR_RETURN(TreeInfo t, im.Tree(*git_commit_tree_id(commit.get()), s.time_ns, base_git, base_cairn));
@@ -1462,7 +1467,7 @@ Result<GitImportResult> GitImport(Repository* r, const GitImportOptions& o) {
     s.stats.new_trees = after.new_trees - before.new_trees;
     s.stats.added_raw_bytes = after.raw_bytes - before.raw_bytes;
     s.stats.counts_unknown = true;
-    pending.emplace_back(c, std::move(s));
+    pending.push_back({c, std::move(parents), std::move(s)});
   }
   CAIRN_RETURN_IF_ERROR(writer.Flush());
   auto ws = writer.stats();
@@ -1471,19 +1476,13 @@ Result<GitImportResult> GitImport(Repository* r, const GitImportOptions& o) {
   res.stored_bytes = ws.stored_bytes;
 
   // The snapshots, parents first (the walk's order).
-  for (auto& [c, s] : pending) {
-    GitCommit commit;
-    GIT_TRY(git_commit_lookup(commit.out(), g.get(), &c), "cannot read git commit " + Hex(c));
-    std::vector<ObjectId> parents;
-    const unsigned nparents = cut.count(c) ? 0 : git_commit_parentcount(commit.get());
-    for (unsigned i = 0; i < nparents; i++) {
-      auto it = have.find(*git_commit_parent_id(commit.get(), i));
-      if (it != have.end()) parents.push_back(it->second.first);
+  for (auto& p : pending) {
+    for (const auto& parent : p.parents) {
+      if (auto it = have.find(parent); it != have.end()) p.snapshot.parents.push_back(it->second.first);
     }
-    s.parents = parents;
-    CAIRN_ASSIGN_OR_RETURN(ObjectId id, r->SaveSnapshot(s));
-    have[c] = {id, s.tree};
-    res.commits.push_back({Hex(c), id, true});
+    CAIRN_ASSIGN_OR_RETURN(ObjectId id, r->SaveSnapshot(p.snapshot));
+    have[p.commit] = {id, p.snapshot.tree};
+    res.commits.push_back({Hex(p.commit), id, true});
   }
 
   // The refs last.

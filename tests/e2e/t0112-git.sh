@@ -76,7 +76,7 @@ assert_eq "$(out | cut -d' ' -f1)" "$main_snap" "git map COMMIT gives the import
 expect_exit 0 $CAIRN --json git map main
 assert_eq "$(json_get "sorted(p['how'] for p in j['pairs'])")" "['exported', 'imported']" "git map REV names both pairings"
 assert_eq "$(json_get "[p['commit'] for p in j['pairs'] if p['how'] == 'imported']")" "['$main_commit']" "the imported commit"
-assert_eq "$(json_get "[p['commit'] for p in j['pairs'] if p['how'] == 'exported'] == [git for git in [p['commit'] for p in j['pairs']] if git == '$(git -C out.git rev-parse main)']")" "True" "the exported commit"
+assert_eq "$(json_get "[p['commit'] for p in j['pairs'] if p['how'] == 'exported']")" "['$(git -C out.git rev-parse main)']" "the exported commit"
 expect_exit 0 $CAIRN git map "$(git -C out.git rev-parse main | cut -c1-10)"
 assert_eq "$(out | cut -d' ' -f1)" "$main_snap" "git map of an exported commit's prefix"
 
